@@ -1,0 +1,9 @@
+//! Engine implementations for the pipeline's traits, on real model files: whisper-rs, ONNX Runtime
+//! (through `ort`), and the setup step that fetches, converts and verifies those files.
+
+pub mod error;
+pub mod fetch;
+pub mod onnx;
+pub mod text;
+
+pub use error::ModelError;

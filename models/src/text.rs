@@ -1,0 +1,1 @@
+//! Text models: sentence embeddings and sentiment.

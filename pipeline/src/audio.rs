@@ -1,0 +1,1 @@
+//! Audio input: decoding, G.711, resampling.

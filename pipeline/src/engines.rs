@@ -1,0 +1,62 @@
+//! The engine traits: what the pipeline needs from a model, implemented in the `models` crate.
+//!
+//! All audio handed to an engine is mono f32 in -1..1 at [`PIPELINE_SAMPLE_RATE_HZ`].
+//!
+//! [`PIPELINE_SAMPLE_RATE_HZ`]: crate::types::PIPELINE_SAMPLE_RATE_HZ
+
+use crate::error::Result;
+use crate::types::{Sentiment, Word};
+
+/// Samples per Silero VAD frame at 16 kHz (32 ms); probabilities come one per frame.
+pub const VAD_FRAME_SAMPLES: usize = 512;
+
+/// Speech probability per frame of [`VAD_FRAME_SAMPLES`].
+pub trait VoiceActivityDetector: Send + Sync {
+    /// One probability (0..1) per full or final partial frame of `samples_16k`.
+    fn speech_probabilities(&self, samples_16k: &[f32]) -> Result<Vec<f32>>;
+}
+
+/// What a recogniser should do with one piece of speech.
+#[derive(Debug, Clone, Default)]
+pub struct TranscribeOptions {
+    /// ISO 639-1 hint; `None` means detect.
+    pub language: Option<String>,
+    /// Text of the previous piece of the same party, to carry context over.
+    pub initial_prompt: Option<String>,
+}
+
+/// One recognised segment, times relative to the start of the audio given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecognisedSegment {
+    pub start_secs: f64,
+    pub end_secs: f64,
+    pub text: String,
+    pub words: Vec<Word>,
+    pub no_speech_probability: f32,
+    pub mean_log_probability: f32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recognition {
+    pub language: String,
+    pub segments: Vec<RecognisedSegment>,
+}
+
+/// Speech to text. One loaded model is shared; each call creates its own decoding state.
+pub trait Transcriber: Send + Sync {
+    fn transcribe(&self, samples_16k: &[f32], options: &TranscribeOptions) -> Result<Recognition>;
+    /// Model name and version for reports, e.g. "whisper-base".
+    fn model_name(&self) -> &str;
+}
+
+/// Sentence embeddings, L2-normalised, comparable across languages for multilingual models.
+pub trait TextEmbedder: Send + Sync {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    fn model_name(&self) -> &str;
+}
+
+/// Text sentiment.
+pub trait SentimentScorer: Send + Sync {
+    fn score(&self, texts: &[&str]) -> Result<Vec<Sentiment>>;
+    fn model_name(&self) -> &str;
+}

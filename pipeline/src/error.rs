@@ -1,0 +1,17 @@
+//! The one error type of the pipeline crate.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{path}: {reason}")]
+    Audio { path: PathBuf, reason: String },
+    #[error("script {source_name}, line {line}: {reason}")]
+    Script { source_name: String, line: usize, reason: String },
+    #[error("{engine} failed: {reason}")]
+    Engine { engine: &'static str, reason: String },
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+}
+
+pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
