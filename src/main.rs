@@ -1,1 +1,40 @@
-fn main() {}
+//! The `callsight` binary: command-line definition and glue. It parses configuration, sets up
+//! tracing, loads models once and hands them to the library crates.
+
+mod cli;
+mod engines;
+mod eval_cmd;
+mod models_cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default_level = match verbose {
+        0 => "warn",
+        1 => "info,whisper_rs=warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CALLSIGHT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        cli::Command::Analyze(args) => cli::analyze(args, &cli.models),
+        cli::Command::Models { command } => models_cmd::run(command, &cli.models),
+        cli::Command::Eval { command } => eval_cmd::run(command, &cli.models),
+    }
+}

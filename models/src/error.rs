@@ -12,6 +12,12 @@ pub enum ModelError {
     Fetch { what: String, reason: String },
     #[error("loading {what} failed: {reason}")]
     Load { what: String, reason: String },
+    #[error("running {what} failed: {reason}")]
+    Inference { what: String, reason: String },
+    #[error("converting {path} failed: {reason}")]
+    Conversion { path: PathBuf, reason: String },
+    #[error("unknown model {name}; the catalogue has: {known}")]
+    UnknownModel { name: String, known: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

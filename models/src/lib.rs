@@ -4,6 +4,8 @@
 pub mod error;
 pub mod fetch;
 pub mod onnx;
+pub mod silero;
 pub mod text;
+pub mod whisper;
 
 pub use error::ModelError;

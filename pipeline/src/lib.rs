@@ -2,10 +2,17 @@
 //!
 //! Invariant: this crate performs no network I/O and knows nothing of HTTP, SQL or async runtimes.
 
+pub mod analyze;
 pub mod audio;
+pub mod chunking;
 pub mod compliance;
 pub mod engines;
 pub mod error;
+pub mod hallucination;
+pub mod metrics;
+pub mod sentiment;
+pub mod turns;
 pub mod types;
+pub mod vad;
 
 pub use error::PipelineError;

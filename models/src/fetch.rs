@@ -1,1 +1,0 @@
-//! Fetching, converting and verifying model files.

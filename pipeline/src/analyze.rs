@@ -1,0 +1,360 @@
+//! One call, end to end: parties → 16 kHz → voice activity → transcription → turns → sentiment,
+//! metrics, compliance, flags. Engines come in as trait objects so batch jobs, workers and live
+//! streams share this code.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::{DecodedAudio, resample};
+use crate::chunking::pack_speech;
+use crate::compliance::{ComplianceResult, MatchConfig, Script, evaluate_script};
+use crate::engines::{SentimentScorer, TextEmbedder, TranscribeOptions, Transcriber, VoiceActivityDetector};
+use crate::error::{PipelineError, Result};
+use crate::hallucination::{HallucinationConfig, screen_segment};
+use crate::metrics::{MetricsConfig, PartyActivity, compute_metrics};
+use crate::sentiment::{CallSentiment, call_sentiment};
+use crate::types::{CallMetrics, PIPELINE_SAMPLE_RATE_HZ, Speaker, TimeSpan, TranscriptSegment, Turn, Word};
+use crate::vad::{VadConfig, pad_segments, speech_segments};
+
+/// Which channel is which party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelLayout {
+    /// Channel 0 is the agent, channel 1 the customer (the usual recorder default).
+    AgentCustomer,
+    CustomerAgent,
+    /// All channels mixed into one; speakers are `unknown` until diarization.
+    Mixed,
+}
+
+impl FromStr for ChannelLayout {
+    type Err = PipelineError;
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().replace(' ', "").as_str() {
+            "agent,customer" => Ok(Self::AgentCustomer),
+            "customer,agent" => Ok(Self::CustomerAgent),
+            "mixed" | "mono" => Ok(Self::Mixed),
+            other => Err(PipelineError::InvalidOption(format!(
+                "channel layout {other:?}: expected \"agent,customer\", \"customer,agent\" or \"mixed\""
+            ))),
+        }
+    }
+}
+
+/// The models one analysis uses; loaded once by the binary and shared by every job.
+#[derive(Clone)]
+pub struct AnalysisEngines {
+    pub vad: Arc<dyn VoiceActivityDetector>,
+    pub transcriber: Arc<dyn Transcriber>,
+    pub sentiment: Arc<dyn SentimentScorer>,
+    /// Semantic phrase matching for compliance; fuzzy matching alone without it.
+    pub text_embedder: Option<Arc<dyn TextEmbedder>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    pub channel_layout: Option<ChannelLayout>,
+    /// ISO 639-1 hint; `None` detects per party.
+    pub language: Option<String>,
+    pub script: Option<Script>,
+    pub vad: VadConfig,
+    pub hallucination: HallucinationConfig,
+    pub metrics: MetricsConfig,
+    pub matching: MatchConfig,
+}
+
+/// Seconds spent in each stage, to see where the time goes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimings {
+    pub resample_secs: f64,
+    pub vad_secs: f64,
+    pub transcribe_secs: f64,
+    pub sentiment_secs: f64,
+    pub compliance_secs: f64,
+    pub metrics_secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlagSeverity {
+    Low,
+    Medium,
+    High,
+}
+
+/// Something a QA reviewer should look at, with where to look.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    /// `rule_failed`, `long_silence`, `long_hold`, `customer_negative`.
+    pub kind: String,
+    pub severity: FlagSeverity,
+    pub rule_id: Option<String>,
+    pub reason: String,
+    pub start_secs: Option<f64>,
+    pub end_secs: Option<f64>,
+}
+
+/// Everything learned about one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallAnalysis {
+    pub duration_secs: f64,
+    pub sample_rate_hz: u32,
+    pub n_channels: usize,
+    pub channel_layout: ChannelLayout,
+    /// The language spoken most, by net speech.
+    pub language: String,
+    pub transcriber_model: String,
+    pub sentiment_model: String,
+    pub turns: Vec<Turn>,
+    pub sentiment: CallSentiment,
+    pub compliance: Option<ComplianceResult>,
+    pub metrics: CallMetrics,
+    pub flags: Vec<Flag>,
+    /// Net speech per party after voice activity detection.
+    pub speech: Vec<PartySpeech>,
+    pub timings: StageTimings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartySpeech {
+    pub speaker: Speaker,
+    pub segments: Vec<TimeSpan>,
+}
+
+/// Progress within one call: `(stage, done, total)`.
+pub type ProgressFn<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
+
+struct Party<'a> {
+    speaker: Speaker,
+    samples: std::borrow::Cow<'a, [f32]>,
+}
+
+fn split_parties(audio: &DecodedAudio, layout: ChannelLayout) -> Vec<Party<'_>> {
+    let borrowed = |idx: usize| std::borrow::Cow::Borrowed(audio.channels[idx].as_slice());
+    match (audio.channels.len(), layout) {
+        (n, ChannelLayout::AgentCustomer) if n >= 2 => vec![
+            Party { speaker: Speaker::Agent, samples: borrowed(0) },
+            Party { speaker: Speaker::Customer, samples: borrowed(1) },
+        ],
+        (n, ChannelLayout::CustomerAgent) if n >= 2 => vec![
+            Party { speaker: Speaker::Agent, samples: borrowed(1) },
+            Party { speaker: Speaker::Customer, samples: borrowed(0) },
+        ],
+        (1, _) => vec![Party { speaker: Speaker::Unknown, samples: borrowed(0) }],
+        _ => vec![Party { speaker: Speaker::Unknown, samples: std::borrow::Cow::Owned(audio.mixed_to_mono()) }],
+    }
+}
+
+pub fn analyze_call(
+    audio: &DecodedAudio,
+    options: &AnalyzeOptions,
+    engines: &AnalysisEngines,
+    progress: ProgressFn<'_>,
+) -> Result<CallAnalysis> {
+    let duration_secs = audio.duration_secs();
+    let layout = options.channel_layout.unwrap_or(if audio.channels.len() >= 2 {
+        ChannelLayout::AgentCustomer
+    } else {
+        ChannelLayout::Mixed
+    });
+    let parties = split_parties(audio, layout);
+    let mut timings = StageTimings::default();
+    let mut segments: Vec<TranscriptSegment> = Vec::new();
+    let mut speech_per_party: Vec<PartySpeech> = Vec::new();
+    let mut seconds_per_language: Vec<(String, f64)> = Vec::new();
+
+    for party in &parties {
+        let started = Instant::now();
+        let samples_16k = resample(&party.samples, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)?;
+        timings.resample_secs += started.elapsed().as_secs_f64();
+
+        let started = Instant::now();
+        let probabilities = engines.vad.speech_probabilities(&samples_16k)?;
+        let speech = speech_segments(&probabilities, duration_secs, &options.vad);
+        let padded = pad_segments(&speech, options.vad.speech_pad_secs, duration_secs);
+        timings.vad_secs += started.elapsed().as_secs_f64();
+
+        let started = Instant::now();
+        let chunks = pack_speech(&samples_16k, &padded);
+        let mut previous_text: Option<String> = None;
+        for (chunk_idx, chunk) in chunks.iter().enumerate() {
+            progress(&format!("transcribing {}", party.speaker.as_str()), chunk_idx, chunks.len());
+            let transcribe_options = TranscribeOptions {
+                language: options.language.clone(),
+                initial_prompt: previous_text.take(),
+            };
+            let recognition = engines.transcriber.transcribe(&chunk.samples_16k, &transcribe_options)?;
+            let chunk_speech_secs: f64 = chunk.pieces.iter().map(|p| p.call_span.duration_secs()).sum();
+            match seconds_per_language.iter_mut().find(|(l, _)| *l == recognition.language) {
+                Some((_, secs)) => *secs += chunk_speech_secs,
+                None => seconds_per_language.push((recognition.language.clone(), chunk_speech_secs)),
+            }
+            let mut chunk_text = Vec::new();
+            for mut recognised in recognition.segments {
+                if let Err(rejection) = screen_segment(&mut recognised, &options.hallucination) {
+                    tracing::debug!(?rejection, text = %recognised.text, "dropped recognised segment");
+                    continue;
+                }
+                let words: Vec<Word> = recognised
+                    .words
+                    .into_iter()
+                    .map(|word| Word {
+                        start_secs: chunk.to_call_secs(word.start_secs),
+                        end_secs: chunk.to_call_secs(word.end_secs),
+                        ..word
+                    })
+                    .collect();
+                if words.is_empty() {
+                    continue;
+                }
+                chunk_text.push(recognised.text.clone());
+                segments.push(TranscriptSegment {
+                    speaker: party.speaker,
+                    start_secs: chunk.to_call_secs(recognised.start_secs),
+                    end_secs: chunk.to_call_secs(recognised.end_secs),
+                    text: recognised.text,
+                    words,
+                    language: recognition.language.clone(),
+                });
+            }
+            // Context carry-over helps names and spelling; a long prompt only invites loops.
+            let joined = chunk_text.join(" ");
+            previous_text = (!joined.is_empty()).then(|| last_chars(&joined, 200));
+        }
+        timings.transcribe_secs += started.elapsed().as_secs_f64();
+        speech_per_party.push(PartySpeech { speaker: party.speaker, segments: speech });
+    }
+
+    let mut turns = crate::turns::merge_into_turns(&segments);
+
+    let started = Instant::now();
+    progress("sentiment", 0, 1);
+    let texts: Vec<&str> = turns.iter().map(|t| t.text.as_str()).collect();
+    let sentiments = if texts.is_empty() { Vec::new() } else { engines.sentiment.score(&texts)? };
+    if sentiments.len() != turns.len() {
+        return Err(PipelineError::Engine {
+            engine: "sentiment",
+            reason: format!("returned {} scores for {} turns", sentiments.len(), turns.len()),
+        });
+    }
+    for (turn, sentiment) in turns.iter_mut().zip(sentiments) {
+        turn.sentiment = Some(sentiment);
+    }
+    let sentiment = call_sentiment(&turns);
+    timings.sentiment_secs = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let activities: Vec<PartyActivity<'_>> = parties
+        .iter()
+        .zip(&speech_per_party)
+        .map(|(party, speech)| PartyActivity {
+            speaker: party.speaker,
+            speech: &speech.segments,
+            n_words: turns.iter().filter(|t| t.speaker == party.speaker).map(|t| t.words.len()).sum(),
+            samples: &party.samples,
+            sample_rate_hz: audio.sample_rate_hz,
+        })
+        .collect();
+    let metrics = compute_metrics(duration_secs, &activities, &options.metrics);
+    timings.metrics_secs = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let compliance = match &options.script {
+        Some(script) => {
+            progress("compliance", 0, 1);
+            Some(evaluate_script(
+                script,
+                &turns,
+                &metrics,
+                duration_secs,
+                engines.text_embedder.as_deref(),
+                &options.matching,
+            )?)
+        }
+        None => None,
+    };
+    timings.compliance_secs = started.elapsed().as_secs_f64();
+
+    let language = seconds_per_language
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(language, _)| language)
+        .unwrap_or_else(|| options.language.clone().unwrap_or_default());
+    let flags = flags_for(compliance.as_ref(), &metrics, &sentiment);
+    Ok(CallAnalysis {
+        duration_secs,
+        sample_rate_hz: audio.sample_rate_hz,
+        n_channels: audio.channels.len(),
+        channel_layout: layout,
+        language,
+        transcriber_model: engines.transcriber.model_name().to_string(),
+        sentiment_model: engines.sentiment.model_name().to_string(),
+        turns,
+        sentiment,
+        compliance,
+        metrics,
+        flags,
+        speech: speech_per_party,
+        timings,
+    })
+}
+
+fn last_chars(text: &str, n_chars: usize) -> String {
+    let n_total = text.chars().count();
+    text.chars().skip(n_total.saturating_sub(n_chars)).collect()
+}
+
+/// Flags raised without a script: a hold and a customer leaving unhappy always deserve a look.
+fn flags_for(compliance: Option<&ComplianceResult>, metrics: &CallMetrics, sentiment: &CallSentiment) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    if let Some(compliance) = compliance {
+        for rule in compliance.rules.iter().filter(|r| !r.passed) {
+            let first_evidence = rule.evidence.first();
+            flags.push(Flag {
+                kind: "rule_failed".into(),
+                severity: severity_of(rule),
+                rule_id: Some(rule.id.clone()),
+                reason: rule.reason.clone(),
+                start_secs: first_evidence.map(|e| e.start_secs),
+                end_secs: first_evidence.map(|e| e.end_secs),
+            });
+        }
+    }
+    for hold in &metrics.holds {
+        flags.push(Flag {
+            kind: "long_hold".into(),
+            severity: FlagSeverity::Low,
+            rule_id: None,
+            reason: format!("{:.0} s without speech from {:.1} s", hold.duration_secs(), hold.start_secs),
+            start_secs: Some(hold.start_secs),
+            end_secs: Some(hold.end_secs),
+        });
+    }
+    if let Some(trajectory) = &sentiment.customer_trajectory {
+        if trajectory.end.label == crate::types::SentimentLabel::Negative {
+            flags.push(Flag {
+                kind: "customer_negative".into(),
+                severity: FlagSeverity::Medium,
+                rule_id: None,
+                reason: format!(
+                    "customer sentiment at the end is negative ({:.2}, from {:.2} at the start)",
+                    trajectory.end.score, trajectory.start.score
+                ),
+                start_secs: None,
+                end_secs: None,
+            });
+        }
+    }
+    flags
+}
+
+fn severity_of(rule: &crate::compliance::RuleOutcome) -> FlagSeverity {
+    match rule.severity {
+        crate::compliance::Severity::Low => FlagSeverity::Low,
+        crate::compliance::Severity::Medium => FlagSeverity::Medium,
+        crate::compliance::Severity::High => FlagSeverity::High,
+    }
+}

@@ -1,1 +1,0 @@
-//! Audio input: decoding, G.711, resampling.

