@@ -113,8 +113,11 @@ fn vader_baseline_follows_lexicon_negation_and_but() -> anyhow::Result<()> {
     let sentiments = vader.score(&[
         "This is the worst service I have ever had, I want to cancel",
         "Thank you so much, that was really helpful",
-        "My account number is 12345",
+        "I'm calling about the invoice from March",
     ])?;
+    // A lexicon's blind spot, kept as documentation: "number" carries +0.3 in VADER's lexicon, so
+    // "My account number is 12345" scores 0.077, just over the neutral band (so does VADER itself).
+    assert_eq!(vader.sentiment("My account number is 12345").label, SentimentLabel::Positive);
     let labels: Vec<SentimentLabel> = sentiments.iter().map(|sentiment| sentiment.label).collect();
     assert_eq!(labels, [SentimentLabel::Negative, SentimentLabel::Positive, SentimentLabel::Neutral]);
     Ok(())

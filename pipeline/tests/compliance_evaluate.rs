@@ -335,14 +335,14 @@ fn english_script_matches_russian_speech_through_the_embedder() {
     let script = parse_script(
         r#"{"id": "ru", "rules": [
           {"id": "greeting", "kind": "required", "phrases": {"en": ["thank you for calling"]}, "within": {"end_secs": 10}},
-          {"id": "recording", "kind": "required", "phrases": ["the call is recorded"]}]}"#,
+          {"id": "recording", "kind": "required", "phrases": ["this call is recorded"]}]}"#,
         "ru.json",
     )
     .expect("valid script");
     let turns = vec![
         turn(Speaker::Agent, 1.0, "спасибо что позвонили"),
         turn(Speaker::Customer, 3.0, "здравствуйте"),
-        turn(Speaker::Agent, 5.0, "разговор записывается"),
+        turn(Speaker::Agent, 5.0, "этот разговор записывается"),
     ];
     let config = MatchConfig { semantic_cosine_floor: 0.0, semantic_cosine_ceiling: 1.0, ..MatchConfig::default() };
 

@@ -173,7 +173,7 @@ const MALFORMED: &[(&str, usize, &str)] = &[
     (
         "{\"id\": \"s\", \"rules\": [\n {\"id\": \"a\", \"kind\": \"forbidden\",\n  \"phrase\": [\"x\"]}]}",
         3,
-        "rules[0]: unknown field `phrase`",
+        "unknown field `phrase`, expected one of `id`, `kind`",
     ),
     ("id: s\nrules:\n  - id: a\n    kind: forbidden\n    phrases: [x]\n    colour: red\n", 6, "rules[0]: unknown field `colour`"),
     // Duplicate rule id: the second declaration.

@@ -311,7 +311,7 @@ pub static CATALOGUE: &[ModelSpec] = &[
             },
             ModelOutput {
                 relative_path: "ggml-base.bin",
-                sha256: "",
+                sha256: "c0db470711f9496ec80feedb59b0916f10a0c301218e7254a61e7d3d1890dc6d",
                 // The size of the upstream ggml-base.bin.
                 size_bytes: 147_951_465,
                 recipe: Recipe::Ct2ToGgml {

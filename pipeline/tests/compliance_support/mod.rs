@@ -73,6 +73,7 @@ impl BagOfWordsTestEmbedder {
             "звонок" | "позвонили" | "calling" | "called" => "call",
             "за" | "что" => "for",
             "вы" => "you",
+            "этот" => "this",
             "записывается" | "записан" | "recorded" | "monitored" => "record",
             "разговор" | "conversation" => "call",
             _ => word,
