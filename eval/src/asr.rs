@@ -90,7 +90,9 @@ pub fn evaluate_asr(
     let mut failures = Vec::new();
     let mut n_failures = 0;
     for (index, utterance) in utterances.iter().enumerate() {
-        let totals = totals_by_language.entry(utterance.language.clone()).or_default();
+        let totals = totals_by_language
+            .entry(utterance.language.clone())
+            .or_default();
         totals.n_utterances += 1;
         match transcribe(utterance) {
             Ok(hypothesis) => {
@@ -160,7 +162,12 @@ pub fn evaluate_asr(
             }
         })
         .collect();
-    AsrReport { n_utterances: utterances.len(), n_failures, languages, failures }
+    AsrReport {
+        n_utterances: utterances.len(),
+        n_failures,
+        languages,
+        failures,
+    }
 }
 
 impl AsrReport {
@@ -170,12 +177,19 @@ impl AsrReport {
         let mut markdown = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
         let _ = writeln!(markdown, "# ASR evaluation\n");
-        let _ = writeln!(markdown, "{} utterances, {} failed.\n", self.n_utterances, self.n_failures);
+        let _ = writeln!(
+            markdown,
+            "{} utterances, {} failed.\n",
+            self.n_utterances, self.n_failures
+        );
         let _ = writeln!(
             markdown,
             "| language | utterances | failed | exact | WER | CER | ref words | sub | del | ins |"
         );
-        let _ = writeln!(markdown, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            markdown,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for language in &self.languages {
             let counts = &language.word_counts;
             let _ = writeln!(
@@ -214,10 +228,20 @@ impl AsrReport {
         if !self.failures.is_empty() {
             let _ = writeln!(markdown, "\n## Failures\n");
             for failure in &self.failures {
-                let _ = writeln!(markdown, "- `{}` ({}): {}", failure.id, failure.language, escape_cell(&failure.error));
+                let _ = writeln!(
+                    markdown,
+                    "- `{}` ({}): {}",
+                    failure.id,
+                    failure.language,
+                    escape_cell(&failure.error)
+                );
             }
             if self.failures.len() < self.n_failures {
-                let _ = writeln!(markdown, "- … and {} more", self.n_failures - self.failures.len());
+                let _ = writeln!(
+                    markdown,
+                    "- … and {} more",
+                    self.n_failures - self.failures.len()
+                );
             }
         }
         markdown

@@ -20,7 +20,8 @@ use crate::normalize::remove_bracketed_spans;
 
 /// `$HOME/.cache/callsight/eval-data`.
 pub fn default_data_dir() -> Result<PathBuf> {
-    let home = std::env::var_os("HOME").context("HOME is not set; pass a data folder explicitly")?;
+    let home =
+        std::env::var_os("HOME").context("HOME is not set; pass a data folder explicitly")?;
     Ok(PathBuf::from(home).join(".cache/callsight/eval-data"))
 }
 
@@ -72,9 +73,18 @@ const ASTERISK_LANGUAGES: [AsteriskLanguage; 2] = [
 pub fn prepare_asterisk(data_dir: &Path, languages: &[&str]) -> Result<Vec<PathBuf>> {
     let mut manifest_paths = Vec::new();
     for language in languages {
-        let Some(packages) = ASTERISK_LANGUAGES.iter().find(|known| known.language == *language) else {
-            let known: Vec<&str> = ASTERISK_LANGUAGES.iter().map(|known| known.language).collect();
-            bail!("no asterisk prompts for language {language:?}; known: {}", known.join(", "));
+        let Some(packages) = ASTERISK_LANGUAGES
+            .iter()
+            .find(|known| known.language == *language)
+        else {
+            let known: Vec<&str> = ASTERISK_LANGUAGES
+                .iter()
+                .map(|known| known.language)
+                .collect();
+            bail!(
+                "no asterisk prompts for language {language:?}; known: {}",
+                known.join(", ")
+            );
         };
         let manifest_path = data_dir.join(format!("asterisk-{language}.jsonl"));
         if !manifest_is_complete(&manifest_path) {
@@ -85,7 +95,11 @@ pub fn prepare_asterisk(data_dir: &Path, languages: &[&str]) -> Result<Vec<PathB
     Ok(manifest_paths)
 }
 
-fn build_asterisk_manifest(data_dir: &Path, packages: &AsteriskLanguage, manifest_path: &Path) -> Result<()> {
+fn build_asterisk_manifest(
+    data_dir: &Path,
+    packages: &AsteriskLanguage,
+    manifest_path: &Path,
+) -> Result<()> {
     let audio_root = fetch_and_extract(data_dir, packages.audio_package)?;
     let transcript_root = fetch_and_extract(data_dir, packages.transcript_package)?;
     let transcript_path = find_asterisk_transcript(&transcript_root, packages.transcript_package)?;
@@ -94,7 +108,10 @@ fn build_asterisk_manifest(data_dir: &Path, packages: &AsteriskLanguage, manifes
 
     let parsed = parse_asterisk_transcript(&transcript);
     let mut stats = PreparationStats {
-        packages: vec![packages.audio_package.to_owned(), packages.transcript_package.to_owned()],
+        packages: vec![
+            packages.audio_package.to_owned(),
+            packages.transcript_package.to_owned(),
+        ],
         n_transcript_entries: parsed.n_entries,
         n_non_speech: parsed.n_non_speech,
         n_empty: parsed.n_empty,
@@ -157,14 +174,20 @@ pub fn parse_asterisk_transcript(contents: &str) -> AsteriskTranscript {
         }
         transcript.n_entries += 1;
         let mut raw_text = raw_text.trim();
-        while let Some(repeated) = raw_text.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')) {
+        while let Some(repeated) = raw_text
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(':'))
+        {
             raw_text = repeated.trim();
         }
         if raw_text.is_empty() {
             transcript.n_empty += 1;
             continue;
         }
-        let text = remove_bracketed_spans(raw_text).split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = remove_bracketed_spans(raw_text)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if text.is_empty() {
             transcript.n_non_speech += 1;
             continue;
@@ -173,18 +196,27 @@ pub fn parse_asterisk_transcript(contents: &str) -> AsteriskTranscript {
             transcript.n_duplicates += 1;
             continue;
         }
-        transcript.prompts.push(AsteriskPrompt { name: name.to_owned(), text });
+        transcript.prompts.push(AsteriskPrompt {
+            name: name.to_owned(),
+            text,
+        });
     }
     transcript
 }
 
 fn find_asterisk_transcript(transcript_root: &Path, package: &str) -> Result<PathBuf> {
     let doc_dir = transcript_root.join("usr/share/doc").join(package);
-    let entries = fs::read_dir(&doc_dir).with_context(|| format!("cannot list {}", doc_dir.display()))?;
+    let entries =
+        fs::read_dir(&doc_dir).with_context(|| format!("cannot list {}", doc_dir.display()))?;
     for entry in entries {
         let path = entry?.path();
-        let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        if file_name.starts_with("core-sounds-") && (file_name.ends_with(".txt") || file_name.ends_with(".txt.gz")) {
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if file_name.starts_with("core-sounds-")
+            && (file_name.ends_with(".txt") || file_name.ends_with(".txt.gz"))
+        {
             return Ok(path);
         }
     }
@@ -196,7 +228,9 @@ fn find_asterisk_transcript(transcript_root: &Path, package: &str) -> Result<Pat
 fn find_asterisk_voice_dir(audio_root: &Path, language: &str) -> Result<PathBuf> {
     let sounds_dir = audio_root.join("usr/share/asterisk/sounds");
     let mut voice_dirs = Vec::new();
-    for entry in fs::read_dir(&sounds_dir).with_context(|| format!("cannot list {}", sounds_dir.display()))? {
+    for entry in fs::read_dir(&sounds_dir)
+        .with_context(|| format!("cannot list {}", sounds_dir.display()))?
+    {
         let path = entry?.path();
         if path.is_dir() {
             voice_dirs.push(path);
@@ -208,7 +242,10 @@ fn find_asterisk_voice_dir(audio_root: &Path, language: &str) -> Result<PathBuf>
     }
     voice_dirs
         .into_iter()
-        .find(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with(language)))
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with(language))
+        })
         .with_context(|| format!("no {language} voice folder in {}", sounds_dir.display()))
 }
 
@@ -248,7 +285,12 @@ pub fn prepare_festvox_ru(data_dir: &Path) -> Result<PathBuf> {
             stats.n_empty += 1;
             continue;
         }
-        utterances.push(Utterance { id, audio, text, language: "ru".to_owned() });
+        utterances.push(Utterance {
+            id,
+            audio,
+            text,
+            language: "ru".to_owned(),
+        });
     }
     finish_manifest(&manifest_path, &utterances, stats)?;
     Ok(manifest_path)
@@ -281,12 +323,19 @@ pub fn parse_festival_prompts(contents: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// Writes the manifest and its `.stats.json`, and logs the counts.
-fn finish_manifest(manifest_path: &Path, utterances: &[Utterance], mut stats: PreparationStats) -> Result<()> {
+fn finish_manifest(
+    manifest_path: &Path,
+    utterances: &[Utterance],
+    mut stats: PreparationStats,
+) -> Result<()> {
     if utterances.is_empty() {
         bail!("no usable utterances for {}", manifest_path.display());
     }
     stats.n_written = utterances.len();
-    stats.language = manifest_stats(utterances).into_values().next().unwrap_or_default();
+    stats.language = manifest_stats(utterances)
+        .into_values()
+        .next()
+        .unwrap_or_default();
     write_manifest(manifest_path, utterances)?;
     let stats_path = manifest_path.with_extension("stats.json");
     fs::write(&stats_path, serde_json::to_string_pretty(&stats)?)
@@ -308,9 +357,14 @@ fn manifest_is_complete(manifest_path: &Path) -> bool {
         return false;
     }
     match read_manifest(manifest_path) {
-        Ok(utterances) => !utterances.is_empty() && utterances.iter().all(|utterance| utterance.audio.is_file()),
+        Ok(utterances) => {
+            !utterances.is_empty() && utterances.iter().all(|utterance| utterance.audio.is_file())
+        }
         Err(error) => {
-            tracing::warn!(error = format!("{error:#}"), "rebuilding unreadable manifest");
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "rebuilding unreadable manifest"
+            );
             false
         }
     }
@@ -326,23 +380,39 @@ fn fetch_and_extract(data_dir: &Path, package: &str) -> Result<PathBuf> {
         return Ok(extract_dir);
     }
     let download_dir = data_dir.join("download");
-    fs::create_dir_all(&download_dir).with_context(|| format!("cannot create {}", download_dir.display()))?;
+    fs::create_dir_all(&download_dir)
+        .with_context(|| format!("cannot create {}", download_dir.display()))?;
     let deb_path = match find_downloaded_deb(&download_dir, package)? {
         Some(path) => path,
         None => {
             tracing::info!(package, "downloading debian package");
-            run_tool(Command::new("apt-get").arg("download").arg(package).current_dir(&download_dir))?;
-            find_downloaded_deb(&download_dir, package)?
-                .with_context(|| format!("apt-get download {package} left no .deb in {}", download_dir.display()))?
+            run_tool(
+                Command::new("apt-get")
+                    .arg("download")
+                    .arg(package)
+                    .current_dir(&download_dir),
+            )?;
+            find_downloaded_deb(&download_dir, package)?.with_context(|| {
+                format!(
+                    "apt-get download {package} left no .deb in {}",
+                    download_dir.display()
+                )
+            })?
         }
     };
     if extract_dir.exists() {
         fs::remove_dir_all(&extract_dir)
             .with_context(|| format!("cannot remove partial {}", extract_dir.display()))?;
     }
-    fs::create_dir_all(&extract_dir).with_context(|| format!("cannot create {}", extract_dir.display()))?;
+    fs::create_dir_all(&extract_dir)
+        .with_context(|| format!("cannot create {}", extract_dir.display()))?;
     tracing::info!(package, "unpacking debian package");
-    run_tool(Command::new("dpkg-deb").arg("-x").arg(&deb_path).arg(&extract_dir))?;
+    run_tool(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb_path)
+            .arg(&extract_dir),
+    )?;
     fs::write(&complete_marker, b"")?;
     Ok(extract_dir)
 }
@@ -351,9 +421,14 @@ fn fetch_and_extract(data_dir: &Path, package: &str) -> Result<PathBuf> {
 fn find_downloaded_deb(download_dir: &Path, package: &str) -> Result<Option<PathBuf>> {
     let prefix = format!("{package}_");
     let mut candidates = Vec::new();
-    for entry in fs::read_dir(download_dir).with_context(|| format!("cannot list {}", download_dir.display()))? {
+    for entry in fs::read_dir(download_dir)
+        .with_context(|| format!("cannot list {}", download_dir.display()))?
+    {
         let path = entry?.path();
-        let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if file_name.starts_with(&prefix) && file_name.ends_with(".deb") {
             candidates.push(path);
         }
@@ -364,7 +439,9 @@ fn find_downloaded_deb(download_dir: &Path, package: &str) -> Result<Option<Path
 
 fn run_tool(command: &mut Command) -> Result<()> {
     let program = command.get_program().to_string_lossy().into_owned();
-    let output = command.output().with_context(|| format!("cannot run {program} (is it installed?)"))?;
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {program} (is it installed?)"))?;
     if !output.status.success() {
         bail!(
             "{program} failed ({}): {}",

@@ -13,5 +13,5 @@ pub use manifest::{
     LanguageStats, Utterance, filter_min_words, manifest_stats, read_manifest, subsample, write_manifest,
 };
 pub use metrics::{EditCounts, align_counts, char_edit_counts, char_error_rate, word_edit_counts, word_error_rate};
-pub use normalize::{normalize, normalize_basic, normalize_english};
+pub use normalize::{normalize, normalize_basic, normalize_english, normalize_russian};
 pub mod sentiment;

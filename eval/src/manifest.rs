@@ -40,8 +40,8 @@ struct ManifestLine {
 /// fields are ignored). Errors
 /// name the manifest and the 1-based line. Audio files are not checked here.
 pub fn read_manifest(path: &Path) -> Result<Vec<Utterance>> {
-    let contents =
-        fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
+    let contents = fs::read_to_string(path)
+        .with_context(|| format!("cannot read manifest {}", path.display()))?;
     let manifest_dir = path.parent().unwrap_or_else(|| Path::new(""));
     let mut utterances = Vec::new();
     for (line_index, line) in contents.lines().enumerate() {
@@ -57,14 +57,21 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Utterance>> {
 
 fn parse_line(line: &str, manifest_dir: &Path) -> Result<Utterance> {
     let parsed: ManifestLine = serde_json::from_str(line).context("invalid manifest entry")?;
-    for (field, value) in [("audio", &parsed.audio), ("text", &parsed.text), ("language", &parsed.language)] {
+    for (field, value) in [
+        ("audio", &parsed.audio),
+        ("text", &parsed.text),
+        ("language", &parsed.language),
+    ] {
         if value.trim().is_empty() {
             bail!("field `{field}` is empty");
         }
     }
     Ok(Utterance {
         audio: manifest_dir.join(&parsed.audio),
-        id: parsed.id.filter(|id| !id.trim().is_empty()).unwrap_or(parsed.audio),
+        id: parsed
+            .id
+            .filter(|id| !id.trim().is_empty())
+            .unwrap_or(parsed.audio),
         text: parsed.text,
         language: parsed.language.trim().to_lowercase(),
     })
@@ -77,9 +84,16 @@ pub fn write_manifest(path: &Path, utterances: &[Utterance]) -> Result<()> {
     let manifest_dir = path.parent().unwrap_or_else(|| Path::new(""));
     let mut contents = Vec::new();
     for utterance in utterances {
-        let relative_audio = utterance.audio.strip_prefix(manifest_dir).with_context(|| {
-            format!("audio {} is not under the manifest folder {}", utterance.audio.display(), manifest_dir.display())
-        })?;
+        let relative_audio = utterance
+            .audio
+            .strip_prefix(manifest_dir)
+            .with_context(|| {
+                format!(
+                    "audio {} is not under the manifest folder {}",
+                    utterance.audio.display(),
+                    manifest_dir.display()
+                )
+            })?;
         let relative_audio = relative_audio.to_string_lossy().into_owned();
         let line = ManifestLine {
             id: (utterance.id != relative_audio).then(|| utterance.id.clone()),
@@ -95,7 +109,8 @@ pub fn write_manifest(path: &Path, utterances: &[Utterance]) -> Result<()> {
         .with_context(|| format!("cannot create {}", temporary_path.display()))?;
     file.write_all(&contents)?;
     file.sync_all()?;
-    fs::rename(&temporary_path, path).with_context(|| format!("cannot write manifest {}", path.display()))?;
+    fs::rename(&temporary_path, path)
+        .with_context(|| format!("cannot write manifest {}", path.display()))?;
     Ok(())
 }
 
@@ -114,11 +129,17 @@ pub fn subsample(utterances: &[Utterance], max_per_language: usize, seed: u64) -
         .into_values()
         .flat_map(|mut ranked| {
             ranked.sort_unstable();
-            ranked.into_iter().take(max_per_language).map(|(_, index)| index)
+            ranked
+                .into_iter()
+                .take(max_per_language)
+                .map(|(_, index)| index)
         })
         .collect();
     chosen_indices.sort_unstable();
-    chosen_indices.into_iter().map(|index| utterances[index].clone()).collect()
+    chosen_indices
+        .into_iter()
+        .map(|index| utterances[index].clone())
+        .collect()
 }
 
 /// FNV-1a over the id, then the splitmix64 finaliser with the seed: fixed and portable, unlike
@@ -146,7 +167,9 @@ pub fn filter_min_words(utterances: &[Utterance], min_words: usize) -> Vec<Utter
 }
 
 fn reference_word_count(utterance: &Utterance) -> usize {
-    normalize(&utterance.text, &utterance.language).split_whitespace().count()
+    normalize(&utterance.text, &utterance.language)
+        .split_whitespace()
+        .count()
 }
 
 /// Size of a manifest, per language.

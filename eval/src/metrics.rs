@@ -42,11 +42,17 @@ impl EditCounts {
 pub fn align_counts<T: PartialEq>(reference: &[T], hypothesis: &[T]) -> EditCounts {
     // Each cell holds the counts of the best alignment of reference[..i] to hypothesis[..j].
     let mut previous_row: Vec<EditCounts> = (0..=hypothesis.len())
-        .map(|insertions| EditCounts { insertions, ..EditCounts::default() })
+        .map(|insertions| EditCounts {
+            insertions,
+            ..EditCounts::default()
+        })
         .collect();
     let mut current_row = previous_row.clone();
     for (reference_index, reference_token) in reference.iter().enumerate() {
-        current_row[0] = EditCounts { deletions: reference_index + 1, ..EditCounts::default() };
+        current_row[0] = EditCounts {
+            deletions: reference_index + 1,
+            ..EditCounts::default()
+        };
         for (hypothesis_index, hypothesis_token) in hypothesis.iter().enumerate() {
             let mut diagonal = previous_row[hypothesis_index];
             if reference_token != hypothesis_token {
@@ -83,7 +89,11 @@ pub fn word_edit_counts(reference: &str, hypothesis: &str) -> EditCounts {
 /// leading/trailing whitespace is ignored, so word boundaries count but formatting does not.
 pub fn char_edit_counts(reference: &str, hypothesis: &str) -> EditCounts {
     let characters_of = |text: &str| -> Vec<char> {
-        text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect()
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .collect()
     };
     align_counts(&characters_of(reference), &characters_of(hypothesis))
 }

@@ -4,9 +4,11 @@
 //! The English rules follow the description of Whisper's `EnglishTextNormalizer`
 //! (openai-whisper 20250625, `whisper/normalizers/english.py`), with deliberate differences noted
 //! on [`normalize_english`]. Other languages get [`normalize_basic`], after Whisper's
-//! `BasicTextNormalizer`.
+//! `BasicTextNormalizer`; Russian additionally writes number words as digits
+//! ([`normalize_russian`]), which Whisper does not.
 
 mod english_numbers;
+mod russian_numbers;
 
 use std::sync::LazyLock;
 
@@ -15,15 +17,27 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 /// Normalises `text` with the rules for `language` (an ISO 639-1 code such as "en" or "ru"; a
-/// region suffix like "en-US" is accepted). English gets [`normalize_english`], every other
-/// language [`normalize_basic`].
+/// region suffix like "en-US" is accepted). English gets [`normalize_english`], Russian
+/// [`normalize_russian`], every other language [`normalize_basic`].
 pub fn normalize(text: &str, language: &str) -> String {
-    let primary_language = language.split(['-', '_']).next().unwrap_or_default();
-    if primary_language.eq_ignore_ascii_case("en") {
-        normalize_english(text)
-    } else {
-        normalize_basic(text)
+    let primary_language = language
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match primary_language.as_str() {
+        "en" => normalize_english(text),
+        "ru" => normalize_russian(text),
+        _ => normalize_basic(text),
     }
+}
+
+/// [`normalize_basic`], then cardinal number words written as digits ("нажмите один" →
+/// "нажмите 1", "две тысячи двадцать четыре" → "2024"), since recognisers write numbers either
+/// way. Ordinals ("первый") stay words, and a run of separate digits ("один два три") stays
+/// separate numbers ("1 2 3").
+pub fn normalize_russian(text: &str) -> String {
+    russian_numbers::russian_numbers_to_digits(&normalize_basic(text))
 }
 
 /// Normalisation for languages without specific rules: lower case, bracketed and parenthesised
@@ -67,7 +81,8 @@ pub fn normalize_basic(text: &str) -> String {
 /// - Apostrophes inside words ("o'clock") are kept; British spellings are not Americanised.
 pub fn normalize_english(text: &str) -> String {
     static CURLY_APOSTROPHE: LazyLock<Regex> = LazyLock::new(|| regex_of(r"[\u2018\u2019\u02bc]"));
-    static HESITATIONS: LazyLock<Regex> = LazyLock::new(|| regex_of(r"\b(?:hmm|mm|mhm|mmm|uh|um)\b"));
+    static HESITATIONS: LazyLock<Regex> =
+        LazyLock::new(|| regex_of(r"\b(?:hmm|mm|mhm|mmm|uh|um)\b"));
     static SPACE_BEFORE_APOSTROPHE: LazyLock<Regex> = LazyLock::new(|| regex_of(r"\s+'"));
     static COMMA_BETWEEN_DIGITS: LazyLock<Regex> = LazyLock::new(|| regex_of(r"(\d),(\d)"));
     static PERIOD_NOT_BEFORE_DIGIT: LazyLock<Regex> = LazyLock::new(|| regex_of(r"\.(\D|$)"));
@@ -154,7 +169,8 @@ static ENGLISH_REPLACEMENTS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::ne
 /// Compiles one of this module's constant patterns.
 fn regex_of(pattern: &str) -> Regex {
     // The patterns are literals of this module, covered by its tests; failing here is a bug.
-    Regex::new(pattern).unwrap_or_else(|error| panic!("invalid normaliser pattern {pattern:?}: {error}"))
+    Regex::new(pattern)
+        .unwrap_or_else(|error| panic!("invalid normaliser pattern {pattern:?}: {error}"))
 }
 
 /// Removes `[…]` and `<…>` spans (non-speech annotations such as `[beep]`) and `(…)` spans.
@@ -183,7 +199,10 @@ fn fold_letter(character: char) -> Option<&'static str> {
 /// other non-alphanumeric character by a space, except the numeric symbols `. % $ ¢ € £` (the
 /// number normaliser needs them) and apostrophes between two letters.
 fn remove_symbols_and_diacritics(text: &str) -> String {
-    let decomposed: Vec<char> = text.nfkd().filter(|character| !is_combining_mark(*character)).collect();
+    let decomposed: Vec<char> = text
+        .nfkd()
+        .filter(|character| !is_combining_mark(*character))
+        .collect();
     let mut cleaned = String::with_capacity(decomposed.len());
     for (index, &character) in decomposed.iter().enumerate() {
         if let Some(folded) = fold_letter(character) {
@@ -194,8 +213,14 @@ fn remove_symbols_and_diacritics(text: &str) -> String {
             cleaned.push(character);
         } else if character == '\'' {
             let letter_before = index > 0 && decomposed[index - 1].is_alphabetic();
-            let letter_after = decomposed.get(index + 1).is_some_and(|next| next.is_alphabetic());
-            cleaned.push(if letter_before && letter_after { '\'' } else { ' ' });
+            let letter_after = decomposed
+                .get(index + 1)
+                .is_some_and(|next| next.is_alphabetic());
+            cleaned.push(if letter_before && letter_after {
+                '\''
+            } else {
+                ' '
+            });
         } else {
             cleaned.push(' ');
         }

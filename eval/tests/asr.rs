@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use callsight_eval::{AsrReport, Utterance, evaluate_asr};
 
 fn utterance(id: &str, text: &str, language: &str) -> Utterance {
-    Utterance { id: id.to_owned(), audio: PathBuf::from(format!("{id}.wav")), text: text.to_owned(), language: language.to_owned() }
+    Utterance {
+        id: id.to_owned(),
+        audio: PathBuf::from(format!("{id}.wav")),
+        text: text.to_owned(),
+        language: language.to_owned(),
+    }
 }
 
 /// Transcripts as a recogniser might return them, keyed by utterance id.
@@ -22,7 +27,9 @@ fn run(utterances: &[Utterance]) -> (AsrReport, Vec<(usize, usize)>) {
         })
     };
     let mut progress_calls = Vec::new();
-    let report = evaluate_asr(utterances, &mut transcribe, &mut |done, total| progress_calls.push((done, total)));
+    let report = evaluate_asr(utterances, &mut transcribe, &mut |done, total| {
+        progress_calls.push((done, total))
+    });
     (report, progress_calls)
 }
 
@@ -37,14 +44,25 @@ fn scores_per_language_with_failures() {
         utterance("en-broken", "anything", "en"),
     ];
     let (report, progress_calls) = run(&utterances);
-    assert_eq!(progress_calls, (1..=6).map(|done| (done, 6)).collect::<Vec<_>>());
+    assert_eq!(
+        progress_calls,
+        (1..=6).map(|done| (done, 6)).collect::<Vec<_>>()
+    );
     assert_eq!(report.n_utterances, 6);
     assert_eq!(report.n_failures, 1);
     assert_eq!(report.failures.len(), 1);
     assert_eq!(report.failures[0].id, "en-broken");
-    assert!(report.failures[0].error.contains("decoder failed on en-broken"));
+    assert!(
+        report.failures[0]
+            .error
+            .contains("decoder failed on en-broken")
+    );
 
-    let languages: Vec<&str> = report.languages.iter().map(|language| language.language.as_str()).collect();
+    let languages: Vec<&str> = report
+        .languages
+        .iter()
+        .map(|language| language.language.as_str())
+        .collect();
     assert_eq!(languages, ["en", "ru"]);
     let english = &report.languages[0];
     assert_eq!(english.n_utterances, 4);

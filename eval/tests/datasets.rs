@@ -6,7 +6,10 @@
 use std::path::PathBuf;
 
 use callsight_eval::datasets::{parse_asterisk_transcript, parse_festival_prompts};
-use callsight_eval::{PreparationStats, default_data_dir, manifest_stats, prepare_asterisk, prepare_festvox_ru, read_manifest};
+use callsight_eval::{
+    PreparationStats, default_data_dir, manifest_stats, prepare_asterisk, prepare_festvox_ru,
+    read_manifest,
+};
 
 /// Lines as they appear in `core-sounds-en.txt` and `core-sounds-ru.txt` of Asterisk 1.6.1.
 const ASTERISK_EXCERPT: &str = "\
@@ -26,14 +29,23 @@ added: Duplicate
 #[test]
 fn asterisk_transcript_keeps_speech_only() {
     let transcript = parse_asterisk_transcript(ASTERISK_EXCERPT);
-    let prompts: Vec<(&str, &str)> =
-        transcript.prompts.iter().map(|prompt| (prompt.name.as_str(), prompt.text.as_str())).collect();
+    let prompts: Vec<(&str, &str)> = transcript
+        .prompts
+        .iter()
+        .map(|prompt| (prompt.name.as_str(), prompt.text.as_str()))
+        .collect();
     assert_eq!(
         prompts,
         [
             ("added", "Добавлено"),
-            ("agent-alreadyon", "Этот оператор уже зарегистрирован. Введите номер оператора и нажмите решетку."),
-            ("conf-adminmenu", "Нажмите 1 чтобы отключить / включить свой микрофон"),
+            (
+                "agent-alreadyon",
+                "Этот оператор уже зарегистрирован. Введите номер оператора и нажмите решетку."
+            ),
+            (
+                "conf-adminmenu",
+                "Нажмите 1 чтобы отключить / включить свой микрофон"
+            ),
             ("digits/0", "zero"),
             ("letters/at", "at"),
         ]
@@ -52,7 +64,10 @@ fn festival_prompts_lose_stress_marks() -> anyhow::Result<()> {
     assert_eq!(
         prompts,
         [
-            ("ru_0002".to_owned(), "Она завела, прядь волнистых волос за ухо.".to_owned()),
+            (
+                "ru_0002".to_owned(),
+                "Она завела, прядь волнистых волос за ухо.".to_owned()
+            ),
             ("ru_0004".to_owned(), "Окна многоэтажных домов".to_owned()),
         ]
     );
@@ -65,7 +80,9 @@ fn festival_prompts_lose_stress_marks() -> anyhow::Result<()> {
 
 fn eval_data_dir() -> Option<PathBuf> {
     if std::env::var("CALLSIGHT_EVAL_DATA").as_deref() != Ok("1") {
-        eprintln!("skipped: set CALLSIGHT_EVAL_DATA=1 to download the Debian evaluation packages and build manifests");
+        eprintln!(
+            "skipped: set CALLSIGHT_EVAL_DATA=1 to download the Debian evaluation packages and build manifests"
+        );
         return None;
     }
     match std::env::var_os("CALLSIGHT_EVAL_DATA_DIR") {
@@ -80,28 +97,61 @@ fn asterisk_manifests_from_debian() -> anyhow::Result<()> {
         return Ok(());
     };
     let manifest_paths = prepare_asterisk(&data_dir, &["en", "ru"])?;
-    assert_eq!(manifest_paths, [data_dir.join("asterisk-en.jsonl"), data_dir.join("asterisk-ru.jsonl")]);
+    assert_eq!(
+        manifest_paths,
+        [
+            data_dir.join("asterisk-en.jsonl"),
+            data_dir.join("asterisk-ru.jsonl")
+        ]
+    );
 
     let english = read_manifest(&manifest_paths[0])?;
-    assert!(english.len() > 100, "only {} English prompts", english.len());
-    assert!(english.iter().all(|utterance| utterance.audio.is_file() && utterance.language == "en"));
-    let digit_one = english.iter().find(|utterance| utterance.id == "digits/1").map(|utterance| utterance.text.as_str());
+    assert!(
+        english.len() > 100,
+        "only {} English prompts",
+        english.len()
+    );
+    assert!(
+        english
+            .iter()
+            .all(|utterance| utterance.audio.is_file() && utterance.language == "en")
+    );
+    let digit_one = english
+        .iter()
+        .find(|utterance| utterance.id == "digits/1")
+        .map(|utterance| utterance.text.as_str());
     assert_eq!(digit_one, Some("one"));
-    assert!(english.iter().all(|utterance| !utterance.text.contains('[')));
+    assert!(
+        english
+            .iter()
+            .all(|utterance| !utterance.text.contains('['))
+    );
 
     let russian = read_manifest(&manifest_paths[1])?;
-    assert!(russian.len() > 100, "only {} Russian prompts", russian.len());
-    assert!(russian.iter().all(|utterance| utterance.audio.is_file() && utterance.language == "ru"));
+    assert!(
+        russian.len() > 100,
+        "only {} Russian prompts",
+        russian.len()
+    );
+    assert!(
+        russian
+            .iter()
+            .all(|utterance| utterance.audio.is_file() && utterance.language == "ru")
+    );
 
     for manifest_path in &manifest_paths {
-        let stats: PreparationStats =
-            serde_json::from_str(&std::fs::read_to_string(manifest_path.with_extension("stats.json"))?)?;
+        let stats: PreparationStats = serde_json::from_str(&std::fs::read_to_string(
+            manifest_path.with_extension("stats.json"),
+        )?)?;
         assert!(stats.n_non_speech > 0);
         assert_eq!(stats.language.n_missing_audio, 0);
         eprintln!("{}: {stats:?}", manifest_path.display());
     }
     // A second call reuses the manifests.
-    assert_eq!(prepare_asterisk(&data_dir, &["en"])?, [data_dir.join("asterisk-en.jsonl")]);
+    assert_eq!(
+        prepare_asterisk(&data_dir, &["en"])?,
+        [data_dir.join("asterisk-en.jsonl")]
+    );
     Ok(())
 }
 
@@ -112,8 +162,16 @@ fn festvox_ru_manifest_from_debian() -> anyhow::Result<()> {
     };
     let manifest_path = prepare_festvox_ru(&data_dir)?;
     let utterances = read_manifest(&manifest_path)?;
-    assert!(utterances.len() > 500, "only {} festvox prompts", utterances.len());
-    assert!(utterances.iter().all(|utterance| !utterance.text.contains('+')));
+    assert!(
+        utterances.len() > 500,
+        "only {} festvox prompts",
+        utterances.len()
+    );
+    assert!(
+        utterances
+            .iter()
+            .all(|utterance| !utterance.text.contains('+'))
+    );
     let stats = manifest_stats(&utterances);
     assert_eq!(stats["ru"].n_missing_audio, 0);
     eprintln!("{}: {:?}", manifest_path.display(), stats["ru"]);

@@ -3,10 +3,17 @@
 use std::fs;
 use std::path::Path;
 
-use callsight_eval::{Utterance, filter_min_words, manifest_stats, read_manifest, subsample, write_manifest};
+use callsight_eval::{
+    Utterance, filter_min_words, manifest_stats, read_manifest, subsample, write_manifest,
+};
 
 fn utterance(id: &str, text: &str, language: &str) -> Utterance {
-    Utterance { id: id.to_owned(), audio: format!("/nowhere/{id}.wav").into(), text: text.to_owned(), language: language.to_owned() }
+    Utterance {
+        id: id.to_owned(),
+        audio: format!("/nowhere/{id}.wav").into(),
+        text: text.to_owned(),
+        language: language.to_owned(),
+    }
 }
 
 #[test]
@@ -50,11 +57,15 @@ fn errors_name_the_line() {
     assert!(error.contains("broken.jsonl, line 3"), "{error}");
     assert!(error.contains("invalid manifest entry"), "{error}");
 
-    let error = manifest_error(&format!("{valid}\n\n{{\"audio\": \"b.wav\", \"language\": \"en\"}}\n"));
+    let error = manifest_error(&format!(
+        "{valid}\n\n{{\"audio\": \"b.wav\", \"language\": \"en\"}}\n"
+    ));
     assert!(error.contains("line 3"), "{error}");
     assert!(error.contains("missing field `text`"), "{error}");
 
-    let error = manifest_error(&format!("{{\"audio\": \"a.wav\", \"text\": \"  \", \"language\": \"en\"}}\n{valid}\n"));
+    let error = manifest_error(&format!(
+        "{{\"audio\": \"a.wav\", \"text\": \"  \", \"language\": \"en\"}}\n{valid}\n"
+    ));
     assert!(error.contains("line 1: field `text` is empty"), "{error}");
 
     let error = manifest_error(r#"{"audio": 7, "text": "x", "language": "en"}"#);
@@ -89,10 +100,15 @@ fn write_then_read_round_trips() -> anyhow::Result<()> {
     ];
     write_manifest(&manifest_path, &written)?;
     let contents = fs::read_to_string(&manifest_path)?;
-    assert!(contents.starts_with(r#"{"id":"digits/1","audio":"sounds/digits/1.wav","text":"one","language":"en"}"#));
+    assert!(contents.starts_with(
+        r#"{"id":"digits/1","audio":"sounds/digits/1.wav","text":"one","language":"en"}"#
+    ));
     assert_eq!(read_manifest(&manifest_path)?, written);
 
-    let outside = vec![Utterance { audio: "/elsewhere/x.wav".into(), ..written[0].clone() }];
+    let outside = vec![Utterance {
+        audio: "/elsewhere/x.wav".into(),
+        ..written[0].clone()
+    }];
     assert!(write_manifest(&manifest_path, &outside).is_err());
     Ok(())
 }
@@ -108,11 +124,30 @@ fn subsample_is_deterministic_per_language() {
     }
     let first = subsample(&utterances, 100, 7);
     assert_eq!(first, subsample(&utterances, 100, 7));
-    assert_eq!(first.iter().filter(|chosen| chosen.language == "en").count(), 100);
-    assert_eq!(first.iter().filter(|chosen| chosen.language == "ru").count(), 50);
+    assert_eq!(
+        first
+            .iter()
+            .filter(|chosen| chosen.language == "en")
+            .count(),
+        100
+    );
+    assert_eq!(
+        first
+            .iter()
+            .filter(|chosen| chosen.language == "ru")
+            .count(),
+        50
+    );
     // Manifest order is kept.
-    let positions: Vec<usize> =
-        first.iter().map(|chosen| utterances.iter().position(|candidate| candidate == chosen).unwrap_or(usize::MAX)).collect();
+    let positions: Vec<usize> = first
+        .iter()
+        .map(|chosen| {
+            utterances
+                .iter()
+                .position(|candidate| candidate == chosen)
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]));
     // Another seed gives another subset; a larger size gives a superset.
     assert_ne!(first, subsample(&utterances, 100, 8));
@@ -137,6 +172,9 @@ fn short_prompts_are_counted_and_can_be_filtered() {
     assert_eq!(stats["en"].n_missing_audio, 4);
     assert_eq!(stats["ru"].n_single_word, 0);
 
-    let kept: Vec<String> = filter_min_words(&utterances, 2).into_iter().map(|kept| kept.id).collect();
+    let kept: Vec<String> = filter_min_words(&utterances, 2)
+        .into_iter()
+        .map(|kept| kept.id)
+        .collect();
     assert_eq!(kept, ["auth-thankyou", "privet"]);
 }

@@ -1,6 +1,6 @@
 //! Text normalisation as WER scoring sees it: numbers, punctuation, case, contractions, Russian ё.
 
-use callsight_eval::{normalize, normalize_basic, normalize_english};
+use callsight_eval::{normalize, normalize_basic, normalize_english, normalize_russian};
 
 fn assert_english(cases: &[(&str, &str)]) {
     for (input, expected) in cases {
@@ -15,8 +15,14 @@ fn english_numbers_become_digits() {
         ("twenty-one", "21"),
         ("One hundred.", "100"),
         ("one hundred and twenty three", "123"),
-        ("Press 1 for sales, press two for support.", "press one for sales press 2 for support"),
-        ("Your balance is one thousand, two hundred dollars.", "your balance is $1200"),
+        (
+            "Press 1 for sales, press two for support.",
+            "press one for sales press 2 for support",
+        ),
+        (
+            "Your balance is one thousand, two hundred dollars.",
+            "your balance is $1200",
+        ),
         ("call 555-0199", "call 555 0199"),
         ("five five five oh one nine nine", "5550199"),
         ("It costs $1,200.", "it costs $1200"),
@@ -43,7 +49,11 @@ fn english_numbers_agree_in_words_and_digits() {
         ("twelve hundred", "1200"),
     ];
     for (in_words, in_digits) in pairs {
-        assert_eq!(normalize_english(in_words), normalize_english(in_digits), "{in_words:?} vs {in_digits:?}");
+        assert_eq!(
+            normalize_english(in_words),
+            normalize_english(in_digits),
+            "{in_words:?} vs {in_digits:?}"
+        );
     }
 }
 
@@ -70,7 +80,10 @@ fn english_contractions_expand() {
         ("you can't", "you can not"),
         ("don't", "do not"),
         ("I don’t know", "i do not know"),
-        ("we're here and they'll see", "we are here and they will see"),
+        (
+            "we're here and they'll see",
+            "we are here and they will see",
+        ),
         ("it's been fine", "it has been fine"),
         ("it's fine", "it is fine"),
         ("I'm sure you've heard", "i am sure you have heard"),
@@ -86,7 +99,10 @@ fn basic_normaliser_for_russian() {
         ("Ещё раз, пожалуйста!", "еще раз пожалуйста"),
         ("ЁЛКА", "елка"),
         ("Нажмите 1, затем #.", "нажмите 1 затем"),
-        ("Переадресация вызовов если «занято»", "переадресация вызовов если занято"),
+        (
+            "Переадресация вызовов если «занято»",
+            "переадресация вызовов если занято",
+        ),
         ("[beep] Спасибо (пауза) вам", "спасибо вам"),
         ("Добавлено  —  всё", "добавлено все"),
         ("Йогурт", "йогурт"),
@@ -98,10 +114,34 @@ fn basic_normaliser_for_russian() {
 }
 
 #[test]
+fn russian_number_words_become_digits() {
+    let cases = [
+        ("Нажмите один, затем решётку.", "нажмите 1 затем решетку"),
+        (
+            "Для связи с оператором, нажмите 0.",
+            "для связи с оператором нажмите 0",
+        ),
+        ("Сто двадцать три рубля", "123 рубля"),
+        ("две тысячи двадцать четыре", "2024"),
+        ("Семнадцатый", "семнадцатый"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(normalize_russian(input), expected, "input {input:?}");
+        assert_eq!(normalize(input, "ru-RU"), expected, "input {input:?}");
+    }
+    assert_eq!(
+        normalize_russian("нажмите два"),
+        normalize_russian("Нажмите 2.")
+    );
+}
+
+#[test]
 fn language_picks_the_normaliser() {
     assert_eq!(normalize("Twenty one", "en"), "21");
     assert_eq!(normalize("Twenty one", "EN-gb"), "21");
     assert_eq!(normalize("Twenty one", "de"), "twenty one");
+    assert_eq!(normalize("Двадцать один", "ru"), "21");
+    assert_eq!(normalize("Двадцать один", "uk"), "двадцать один");
     assert_eq!(normalize("", "en"), "");
     assert_eq!(normalize("?!", "ru"), "");
 }

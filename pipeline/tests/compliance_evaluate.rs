@@ -8,7 +8,9 @@ use callsight_pipeline::compliance::{
 };
 use callsight_pipeline::engines::TextEmbedder;
 use callsight_pipeline::types::{CallMetrics, Speaker, TimeSpan, Turn};
-use compliance_support::{BagOfWordsTestEmbedder, WORD_SECS, agent, customer, turn, with_sentiment};
+use compliance_support::{
+    BagOfWordsTestEmbedder, WORD_SECS, agent, customer, turn, with_sentiment,
+};
 
 const SCRIPT: &str = r#"{"id": "card-services", "name": "Card services inbound", "version": "7", "rules": [
   {"id": "greeting", "kind": "required", "speaker": "agent",
@@ -31,11 +33,23 @@ fn script() -> Script {
 
 fn compliant_turns() -> Vec<Turn> {
     vec![
-        agent(0.0, "Thank you for calling card services, my name is Anna, how can I help?"),
+        agent(
+            0.0,
+            "Thank you for calling card services, my name is Anna, how can I help?",
+        ),
         with_sentiment(customer(7.0, "hi I lost my card and need a new one"), -0.4),
-        agent(12.0, "I can help with that. Can you confirm your date of birth please?"),
-        with_sentiment(customer(19.0, "it is the third of may nineteen eighty"), 0.0),
-        agent(24.0, "Thank you. I have blocked the card and a new one will arrive in five days."),
+        agent(
+            12.0,
+            "I can help with that. Can you confirm your date of birth please?",
+        ),
+        with_sentiment(
+            customer(19.0, "it is the third of may nineteen eighty"),
+            0.0,
+        ),
+        agent(
+            24.0,
+            "Thank you. I have blocked the card and a new one will arrive in five days.",
+        ),
         with_sentiment(customer(32.0, "great thanks"), 0.7),
         agent(34.0, "Is there anything else I can help you with?"),
         with_sentiment(customer(38.0, "no that is all thank you"), 0.5),
@@ -46,7 +60,10 @@ fn calm_metrics() -> CallMetrics {
     CallMetrics {
         duration_secs: CALL_DURATION_SECS,
         longest_silence_secs: 2.5,
-        longest_silence: Some(TimeSpan { start_secs: 21.5, end_secs: 24.0 }),
+        longest_silence: Some(TimeSpan {
+            start_secs: 21.5,
+            end_secs: 24.0,
+        }),
         talk_over_secs: 1.0,
         talk_over_count: 1,
         ..CallMetrics::default()
@@ -54,11 +71,23 @@ fn calm_metrics() -> CallMetrics {
 }
 
 fn evaluate(turns: &[Turn], metrics: &CallMetrics) -> ComplianceResult {
-    evaluate_script(&script(), turns, metrics, CALL_DURATION_SECS, None, &MatchConfig::default()).expect("evaluates")
+    evaluate_script(
+        &script(),
+        turns,
+        metrics,
+        CALL_DURATION_SECS,
+        None,
+        &MatchConfig::default(),
+    )
+    .expect("evaluates")
 }
 
 fn outcome<'a>(result: &'a ComplianceResult, id: &str) -> &'a RuleOutcome {
-    result.rules.iter().find(|outcome| outcome.id == id).expect("rule outcome present")
+    result
+        .rules
+        .iter()
+        .find(|outcome| outcome.id == id)
+        .expect("rule outcome present")
 }
 
 #[test]
@@ -71,7 +100,19 @@ fn compliant_call_passes_every_rule() {
     }
     assert_eq!(result.score, 1.0);
     let ids: Vec<&str> = result.rules.iter().map(|rule| rule.id.as_str()).collect();
-    assert_eq!(ids, ["greeting", "identity-check", "closing", "no-guarantees", "order", "silence", "talk-over", "happy-end"]);
+    assert_eq!(
+        ids,
+        [
+            "greeting",
+            "identity-check",
+            "closing",
+            "no-guarantees",
+            "order",
+            "silence",
+            "talk-over",
+            "happy-end"
+        ]
+    );
 
     let greeting = outcome(&result, "greeting");
     assert_eq!(greeting.kind, RuleKind::Required);
@@ -80,8 +121,20 @@ fn compliant_call_passes_every_rule() {
     assert_eq!(greeting.evidence[0].turn_index, Some(0));
     assert_eq!(greeting.evidence[0].speaker, Some(Speaker::Agent));
     assert_eq!(greeting.evidence[0].text, "Thank you for calling");
-    assert_eq!((greeting.evidence[0].start_secs, greeting.evidence[0].end_secs), (0.0, 4.0 * WORD_SECS));
-    assert!(greeting.reason.starts_with("said at 0.0 s, inside the window (first 20 s)"), "{}", greeting.reason);
+    assert_eq!(
+        (
+            greeting.evidence[0].start_secs,
+            greeting.evidence[0].end_secs
+        ),
+        (0.0, 4.0 * WORD_SECS)
+    );
+    assert!(
+        greeting
+            .reason
+            .starts_with("said at 0.0 s, inside the window (first 20 s)"),
+        "{}",
+        greeting.reason
+    );
 
     let identity = outcome(&result, "identity-check");
     assert_eq!(identity.evidence[0].turn_index, Some(2));
@@ -91,19 +144,36 @@ fn compliant_call_passes_every_rule() {
     assert!(forbidden.evidence.is_empty());
     // "I" alone is half of "I guarantee".
     assert!(forbidden.confidence >= 0.5, "{}", forbidden.confidence);
-    assert!(forbidden.reason.starts_with("not said"), "{}", forbidden.reason);
+    assert!(
+        forbidden.reason.starts_with("not said"),
+        "{}",
+        forbidden.reason
+    );
 
     let order = outcome(&result, "order");
-    assert_eq!(order.reason, "in order: 'greeting' at 0.0 s, 'identity-check' at 14.5 s, 'closing' at 34.0 s");
+    assert_eq!(
+        order.reason,
+        "in order: 'greeting' at 0.0 s, 'identity-check' at 14.5 s, 'closing' at 34.0 s"
+    );
     assert_eq!(order.evidence.len(), 3);
 
     let silence = outcome(&result, "silence");
-    assert_eq!(silence.reason, "longest silence 2.5 s (21.5 s-24.0 s) <= 5.0 s");
+    assert_eq!(
+        silence.reason,
+        "longest silence 2.5 s (21.5 s-24.0 s) <= 5.0 s"
+    );
     assert_eq!(silence.evidence[0].speaker, None);
 
     let mood = outcome(&result, "happy-end");
-    assert_eq!(mood.reason, "customer sentiment at end 0.60 >= -0.30 (mean of 2 turns from 32.0 s)");
-    let mood_turns: Vec<Option<usize>> = mood.evidence.iter().map(|evidence| evidence.turn_index).collect();
+    assert_eq!(
+        mood.reason,
+        "customer sentiment at end 0.60 >= -0.30 (mean of 2 turns from 32.0 s)"
+    );
+    let mood_turns: Vec<Option<usize>> = mood
+        .evidence
+        .iter()
+        .map(|evidence| evidence.turn_index)
+        .collect();
     assert_eq!(mood_turns, [Some(5), Some(7)]);
 }
 
@@ -126,19 +196,27 @@ fn late_greeting_fails_with_where_it_was_said() {
     // The sequence uses the first occurrence wherever it is: the greeting now comes after the check.
     let order = outcome(&result, "order");
     assert!(!order.passed);
-    assert_eq!(order.reason, "'identity-check' (at 14.5 s) came before 'greeting' (at 25.5 s)");
+    assert_eq!(
+        order.reason,
+        "'identity-check' (at 14.5 s) came before 'greeting' (at 25.5 s)"
+    );
 }
 
 #[test]
 fn closing_said_before_the_last_seconds_fails() {
     let mut turns = compliant_turns();
-    turns[2] = agent(12.0, "Can you confirm your date of birth please? Is there anything else I can help you with?");
+    turns[2] = agent(
+        12.0,
+        "Can you confirm your date of birth please? Is there anything else I can help you with?",
+    );
     turns[6] = agent(34.0, "Goodbye then.");
     let result = evaluate(&turns, &calm_metrics());
     let closing = outcome(&result, "closing");
     assert!(!closing.passed);
     assert!(
-        closing.reason.starts_with("said at 16.0 s, before the window (last 20 s: 25.0 s-45.0 s)"),
+        closing
+            .reason
+            .starts_with("said at 16.0 s, before the window (last 20 s: 25.0 s-45.0 s)"),
         "{}",
         closing.reason
     );
@@ -154,7 +232,10 @@ fn wrong_order_names_the_pair_out_of_order() {
     let result = evaluate(&turns, &calm_metrics());
     let order = outcome(&result, "order");
     assert!(!order.passed);
-    assert_eq!(order.reason, "'closing' (at 5.0 s) came before 'identity-check' (at 31.5 s)");
+    assert_eq!(
+        order.reason,
+        "'closing' (at 5.0 s) came before 'identity-check' (at 31.5 s)"
+    );
     assert_eq!(order.evidence.len(), 3);
 }
 
@@ -166,32 +247,53 @@ fn missing_required_phrase_fails_the_rule_and_the_sequence() {
     let identity = outcome(&result, "identity-check");
     assert!(!identity.passed);
     assert!(identity.evidence.is_empty());
-    assert!(identity.reason.starts_with("not said"), "{}", identity.reason);
+    assert!(
+        identity.reason.starts_with("not said"),
+        "{}",
+        identity.reason
+    );
     assert!(identity.confidence < 0.75);
     let order = outcome(&result, "order");
     assert!(!order.passed);
     assert_eq!(order.reason, "'identity-check' was not said");
     // Severity-weighted score: identity (high, 3) and order (medium, 2) failed out of 2+3+1+3+2+2+2+2 = 17.
-    assert!((result.score - 12.0 / 17.0).abs() < 1e-9, "{}", result.score);
+    assert!(
+        (result.score - 12.0 / 17.0).abs() < 1e-9,
+        "{}",
+        result.score
+    );
 }
 
 #[test]
 fn forbidden_phrase_said_by_the_agent_fails_with_evidence() {
     let mut turns = compliant_turns();
-    turns[4] = agent(24.0, "Don't worry. I guarantee the new card will arrive tomorrow. I guarantee it.");
+    turns[4] = agent(
+        24.0,
+        "Don't worry. I guarantee the new card will arrive tomorrow. I guarantee it.",
+    );
     let result = evaluate(&turns, &calm_metrics());
     let forbidden = outcome(&result, "no-guarantees");
     assert!(!forbidden.passed);
     assert!(forbidden.confidence < 0.05, "{}", forbidden.confidence);
-    assert_eq!(forbidden.evidence.len(), 1, "one turn, the best place in it");
+    assert_eq!(
+        forbidden.evidence.len(),
+        1,
+        "one turn, the best place in it"
+    );
     assert_eq!(forbidden.evidence[0].turn_index, Some(4));
     assert_eq!(forbidden.evidence[0].start_secs, 24.0 + 2.0 * WORD_SECS);
-    assert_eq!(forbidden.reason, "said at 25.0 s: \"I guarantee\" (confidence 1.00)");
+    assert_eq!(
+        forbidden.reason,
+        "said at 25.0 s: \"I guarantee\" (confidence 1.00)"
+    );
 
     // The customer saying it, or the agent negating it, is fine.
     let mut turns = compliant_turns();
     turns[3] = customer(19.0, "I guarantee I never gave my pin to anyone");
-    turns[4] = agent(24.0, "I'm sorry, I can't guarantee when the new card will arrive.");
+    turns[4] = agent(
+        24.0,
+        "I'm sorry, I can't guarantee when the new card will arrive.",
+    );
     let result = evaluate(&turns, &calm_metrics());
     let forbidden = outcome(&result, "no-guarantees");
     assert!(forbidden.passed, "{}", forbidden.reason);
@@ -206,19 +308,38 @@ fn negated_required_phrase_does_not_count() {
     .expect("valid script");
     let config = MatchConfig::default();
     let said = [agent(0.0, "just so you know this call is being recorded")];
-    let result = evaluate_script(&script, &said, &CallMetrics::default(), 10.0, None, &config).expect("evaluates");
+    let result = evaluate_script(&script, &said, &CallMetrics::default(), 10.0, None, &config)
+        .expect("evaluates");
     assert!(result.rules[0].passed, "{}", result.rules[0].reason);
-    let negated = [agent(0.0, "just so you know this call is not being recorded")];
-    let result = evaluate_script(&script, &negated, &CallMetrics::default(), 10.0, None, &config).expect("evaluates");
+    let negated = [agent(
+        0.0,
+        "just so you know this call is not being recorded",
+    )];
+    let result = evaluate_script(
+        &script,
+        &negated,
+        &CallMetrics::default(),
+        10.0,
+        None,
+        &config,
+    )
+    .expect("evaluates");
     assert!(!result.rules[0].passed);
-    assert!(result.rules[0].reason.contains("negated"), "{}", result.rules[0].reason);
+    assert!(
+        result.rules[0].reason.contains("negated"),
+        "{}",
+        result.rules[0].reason
+    );
 }
 
 #[test]
 fn silence_and_talk_over_limits_fail_when_exceeded() {
     let metrics = CallMetrics {
         longest_silence_secs: 12.25,
-        longest_silence: Some(TimeSpan { start_secs: 20.0, end_secs: 32.25 }),
+        longest_silence: Some(TimeSpan {
+            start_secs: 20.0,
+            end_secs: 32.25,
+        }),
         talk_over_secs: 4.5,
         talk_over_count: 3,
         ..calm_metrics()
@@ -226,16 +347,31 @@ fn silence_and_talk_over_limits_fail_when_exceeded() {
     let result = evaluate(&compliant_turns(), &metrics);
     let silence = outcome(&result, "silence");
     assert!(!silence.passed);
-    assert_eq!(silence.reason, "longest silence 12.2 s (20.0 s-32.2 s) > 5.0 s");
-    assert_eq!((silence.evidence[0].start_secs, silence.evidence[0].end_secs), (20.0, 32.25));
+    assert_eq!(
+        silence.reason,
+        "longest silence 12.2 s (20.0 s-32.2 s) > 5.0 s"
+    );
+    assert_eq!(
+        (silence.evidence[0].start_secs, silence.evidence[0].end_secs),
+        (20.0, 32.25)
+    );
     let talk_over = outcome(&result, "talk-over");
     assert!(!talk_over.passed);
-    assert_eq!(talk_over.reason, "talk-over 4.5 s > 3.0 s; talk-overs 3 > 2");
+    assert_eq!(
+        talk_over.reason,
+        "talk-over 4.5 s > 3.0 s; talk-overs 3 > 2"
+    );
 
-    let only_count = CallMetrics { talk_over_count: 3, ..calm_metrics() };
+    let only_count = CallMetrics {
+        talk_over_count: 3,
+        ..calm_metrics()
+    };
     let talk_over = outcome(&evaluate(&compliant_turns(), &only_count), "talk-over").clone();
     assert!(!talk_over.passed);
-    assert_eq!(talk_over.reason, "talk-over 1.0 s <= 3.0 s; talk-overs 3 > 2");
+    assert_eq!(
+        talk_over.reason,
+        "talk-over 1.0 s <= 3.0 s; talk-overs 3 > 2"
+    );
 }
 
 #[test]
@@ -246,7 +382,10 @@ fn customer_ending_negative_is_flagged() {
     let result = evaluate(&turns, &calm_metrics());
     let mood = outcome(&result, "happy-end");
     assert!(!mood.passed);
-    assert_eq!(mood.reason, "customer sentiment at end -0.62 < -0.30 (mean of 2 turns from 32.0 s)");
+    assert_eq!(
+        mood.reason,
+        "customer sentiment at end -0.62 < -0.30 (mean of 2 turns from 32.0 s)"
+    );
 
     // `at: any`: the low point decides, even if the call ended well.
     let any_script = parse_script(
@@ -254,10 +393,20 @@ fn customer_ending_negative_is_flagged() {
         "s.yaml",
     )
     .expect("valid script");
-    let result = evaluate_script(&any_script, &compliant_turns(), &calm_metrics(), CALL_DURATION_SECS, None, &MatchConfig::default())
-        .expect("evaluates");
+    let result = evaluate_script(
+        &any_script,
+        &compliant_turns(),
+        &calm_metrics(),
+        CALL_DURATION_SECS,
+        None,
+        &MatchConfig::default(),
+    )
+    .expect("evaluates");
     assert!(!result.rules[0].passed);
-    assert_eq!(result.rules[0].reason, "lowest customer sentiment -0.40 at 7.0 s < -0.30");
+    assert_eq!(
+        result.rules[0].reason,
+        "lowest customer sentiment -0.40 at 7.0 s < -0.30"
+    );
     assert_eq!(result.rules[0].evidence[0].turn_index, Some(1));
 }
 
@@ -266,31 +415,67 @@ fn customer_sentiment_at_end_uses_the_last_turns_only() {
     // Five scored customer turns in the last 30 %: only the last three count.
     let mut turns = vec![agent(0.0, "thank you for calling")];
     for (index, score) in [-0.9, -0.9, 0.2, 0.3, 0.4].into_iter().enumerate() {
-        turns.push(with_sentiment(customer(80.0 + index as f64 * 4.0, "ok"), score));
+        turns.push(with_sentiment(
+            customer(80.0 + index as f64 * 4.0, "ok"),
+            score,
+        ));
     }
     let script = parse_script(
         "id: s\nrules:\n  - id: end\n    kind: customer_sentiment\n    min_score: 0.0\n",
         "s.yaml",
     )
     .expect("valid script");
-    let result = evaluate_script(&script, &turns, &CallMetrics::default(), 100.0, None, &MatchConfig::default())
-        .expect("evaluates");
+    let result = evaluate_script(
+        &script,
+        &turns,
+        &CallMetrics::default(),
+        100.0,
+        None,
+        &MatchConfig::default(),
+    )
+    .expect("evaluates");
     assert!(result.rules[0].passed, "{}", result.rules[0].reason);
-    assert_eq!(result.rules[0].reason, "customer sentiment at end 0.30 >= 0.00 (mean of 3 turns from 88.0 s)");
+    assert_eq!(
+        result.rules[0].reason,
+        "customer sentiment at end 0.30 >= 0.00 (mean of 3 turns from 88.0 s)"
+    );
 
     // The customer fell silent early: their last scored turn is used.
-    let early = vec![with_sentiment(customer(5.0, "this is awful"), -0.8), agent(10.0, "goodbye")];
-    let result = evaluate_script(&script, &early, &CallMetrics::default(), 100.0, None, &MatchConfig::default())
-        .expect("evaluates");
+    let early = vec![
+        with_sentiment(customer(5.0, "this is awful"), -0.8),
+        agent(10.0, "goodbye"),
+    ];
+    let result = evaluate_script(
+        &script,
+        &early,
+        &CallMetrics::default(),
+        100.0,
+        None,
+        &MatchConfig::default(),
+    )
+    .expect("evaluates");
     assert!(!result.rules[0].passed);
-    assert_eq!(result.rules[0].reason, "customer sentiment at end -0.80 < 0.00 (mean of 1 turn from 5.0 s)");
+    assert_eq!(
+        result.rules[0].reason,
+        "customer sentiment at end -0.80 < 0.00 (mean of 1 turn from 5.0 s)"
+    );
 
     // Nothing scored: cannot be checked, so it fails and says why.
     let unscored = vec![customer(5.0, "hello")];
-    let result = evaluate_script(&script, &unscored, &CallMetrics::default(), 100.0, None, &MatchConfig::default())
-        .expect("evaluates");
+    let result = evaluate_script(
+        &script,
+        &unscored,
+        &CallMetrics::default(),
+        100.0,
+        None,
+        &MatchConfig::default(),
+    )
+    .expect("evaluates");
     assert!(!result.rules[0].passed);
-    assert_eq!(result.rules[0].reason, "cannot check: no customer turn has a sentiment score");
+    assert_eq!(
+        result.rules[0].reason,
+        "cannot check: no customer turn has a sentiment score"
+    );
 }
 
 #[test]
@@ -305,10 +490,21 @@ fn mono_call_matches_any_speaker_and_says_so() {
     let result = evaluate(&turns, &calm_metrics());
     let greeting = outcome(&result, "greeting");
     assert!(greeting.passed);
-    assert!(greeting.reason.ends_with("; mono call: speakers unknown, so any speaker counted"), "{}", greeting.reason);
+    assert!(
+        greeting
+            .reason
+            .ends_with("; mono call: speakers unknown, so any speaker counted"),
+        "{}",
+        greeting.reason
+    );
     assert_eq!(greeting.evidence[0].speaker, Some(Speaker::Unknown));
     let mood = outcome(&result, "happy-end");
-    assert!(mood.reason.ends_with("mono call: speakers unknown, so any speaker counted"), "{}", mood.reason);
+    assert!(
+        mood.reason
+            .ends_with("mono call: speakers unknown, so any speaker counted"),
+        "{}",
+        mood.reason
+    );
 
     // On a stereo call a phrase said only by the customer does not satisfy an agent rule.
     let stereo = vec![customer(0.0, "thank you for calling me back")];
@@ -325,7 +521,10 @@ fn result_round_trips_through_json() {
     assert_eq!(json["rules"][0]["kind"], "required");
     assert_eq!(json["rules"][1]["severity"], "high");
     assert_eq!(json["rules"][5]["kind"], "max_silence");
-    assert_eq!(json["rules"][5]["evidence"][0]["speaker"], serde_json::Value::Null);
+    assert_eq!(
+        json["rules"][5]["evidence"][0]["speaker"],
+        serde_json::Value::Null
+    );
     let back: ComplianceResult = serde_json::from_value(json).expect("deserialises");
     assert_eq!(back, result);
 }
@@ -344,15 +543,37 @@ fn english_script_matches_russian_speech_through_the_embedder() {
         turn(Speaker::Customer, 3.0, "здравствуйте"),
         turn(Speaker::Agent, 5.0, "этот разговор записывается"),
     ];
-    let config = MatchConfig { semantic_cosine_floor: 0.0, semantic_cosine_ceiling: 1.0, ..MatchConfig::default() };
+    let config = MatchConfig {
+        semantic_cosine_floor: 0.0,
+        semantic_cosine_ceiling: 1.0,
+        ..MatchConfig::default()
+    };
 
-    let without = evaluate_script(&script, &turns, &CallMetrics::default(), 20.0, None, &config).expect("evaluates");
-    assert!(without.rules.iter().all(|rule| !rule.passed), "fuzzy matching alone cannot cross languages");
+    let without = evaluate_script(
+        &script,
+        &turns,
+        &CallMetrics::default(),
+        20.0,
+        None,
+        &config,
+    )
+    .expect("evaluates");
+    assert!(
+        without.rules.iter().all(|rule| !rule.passed),
+        "fuzzy matching alone cannot cross languages"
+    );
 
     let embedder = BagOfWordsTestEmbedder::new();
     let dyn_embedder: &dyn TextEmbedder = &embedder;
-    let with = evaluate_script(&script, &turns, &CallMetrics::default(), 20.0, Some(dyn_embedder), &config)
-        .expect("evaluates");
+    let with = evaluate_script(
+        &script,
+        &turns,
+        &CallMetrics::default(),
+        20.0,
+        Some(dyn_embedder),
+        &config,
+    )
+    .expect("evaluates");
     let greeting = &with.rules[0];
     assert!(greeting.passed, "{}", greeting.reason);
     assert_eq!(greeting.evidence[0].text, "спасибо что позвонили");

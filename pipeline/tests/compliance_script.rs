@@ -3,8 +3,8 @@
 
 use callsight_pipeline::PipelineError;
 use callsight_pipeline::compliance::{
-    Phrase, RuleCheck, RuleKind, Script, SentimentPosition, Severity, SpeakerConstraint, TimeWindow, load_script,
-    parse_script,
+    Phrase, RuleCheck, RuleKind, Script, SentimentPosition, Severity, SpeakerConstraint,
+    TimeWindow, load_script, parse_script,
 };
 
 const CARD_SERVICES_JSON: &str = r#"{"id": "card-services", "name": "Card services inbound", "version": "3", "rules": [
@@ -49,9 +49,16 @@ rules:
 
 fn script_error(result: Result<Script, PipelineError>) -> (String, usize, String) {
     match result {
-        Err(PipelineError::Script { source_name, line, reason }) => (source_name, line, reason),
+        Err(PipelineError::Script {
+            source_name,
+            line,
+            reason,
+        }) => (source_name, line, reason),
         Err(other) => panic!("expected a script error, got {other}"),
-        Ok(script) => panic!("expected a script error, got a script with {} rules", script.rules.len()),
+        Ok(script) => panic!(
+            "expected a script error, got a script with {} rules",
+            script.rules.len()
+        ),
     }
 }
 
@@ -75,25 +82,58 @@ fn json_script_parses_with_every_kind_and_defaults() {
             RuleKind::CustomerSentiment
         ]
     );
-    let RuleCheck::Required(greeting) = &script.rules[0].check else { panic!("greeting is required") };
+    let RuleCheck::Required(greeting) = &script.rules[0].check else {
+        panic!("greeting is required")
+    };
     assert_eq!(greeting.speaker, SpeakerConstraint::Agent);
-    assert_eq!(greeting.within, Some(TimeWindow { start_secs: 0.0, end_secs: Some(20.0) }));
-    assert_eq!(greeting.phrases, vec![Phrase { text: "thank you for calling".to_string(), language: None }]);
+    assert_eq!(
+        greeting.within,
+        Some(TimeWindow {
+            start_secs: 0.0,
+            end_secs: Some(20.0)
+        })
+    );
+    assert_eq!(
+        greeting.phrases,
+        vec![Phrase {
+            text: "thank you for calling".to_string(),
+            language: None
+        }]
+    );
     assert_eq!(script.rules[0].severity, Severity::Medium);
     assert_eq!(script.rules[1].severity, Severity::High);
-    let RuleCheck::Required(closing) = &script.rules[2].check else { panic!("closing is required") };
-    assert_eq!(closing.within, Some(TimeWindow { start_secs: -60.0, end_secs: None }));
+    let RuleCheck::Required(closing) = &script.rules[2].check else {
+        panic!("closing is required")
+    };
+    assert_eq!(
+        closing.within,
+        Some(TimeWindow {
+            start_secs: -60.0,
+            end_secs: None
+        })
+    );
     let window = closing.within.expect("closing window");
     let span = window.resolve(300.0);
     assert_eq!((span.start_secs, span.end_secs), (240.0, 300.0));
     assert_eq!(
         script.rules[4].check,
-        RuleCheck::Sequence { rule_ids: vec!["greeting".into(), "identity-check".into(), "closing".into()] }
+        RuleCheck::Sequence {
+            rule_ids: vec!["greeting".into(), "identity-check".into(), "closing".into()]
+        }
     );
-    assert_eq!(script.rules[6].check, RuleCheck::MaxTalkOver { max_secs: Some(10.0), max_count: Some(5) });
+    assert_eq!(
+        script.rules[6].check,
+        RuleCheck::MaxTalkOver {
+            max_secs: Some(10.0),
+            max_count: Some(5)
+        }
+    );
     assert_eq!(
         script.rules[7].check,
-        RuleCheck::CustomerSentiment { at: SentimentPosition::End, min_score: -0.3 }
+        RuleCheck::CustomerSentiment {
+            at: SentimentPosition::End,
+            min_score: -0.3
+        }
     );
 }
 
@@ -101,37 +141,68 @@ fn json_script_parses_with_every_kind_and_defaults() {
 fn yaml_script_parses_with_language_lists_and_windows_from_the_end() {
     let script = parse_script(CARD_SERVICES_YAML, "card.yaml").expect("valid script");
     assert_eq!(script.rules.len(), 4);
-    let RuleCheck::Required(greeting) = &script.rules[0].check else { panic!("greeting is required") };
+    let RuleCheck::Required(greeting) = &script.rules[0].check else {
+        panic!("greeting is required")
+    };
     assert_eq!(
         greeting.phrases,
         vec![
-            Phrase { text: "thank you for calling".into(), language: Some("en".into()) },
-            Phrase { text: "спасибо за звонок".into(), language: Some("ru".into()) },
+            Phrase {
+                text: "thank you for calling".into(),
+                language: Some("en".into())
+            },
+            Phrase {
+                text: "спасибо за звонок".into(),
+                language: Some("ru".into())
+            },
         ]
     );
     assert_eq!(greeting.threshold, Some(0.8));
-    let RuleCheck::Required(recording) = &script.rules[1].check else { panic!("recording is required") };
+    let RuleCheck::Required(recording) = &script.rules[1].check else {
+        panic!("recording is required")
+    };
     assert_eq!(recording.speaker, SpeakerConstraint::Any);
-    assert_eq!(script.rules[1].description.as_deref(), Some("recording notice"));
+    assert_eq!(
+        script.rules[1].description.as_deref(),
+        Some("recording notice")
+    );
     let window = recording.within.expect("recording window");
     let span = window.resolve(200.0);
     assert_eq!((span.start_secs, span.end_secs), (5.0, 170.0));
-    let RuleCheck::Forbidden(forbidden) = &script.rules[2].check else { panic!("forbidden") };
-    assert_eq!(forbidden.speaker, SpeakerConstraint::Agent, "phrase rules default to the agent");
+    let RuleCheck::Forbidden(forbidden) = &script.rules[2].check else {
+        panic!("forbidden")
+    };
+    assert_eq!(
+        forbidden.speaker,
+        SpeakerConstraint::Agent,
+        "phrase rules default to the agent"
+    );
     assert_eq!(
         script.rules[3].check,
-        RuleCheck::CustomerSentiment { at: SentimentPosition::Any, min_score: -0.8 }
+        RuleCheck::CustomerSentiment {
+            at: SentimentPosition::Any,
+            min_score: -0.8
+        }
     );
 }
 
 #[test]
 fn script_serialises_to_the_file_format_and_back() {
-    for (text, name) in [(CARD_SERVICES_JSON, "card.json"), (CARD_SERVICES_YAML, "card.yaml")] {
+    for (text, name) in [
+        (CARD_SERVICES_JSON, "card.json"),
+        (CARD_SERVICES_YAML, "card.yaml"),
+    ] {
         let script = parse_script(text, name).expect("valid script");
         let json = serde_json::to_string_pretty(&script).expect("serialises");
-        assert_eq!(parse_script(&json, "round-trip.json").expect("re-parses"), script);
+        assert_eq!(
+            parse_script(&json, "round-trip.json").expect("re-parses"),
+            script
+        );
         let yaml = serde_yaml::to_string(&script).expect("serialises");
-        assert_eq!(parse_script(&yaml, "round-trip.yaml").expect("re-parses"), script);
+        assert_eq!(
+            parse_script(&yaml, "round-trip.yaml").expect("re-parses"),
+            script
+        );
         let direct: Script = serde_json::from_str(&json).expect("deserialises with validation");
         assert_eq!(direct, script);
     }
@@ -139,7 +210,8 @@ fn script_serialises_to_the_file_format_and_back() {
 
 #[test]
 fn load_script_reads_a_file_and_names_it_in_errors() {
-    let dir = std::env::temp_dir().join(format!("callsight-compliance-test-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("callsight-compliance-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let good = dir.join("card.yaml");
     std::fs::write(&good, CARD_SERVICES_YAML).expect("write script");
@@ -168,14 +240,22 @@ const MALFORMED: &[(&str, usize, &str)] = &[
         "expected `,` or `}`",
     ),
     // YAML syntax: a bad indentation.
-    ("id: s\nrules:\n  - id: a\n    kind: forbidden\n   phrases: [x]\n", 5, "did not find expected"),
+    (
+        "id: s\nrules:\n  - id: a\n    kind: forbidden\n   phrases: [x]\n",
+        5,
+        "did not find expected",
+    ),
     // Unknown field, JSON and YAML.
     (
         "{\"id\": \"s\", \"rules\": [\n {\"id\": \"a\", \"kind\": \"forbidden\",\n  \"phrase\": [\"x\"]}]}",
         3,
         "unknown field `phrase`, expected one of `id`, `kind`",
     ),
-    ("id: s\nrules:\n  - id: a\n    kind: forbidden\n    phrases: [x]\n    colour: red\n", 6, "rules[0]: unknown field `colour`"),
+    (
+        "id: s\nrules:\n  - id: a\n    kind: forbidden\n    phrases: [x]\n    colour: red\n",
+        6,
+        "rules[0]: unknown field `colour`",
+    ),
     // Duplicate rule id: the second declaration.
     (
         "id: s\nrules:\n  - id: a\n    kind: forbidden\n    phrases: [x]\n  - id: a\n    kind: forbidden\n    phrases: [y]\n",
@@ -195,9 +275,23 @@ const MALFORMED: &[(&str, usize, &str)] = &[
         "rule 'order': sequence refers to rule 'f', a forbidden rule; only required rules can be ordered",
     ),
     // Empty phrase list.
-    ("id: s\nrules:\n  - kind: required\n    id: \"greet\"\n    phrases: []\n", 4, "rule 'greet': the phrase list is empty"),
+    (
+        "id: s\nrules:\n  - kind: required\n    id: \"greet\"\n    phrases: []\n",
+        4,
+        "rule 'greet': the phrase list is empty",
+    ),
     // Empty language list.
-    ("id: s\nrules:\n  - id: greet\n    kind: required\n    phrases: {en: [hi], ru: []}\n", 3, "rule 'greet': the phrase list for language 'ru' is empty"),
+    (
+        "id: s\nrules:\n  - id: greet\n    kind: required\n    phrases: {en: [hi], ru: []}\n",
+        3,
+        "rule 'greet': the phrase list for language 'ru' is empty",
+    ),
+    // Phrases that are neither a list nor a map (serde places it at the rule).
+    (
+        "id: s\nrules:\n  - id: a\n    kind: required\n    phrases: 5\n",
+        3,
+        "rules[0]: phrases must be a list of strings or a map from language code to a list of strings",
+    ),
     // Window that ends before it starts.
     (
         "id: s\nrules:\n  - id: a\n    kind: forbidden\n    phrases: [x]\n  - id: b\n    kind: required\n    phrases: [y]\n    within: {start_secs: 30, end_secs: 10}\n",
@@ -217,7 +311,11 @@ const MALFORMED: &[(&str, usize, &str)] = &[
         "rule 'a': unknown speaker 'supervisor', expected agent, customer or any",
     ),
     // Negative max_secs.
-    ("id: s\nrules:\n  - id: quiet\n    kind: max_silence\n    max_secs: -5\n", 3, "rule 'quiet': max_secs must be a non-negative number of seconds, got -5"),
+    (
+        "id: s\nrules:\n  - id: quiet\n    kind: max_silence\n    max_secs: -5\n",
+        3,
+        "rule 'quiet': max_secs must be a non-negative number of seconds, got -5",
+    ),
     // A field that belongs to another kind.
     (
         "id: s\nrules:\n  - id: quiet\n    kind: max_silence\n    max_secs: 5\n    phrases: [x]\n",
@@ -225,7 +323,11 @@ const MALFORMED: &[(&str, usize, &str)] = &[
         "rule 'quiet': field 'phrases' does not apply to a max_silence rule",
     ),
     // A missing field of the kind.
-    ("id: s\nrules:\n  - id: mood\n    kind: customer_sentiment\n    at: end\n", 3, "rule 'mood': a customer_sentiment rule needs 'min_score'"),
+    (
+        "id: s\nrules:\n  - id: mood\n    kind: customer_sentiment\n    at: end\n",
+        3,
+        "rule 'mood': a customer_sentiment rule needs 'min_score'",
+    ),
     // No rules at all: the script id's line.
     ("\n\nid: empty\nrules: []\n", 3, "the script has no rules"),
 ];
@@ -235,13 +337,36 @@ fn malformed_scripts_report_line_and_reason() {
     for (text, expected_line, expected_reason) in MALFORMED {
         let (source_name, line, reason) = script_error(parse_script(text, "bad-script"));
         assert_eq!(source_name, "bad-script");
-        assert!(reason.starts_with(expected_reason), "reason {reason:?} for\n{text}");
+        assert!(
+            reason.starts_with(expected_reason),
+            "reason {reason:?} for\n{text}"
+        );
         assert_eq!(line, *expected_line, "line for {reason:?} in\n{text}");
     }
 }
 
 #[test]
 fn error_message_names_source_and_line() {
-    let error = parse_script("id: s\nrules:\n  - id: a\n    kind: nope\n", "card.yaml").expect_err("unknown kind");
-    assert!(error.to_string().starts_with("script card.yaml, line 3: rule 'a': unknown kind 'nope'"), "{error}");
+    let error = parse_script("id: s\nrules:\n  - id: a\n    kind: nope\n", "card.yaml")
+        .expect_err("unknown kind");
+    assert!(
+        error
+            .to_string()
+            .starts_with("script card.yaml, line 3: rule 'a': unknown kind 'nope'"),
+        "{error}"
+    );
+}
+
+#[test]
+fn shipped_example_script_is_valid() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/card-services.json");
+    let script = load_script(&path).expect("the example script in the repository parses");
+    assert_eq!(script.id, "card-services");
+    assert!(
+        script
+            .rules
+            .iter()
+            .any(|rule| rule.kind() == RuleKind::Sequence)
+    );
 }

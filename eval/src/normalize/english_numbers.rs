@@ -18,7 +18,11 @@ enum NumberWord {
     /// one .. nineteen
     Unit(u128),
     /// "fifth", "sixes": a unit with an ordinal or plural suffix, emitted at once.
-    UnitSuffixed { unit: u128, suffix: &'static str, word_if_alone: bool },
+    UnitSuffixed {
+        unit: u128,
+        suffix: &'static str,
+        word_if_alone: bool,
+    },
     /// twenty .. ninety
     Ten(u128),
     /// "twentieth", "twenties"
@@ -39,7 +43,10 @@ enum NumberWord {
     /// "per" of "per cent".
     Per,
     /// Digits as written: "42", "3.5", "$20".
-    Numeric { currency: Option<char>, digits: String },
+    Numeric {
+        currency: Option<char>,
+        digits: String,
+    },
 }
 
 impl NumberWord {
@@ -58,8 +65,25 @@ impl NumberWord {
 }
 
 const UNITS: [&str; 19] = [
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
 /// Ordinals of 1..=19. "second" is left out on purpose: in speech it is mostly the unit of time.
 const UNIT_ORDINALS: [(&str, u128); 18] = [
@@ -82,15 +106,27 @@ const UNIT_ORDINALS: [(&str, u128); 18] = [
     ("eighteenth", 18),
     ("nineteenth", 19),
 ];
-const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-const MULTIPLIERS: [(&str, u32); 5] =
-    [("hundred", 2), ("thousand", 3), ("million", 6), ("billion", 9), ("trillion", 12)];
+const TENS: [&str; 8] = [
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+const MULTIPLIERS: [(&str, u32); 5] = [
+    ("hundred", 2),
+    ("thousand", 3),
+    ("million", 6),
+    ("billion", 9),
+    ("trillion", 12),
+];
 
 fn classify(token: &str) -> Option<NumberWord> {
     static NUMERIC: LazyLock<Regex> = LazyLock::new(|| regex_of(r"^([$€£¢]?)(\d+(?:\.\d+)?)$"));
     if let Some(captures) = NUMERIC.captures(token) {
-        let currency = captures.get(1).and_then(|symbol| symbol.as_str().chars().next());
-        let digits = captures.get(2).map(|digits| digits.as_str().to_owned()).unwrap_or_default();
+        let currency = captures
+            .get(1)
+            .and_then(|symbol| symbol.as_str().chars().next());
+        let digits = captures
+            .get(2)
+            .map(|digits| digits.as_str().to_owned())
+            .unwrap_or_default();
         return Some(NumberWord::Numeric { currency, digits });
     }
     let word = match token {
@@ -120,9 +156,17 @@ fn classify_counting_word(token: &str) -> Option<NumberWord> {
             return Some(NumberWord::Unit(unit));
         }
         // "ones" is the pronoun far more often than a plural number.
-        let plural = if *unit_word == "six" { "sixes".to_owned() } else { format!("{unit_word}s") };
+        let plural = if *unit_word == "six" {
+            "sixes".to_owned()
+        } else {
+            format!("{unit_word}s")
+        };
         if unit > 1 && token == plural {
-            return Some(NumberWord::UnitSuffixed { unit, suffix: "s", word_if_alone: false });
+            return Some(NumberWord::UnitSuffixed {
+                unit,
+                suffix: "s",
+                word_if_alone: false,
+            });
         }
     }
     for (ordinal_word, unit) in UNIT_ORDINALS {
@@ -133,7 +177,11 @@ fn classify_counting_word(token: &str) -> Option<NumberWord> {
                 _ => "th",
             };
             // Alone, "first" and "third" stay words; "1st" and "3rd" are written back as words.
-            return Some(NumberWord::UnitSuffixed { unit, suffix, word_if_alone: unit <= 3 });
+            return Some(NumberWord::UnitSuffixed {
+                unit,
+                suffix,
+                word_if_alone: unit <= 3,
+            });
         }
     }
     for (index, ten_word) in TENS.iter().enumerate() {
@@ -193,7 +241,9 @@ struct NumberFolder {
 impl NumberFolder {
     fn flush(&mut self) {
         match (self.value.take(), self.prefix.take()) {
-            (Some(value), Some((symbol, _))) => self.output.push(format!("{symbol}{}", value.text())),
+            (Some(value), Some((symbol, _))) => {
+                self.output.push(format!("{symbol}{}", value.text()))
+            }
             (Some(value), None) => self.output.push(value.text()),
             (None, Some((_, word))) => self.output.push(word),
             (None, None) => {}
@@ -216,10 +266,17 @@ impl NumberFolder {
         let Some(value) = value else {
             return Value::Integer(unit);
         };
-        let follows_unit = matches!(previous, Some(NumberWord::Unit(_) | NumberWord::Zero | NumberWord::ZeroLetter));
+        let follows_unit = matches!(
+            previous,
+            Some(NumberWord::Unit(_) | NumberWord::Zero | NumberWord::ZeroLetter)
+        );
         match value {
             Value::Integer(integer) if !follows_unit => {
-                let fills_slot = if unit < 10 { integer % 10 == 0 } else { integer % 100 == 0 };
+                let fills_slot = if unit < 10 {
+                    integer % 10 == 0
+                } else {
+                    integer % 100 == 0
+                };
                 if fills_slot {
                     Value::Integer(integer + unit)
                 } else {
@@ -229,7 +286,10 @@ impl NumberFolder {
             other => {
                 let mut digits = other.text();
                 // "nineteen ninety one": the unit replaces the zero of the ten.
-                if matches!(previous, Some(NumberWord::Ten(_))) && unit < 10 && digits.ends_with('0') {
+                if matches!(previous, Some(NumberWord::Ten(_)))
+                    && unit < 10
+                    && digits.ends_with('0')
+                {
                     digits.pop();
                 }
                 Value::Digits(format!("{digits}{unit}"))
@@ -255,7 +315,10 @@ impl NumberFolder {
                 // "two million three hundred thousand": only the part below a thousand is scaled.
                 let thousands = integer / 1000 * 1000;
                 let residual = integer % 1000;
-                residual.checked_mul(factor)?.checked_add(thousands).map(Value::Integer)
+                residual
+                    .checked_mul(factor)?
+                    .checked_add(thousands)
+                    .map(Value::Integer)
             }
             Some(other) => scale_decimal(&other.text(), power_of_ten).map(Value::Integer),
         }
@@ -266,11 +329,14 @@ impl NumberFolder {
         let mut index = 0;
         while index < tokens.len() {
             let token = tokens[index];
-            let previous = index.checked_sub(1).and_then(|previous_index| classes[previous_index].as_ref());
+            let previous = index
+                .checked_sub(1)
+                .and_then(|previous_index| classes[previous_index].as_ref());
             let next = classes.get(index + 1).and_then(Option::as_ref);
             let next_token = tokens.get(index + 1).copied();
             let next_starts_value = next.is_some_and(NumberWord::starts_value)
-                || (next == Some(&NumberWord::ZeroLetter) && zero_letters_lead_to_number(&classes, index + 1));
+                || (next == Some(&NumberWord::ZeroLetter)
+                    && zero_letters_lead_to_number(&classes, index + 1));
             let Some(class) = &classes[index] else {
                 self.emit_word(token);
                 index += 1;
@@ -298,16 +364,28 @@ impl NumberFolder {
                 }
                 NumberWord::Zero => self.push_zero(),
                 NumberWord::ZeroLetter => {
-                    if self.value.is_some() || next_starts_value || zero_letters_lead_to_number(&classes, index) {
+                    if self.value.is_some()
+                        || next_starts_value
+                        || zero_letters_lead_to_number(&classes, index)
+                    {
                         self.push_zero();
                     } else {
                         self.emit_word(token);
                     }
                 }
-                NumberWord::Unit(unit) => self.value = Some(Self::with_unit(self.value.take(), *unit, previous)),
-                NumberWord::UnitSuffixed { unit, suffix, word_if_alone } => {
+                NumberWord::Unit(unit) => {
+                    self.value = Some(Self::with_unit(self.value.take(), *unit, previous))
+                }
+                NumberWord::UnitSuffixed {
+                    unit,
+                    suffix,
+                    word_if_alone,
+                } => {
                     let compound = self.value.is_some()
-                        && matches!(previous, Some(NumberWord::Ten(_) | NumberWord::Multiplier(_)));
+                        && matches!(
+                            previous,
+                            Some(NumberWord::Ten(_) | NumberWord::Multiplier(_))
+                        );
                     if compound {
                         let value = Self::with_unit(self.value.take(), *unit, previous);
                         self.emit_value_text(format!("{}{suffix}", value.text()));
@@ -323,13 +401,15 @@ impl NumberFolder {
                     let value = Self::with_ten(self.value.take(), *ten);
                     self.emit_value_text(format!("{}{suffix}", value.text()));
                 }
-                NumberWord::Multiplier(power_of_ten) => match Self::with_multiplier(self.value.as_ref(), *power_of_ten) {
-                    Some(value) => self.value = Some(value),
-                    None => {
-                        self.flush();
-                        self.value = Self::with_multiplier(None, *power_of_ten);
+                NumberWord::Multiplier(power_of_ten) => {
+                    match Self::with_multiplier(self.value.as_ref(), *power_of_ten) {
+                        Some(value) => self.value = Some(value),
+                        None => {
+                            self.flush();
+                            self.value = Self::with_multiplier(None, *power_of_ten);
+                        }
                     }
-                },
+                }
                 NumberWord::MultiplierSuffixed(power_of_ten, suffix) => {
                     let value = match Self::with_multiplier(self.value.as_ref(), *power_of_ten) {
                         Some(value) => value,
@@ -342,7 +422,11 @@ impl NumberFolder {
                 }
                 NumberWord::Point => {
                     if next_starts_value || next == Some(&NumberWord::ZeroLetter) {
-                        let pending = self.value.take().map(|value| value.text()).unwrap_or_default();
+                        let pending = self
+                            .value
+                            .take()
+                            .map(|value| value.text())
+                            .unwrap_or_default();
                         self.value = Some(Value::Digits(format!("{pending}.")));
                     } else {
                         self.emit_word(token);
@@ -364,8 +448,15 @@ impl NumberFolder {
                         _ => None,
                     };
                     if let Some(digit) = repeated_digit {
-                        let pending = self.value.take().map(|value| value.text()).unwrap_or_default();
-                        self.value = Some(Value::Digits(format!("{pending}{}", digit.repeat(*repeats))));
+                        let pending = self
+                            .value
+                            .take()
+                            .map(|value| value.text())
+                            .unwrap_or_default();
+                        self.value = Some(Value::Digits(format!(
+                            "{pending}{}",
+                            digit.repeat(*repeats)
+                        )));
                         index += 1;
                     } else {
                         self.emit_word(token);
@@ -411,7 +502,11 @@ impl NumberFolder {
     }
 
     fn push_zero(&mut self) {
-        let pending = self.value.take().map(|value| value.text()).unwrap_or_default();
+        let pending = self
+            .value
+            .take()
+            .map(|value| value.text())
+            .unwrap_or_default();
         self.value = Some(Value::Digits(format!("{pending}0")));
     }
 }
@@ -432,7 +527,10 @@ fn scale_decimal(decimal: &str, power_of_ten: u32) -> Option<u128> {
     if fraction.len() > power_of_ten {
         return None;
     }
-    let digits = format!("{whole}{fraction}{}", "0".repeat(power_of_ten - fraction.len()));
+    let digits = format!(
+        "{whole}{fraction}{}",
+        "0".repeat(power_of_ten - fraction.len())
+    );
     if digits.is_empty() {
         return None;
     }
@@ -452,7 +550,8 @@ fn preprocess(text: &str) -> String {
     static AND_A_HALF: LazyLock<Regex> = LazyLock::new(|| regex_of(r"\band\s+a\s+half\b"));
     static LETTER_THEN_DIGIT: LazyLock<Regex> = LazyLock::new(|| regex_of(r"([a-z])([0-9])"));
     static DIGIT_THEN_LETTER: LazyLock<Regex> = LazyLock::new(|| regex_of(r"([0-9])([a-z])"));
-    static SPLIT_SUFFIX: LazyLock<Regex> = LazyLock::new(|| regex_of(r"([0-9])\s+(st|nd|rd|th|s)\b"));
+    static SPLIT_SUFFIX: LazyLock<Regex> =
+        LazyLock::new(|| regex_of(r"([0-9])\s+(st|nd|rd|th|s)\b"));
 
     // "two and a half" → "two point five", when a number precedes it.
     let mut rewritten = String::with_capacity(text.len());
@@ -463,9 +562,18 @@ fn preprocess(text: &str) -> String {
         let last_word = before.split_whitespace().last().unwrap_or_default();
         let after_number = matches!(
             classify(last_word),
-            Some(NumberWord::Zero | NumberWord::Unit(_) | NumberWord::Ten(_) | NumberWord::Multiplier(_))
+            Some(
+                NumberWord::Zero
+                    | NumberWord::Unit(_)
+                    | NumberWord::Ten(_)
+                    | NumberWord::Multiplier(_)
+            )
         );
-        rewritten.push_str(if after_number { "point five" } else { half.as_str() });
+        rewritten.push_str(if after_number {
+            "point five"
+        } else {
+            half.as_str()
+        });
         last_end = half.end();
     }
     rewritten.push_str(&text[last_end..]);
@@ -478,7 +586,8 @@ fn preprocess(text: &str) -> String {
 fn postprocess(words: &[String]) -> String {
     static DOLLARS_AND_CENTS: LazyLock<Regex> =
         LazyLock::new(|| regex_of(r"([€£$])([0-9]+) (?:and )?¢([0-9]{1,2})\b"));
-    static ZERO_DOLLARS_AND_CENTS: LazyLock<Regex> = LazyLock::new(|| regex_of(r"[€£$]0\.([0-9]{1,2})\b"));
+    static ZERO_DOLLARS_AND_CENTS: LazyLock<Regex> =
+        LazyLock::new(|| regex_of(r"[€£$]0\.([0-9]{1,2})\b"));
 
     // Small numbers that are usually words: "one" (also a pronoun) and the first ordinals.
     let words: Vec<&str> = words
@@ -548,7 +657,11 @@ mod tests {
             ("007", "007"),
         ];
         for (spoken, expected) in cases {
-            assert_eq!(spoken_numbers_to_digits(spoken), expected, "input {spoken:?}");
+            assert_eq!(
+                spoken_numbers_to_digits(spoken),
+                expected,
+                "input {spoken:?}"
+            );
         }
     }
 }

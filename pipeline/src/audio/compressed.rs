@@ -210,7 +210,7 @@ fn decode_with_symphonia(bytes: &[u8], format: CompressedFormat, limits: &Decode
         return Err("empty: no audio samples".to_string());
     }
     check_not_truncated(format, &codec_params, n_frames, sample_rate_hz)?;
-    trim_encoder_delay(&codec_params, &mut channels);
+    trim_ogg_end_padding(format, codec_params.n_frames, &mut channels);
     Ok(DecodedAudio { sample_rate_hz, channels })
 }
 
@@ -235,23 +235,17 @@ fn check_not_truncated(
     }
 }
 
-/// Drops the encoder delay and padding that the decoder left in.
+/// Drops the end padding that the Vorbis decoder leaves in.
 ///
-/// Symphonia 0.5 reports the Ogg/Vorbis start delay (from the granule positions) in the codec
-/// parameters, but does not trim it from the decoded packets; without this the whole call would
-/// be shifted late by ~15 ms. Decoders that already trimmed (MP3 with a LAME tag) produce exactly
-/// `n_frames` and are left alone.
-fn trim_encoder_delay(codec_params: &symphonia::core::codecs::CodecParameters, channels: &mut [Vec<f32>]) {
-    let (Some(n_declared_frames), Some(delay_frames)) = (codec_params.n_frames, codec_params.delay) else {
+/// In gapless mode symphonia 0.5 aligns the start of an Ogg/Vorbis stream but still emits the
+/// last packet whole, past the end the final granule position declares (636 extra frames for
+/// one second of sox output). The granule position is exact, so cut there. Other formats are
+/// left alone: an MP3's declared length may be a bitrate estimate.
+fn trim_ogg_end_padding(format: CompressedFormat, n_declared_frames: Option<u64>, channels: &mut [Vec<f32>]) {
+    let (CompressedFormat::Ogg, Some(n_declared_frames)) = (format, n_declared_frames) else {
         return;
     };
-    let n_decoded_frames = channels.first().map_or(0, Vec::len) as u64;
-    if n_decoded_frames <= n_declared_frames {
-        return;
-    }
-    let n_leading = (n_decoded_frames - n_declared_frames).min(u64::from(delay_frames)) as usize;
     for channel in channels.iter_mut() {
-        channel.drain(..n_leading.min(channel.len()));
-        channel.truncate(n_declared_frames as usize);
+        channel.truncate(usize::try_from(n_declared_frames).unwrap_or(usize::MAX));
     }
 }

@@ -27,7 +27,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::matching::{MatchConfig, PhraseMatch, PhraseMatcher};
-use super::script::{PhraseRule, RuleCheck, RuleKind, Script, SentimentPosition, Severity, SpeakerConstraint};
+use super::script::{
+    PhraseRule, RuleCheck, RuleKind, Script, SentimentPosition, Severity, SpeakerConstraint,
+};
 use crate::engines::TextEmbedder;
 use crate::error::Result;
 use crate::types::{CallMetrics, Speaker, TimeSpan, Turn};
@@ -91,9 +93,10 @@ pub fn evaluate_script(
                 let (outcome, first) = evaluate_required(&mut matcher, phrase_rule, &call, config)?;
                 (outcome, Some(first))
             }
-            RuleCheck::Forbidden(phrase_rule) => {
-                (evaluate_forbidden(&mut matcher, phrase_rule, &call, config)?, None)
-            }
+            RuleCheck::Forbidden(phrase_rule) => (
+                evaluate_forbidden(&mut matcher, phrase_rule, &call, config)?,
+                None,
+            ),
             _ => continue,
         };
         if let Some(first) = first_occurrence {
@@ -111,9 +114,14 @@ pub fn evaluate_script(
                     None => Verdict::new(false, 0.0, Vec::new(), "not evaluated".to_string()),
                 }
             }
-            RuleCheck::Sequence { rule_ids } => evaluate_sequence(rule_ids, &first_occurrence_by_rule, &call),
+            RuleCheck::Sequence { rule_ids } => {
+                evaluate_sequence(rule_ids, &first_occurrence_by_rule, &call)
+            }
             RuleCheck::MaxSilence { max_secs } => evaluate_max_silence(*max_secs, metrics),
-            RuleCheck::MaxTalkOver { max_secs, max_count } => evaluate_max_talk_over(*max_secs, *max_count, metrics),
+            RuleCheck::MaxTalkOver {
+                max_secs,
+                max_count,
+            } => evaluate_max_talk_over(*max_secs, *max_count, metrics),
             RuleCheck::CustomerSentiment { at, min_score } => {
                 evaluate_customer_sentiment(*at, *min_score, &call, config)
             }
@@ -129,10 +137,20 @@ pub fn evaluate_script(
         });
     }
 
-    let total_weight: f64 = outcomes.iter().map(|outcome| outcome.severity.weight()).sum();
-    let passed_weight: f64 =
-        outcomes.iter().filter(|outcome| outcome.passed).map(|outcome| outcome.severity.weight()).sum();
-    let score = if total_weight > 0.0 { passed_weight / total_weight } else { 1.0 };
+    let total_weight: f64 = outcomes
+        .iter()
+        .map(|outcome| outcome.severity.weight())
+        .sum();
+    let passed_weight: f64 = outcomes
+        .iter()
+        .filter(|outcome| outcome.passed)
+        .map(|outcome| outcome.severity.weight())
+        .sum();
+    let score = if total_weight > 0.0 {
+        passed_weight / total_weight
+    } else {
+        1.0
+    };
     Ok(ComplianceResult {
         script_id: script.id.clone(),
         script_version: script.version.clone(),
@@ -151,7 +169,12 @@ struct Verdict {
 
 impl Verdict {
     fn new(passed: bool, confidence: f32, evidence: Vec<Evidence>, reason: String) -> Verdict {
-        Verdict { passed, confidence, evidence, reason }
+        Verdict {
+            passed,
+            confidence,
+            evidence,
+            reason,
+        }
     }
 }
 
@@ -171,7 +194,11 @@ impl<'a> CallView<'a> {
             turns.iter().map(|turn| turn.end_secs).fold(0.0, f64::max)
         };
         let mono = !turns.is_empty() && turns.iter().all(|turn| turn.speaker == Speaker::Unknown);
-        CallView { turns, duration_secs, mono }
+        CallView {
+            turns,
+            duration_secs,
+            mono,
+        }
     }
 
     /// (index, turn) of the turns a speaker constraint applies to.
@@ -218,13 +245,19 @@ fn matches_per_turn(
     threshold: f32,
     start_within: Option<TimeSpan>,
 ) -> Result<Vec<PhraseMatch>> {
-    let phrases: Vec<&str> = rule.phrases.iter().map(|phrase| phrase.text.as_str()).collect();
+    let phrases: Vec<&str> = rule
+        .phrases
+        .iter()
+        .map(|phrase| phrase.text.as_str())
+        .collect();
     let turns = call.turns_of(rule.speaker);
     let turn_refs: Vec<&Turn> = turns.iter().map(|(_, turn)| *turn).collect();
     matcher.prepare(&phrases, &turn_refs)?;
     let mut found = Vec::new();
     for (turn_index, turn) in turns {
-        if let Some(best) = matcher.best_match_in_turn(&phrases, turn_index, turn, threshold, start_within)? {
+        if let Some(best) =
+            matcher.best_match_in_turn(&phrases, turn_index, turn, threshold, start_within)?
+        {
             found.push(best);
         }
     }
@@ -232,10 +265,12 @@ fn matches_per_turn(
 }
 
 fn best_of(matches: &[PhraseMatch]) -> Option<&PhraseMatch> {
-    matches.iter().fold(None, |best: Option<&PhraseMatch>, candidate| match best {
-        Some(best) if best.confidence >= candidate.confidence => Some(best),
-        _ => Some(candidate),
-    })
+    matches
+        .iter()
+        .fold(None, |best: Option<&PhraseMatch>, candidate| match best {
+            Some(best) if best.confidence >= candidate.confidence => Some(best),
+            _ => Some(candidate),
+        })
 }
 
 fn secs(value: f64) -> String {
@@ -245,7 +280,10 @@ fn secs(value: f64) -> String {
 /// The match worth naming when a phrase was not said: a negated occurrence if there is one,
 /// otherwise the best near miss.
 fn near_miss(matches: &[PhraseMatch]) -> Option<&PhraseMatch> {
-    matches.iter().find(|found| found.negated).or_else(|| best_of(matches))
+    matches
+        .iter()
+        .find(|found| found.negated)
+        .or_else(|| best_of(matches))
 }
 
 fn closest_note(best: Option<&PhraseMatch>) -> String {
@@ -283,12 +321,20 @@ fn evaluate_required(
     let best_anywhere = best_of(&everywhere).cloned();
 
     let said = |found: &PhraseMatch, context: &str| {
-        format!("said at {}{context}: \"{}\" (confidence {:.2}){note}", secs(found.start_secs), found.text, found.confidence)
+        format!(
+            "said at {}{context}: \"{}\" (confidence {:.2}){note}",
+            secs(found.start_secs),
+            found.text,
+            found.confidence
+        )
     };
     let outcome = match (&rule.within, &first, &best_anywhere) {
-        (None, Some(_), Some(best)) => {
-            Verdict::new(true, best.confidence, vec![evidence_of(best, call)], said(best, ""))
-        }
+        (None, Some(_), Some(best)) => Verdict::new(
+            true,
+            best.confidence,
+            vec![evidence_of(best, call)],
+            said(best, ""),
+        ),
         (Some(window), Some(first), _) => {
             let span = window.resolve(call.duration_secs);
             let inside = matches_per_turn(matcher, rule, call, threshold, Some(span))?;
@@ -297,17 +343,29 @@ fn evaluate_required(
                     true,
                     best.confidence,
                     vec![evidence_of(best, call)],
-                    said(best, &format!(", inside the window ({})", window.describe())),
+                    said(
+                        best,
+                        &format!(", inside the window ({})", window.describe()),
+                    ),
                 ),
                 None => {
-                    let side = if first.start_secs < span.start_secs { "before" } else { "after" };
+                    let side = if first.start_secs < span.start_secs {
+                        "before"
+                    } else {
+                        "after"
+                    };
                     let context = format!(
                         ", {side} the window ({}: {}-{})",
                         window.describe(),
                         secs(span.start_secs),
                         secs(span.end_secs)
                     );
-                    Verdict::new(false, first.confidence, vec![evidence_of(first, call)], said(first, &context))
+                    Verdict::new(
+                        false,
+                        first.confidence,
+                        vec![evidence_of(first, call)],
+                        said(first, &context),
+                    )
                 }
             }
         }
@@ -318,7 +376,10 @@ fn evaluate_required(
                 String::new()
             };
             let confidence = best_anywhere.as_ref().map_or(0.0, |best| best.confidence);
-            let reason = format!("not said{nobody}{}{note}", closest_note(near_miss(&everywhere)));
+            let reason = format!(
+                "not said{nobody}{}{note}",
+                closest_note(near_miss(&everywhere))
+            );
             Verdict::new(false, confidence, Vec::new(), reason)
         }
     };
@@ -337,9 +398,14 @@ fn evaluate_forbidden(
     let found = matches_per_turn(matcher, rule, call, threshold, span)?;
     let best = best_of(&found);
     let confidence = 1.0 - best.map_or(0.0, |best| best.confidence);
-    let mut said: Vec<&PhraseMatch> = found.iter().filter(|found| found.confidence >= threshold).collect();
+    let mut said: Vec<&PhraseMatch> = found
+        .iter()
+        .filter(|found| found.confidence >= threshold)
+        .collect();
     said.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
-    let window_note = rule.within.map_or(String::new(), |window| format!(" inside the window ({})", window.describe()));
+    let window_note = rule.within.map_or(String::new(), |window| {
+        format!(" inside the window ({})", window.describe())
+    });
     Ok(match said.first() {
         Some(first) => {
             let more = match said.len() {
@@ -353,9 +419,22 @@ fn evaluate_forbidden(
                 first.text,
                 first.confidence
             );
-            Verdict::new(false, confidence, said.iter().map(|found| evidence_of(found, call)).collect(), reason)
+            Verdict::new(
+                false,
+                confidence,
+                said.iter().map(|found| evidence_of(found, call)).collect(),
+                reason,
+            )
         }
-        None => Verdict::new(true, confidence, Vec::new(), format!("not said{window_note}{}{note}", closest_note(near_miss(&found)))),
+        None => Verdict::new(
+            true,
+            confidence,
+            Vec::new(),
+            format!(
+                "not said{window_note}{}{note}",
+                closest_note(near_miss(&found))
+            ),
+        ),
     })
 }
 
@@ -366,20 +445,38 @@ fn evaluate_sequence(
 ) -> Verdict {
     let occurrences: Vec<(&str, Option<&PhraseMatch>)> = rule_ids
         .iter()
-        .map(|id| (id.as_str(), first_occurrence_by_rule.get(id.as_str()).and_then(Option::as_ref)))
+        .map(|id| {
+            (
+                id.as_str(),
+                first_occurrence_by_rule
+                    .get(id.as_str())
+                    .and_then(Option::as_ref),
+            )
+        })
         .collect();
-    let evidence: Vec<Evidence> =
-        occurrences.iter().filter_map(|(_, found)| found.map(|found| evidence_of(found, call))).collect();
+    let evidence: Vec<Evidence> = occurrences
+        .iter()
+        .filter_map(|(_, found)| found.map(|found| evidence_of(found, call)))
+        .collect();
     let confidence = occurrences
         .iter()
         .filter_map(|(_, found)| found.map(|found| found.confidence))
         .fold(1.0f32, f32::min);
 
-    let missing: Vec<&str> = occurrences.iter().filter(|(_, found)| found.is_none()).map(|(id, _)| *id).collect();
+    let missing: Vec<&str> = occurrences
+        .iter()
+        .filter(|(_, found)| found.is_none())
+        .map(|(id, _)| *id)
+        .collect();
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|id| format!("'{id}'")).collect();
         let verb = if missing.len() == 1 { "was" } else { "were" };
-        return Verdict::new(false, confidence, evidence, format!("{} {verb} not said", names.join(", ")));
+        return Verdict::new(
+            false,
+            confidence,
+            evidence,
+            format!("{} {verb} not said", names.join(", ")),
+        );
     }
     let mut out_of_order = Vec::new();
     for pair in occurrences.windows(2) {
@@ -396,9 +493,16 @@ fn evaluate_sequence(
     if out_of_order.is_empty() {
         let order: Vec<String> = occurrences
             .iter()
-            .filter_map(|(id, found)| found.map(|found| format!("'{id}' at {}", secs(found.start_secs))))
+            .filter_map(|(id, found)| {
+                found.map(|found| format!("'{id}' at {}", secs(found.start_secs)))
+            })
             .collect();
-        Verdict::new(true, confidence, evidence, format!("in order: {}", order.join(", ")))
+        Verdict::new(
+            true,
+            confidence,
+            evidence,
+            format!("in order: {}", order.join(", ")),
+        )
     } else {
         Verdict::new(false, confidence, evidence, out_of_order.join("; "))
     }
@@ -419,27 +523,42 @@ fn evaluate_max_silence(max_secs: f64, metrics: &CallMetrics) -> Verdict {
         .collect();
     let passed = longest_secs <= max_secs;
     let comparison = if passed { "<=" } else { ">" };
-    let place = metrics
-        .longest_silence
-        .map_or(String::new(), |span| format!(" ({}-{})", secs(span.start_secs), secs(span.end_secs)));
-    let reason = format!("longest silence {}{place} {comparison} {}", secs(longest_secs), secs(max_secs));
+    let place = metrics.longest_silence.map_or(String::new(), |span| {
+        format!(" ({}-{})", secs(span.start_secs), secs(span.end_secs))
+    });
+    let reason = format!(
+        "longest silence {}{place} {comparison} {}",
+        secs(longest_secs),
+        secs(max_secs)
+    );
     Verdict::new(passed, 1.0, evidence, reason)
 }
 
-fn evaluate_max_talk_over(max_secs: Option<f64>, max_count: Option<u32>, metrics: &CallMetrics) -> Verdict {
+fn evaluate_max_talk_over(
+    max_secs: Option<f64>,
+    max_count: Option<u32>,
+    metrics: &CallMetrics,
+) -> Verdict {
     let mut passed = true;
     let mut parts = Vec::new();
     if let Some(max_secs) = max_secs {
         let within = metrics.talk_over_secs <= max_secs;
         passed &= within;
         let comparison = if within { "<=" } else { ">" };
-        parts.push(format!("talk-over {} {comparison} {}", secs(metrics.talk_over_secs), secs(max_secs)));
+        parts.push(format!(
+            "talk-over {} {comparison} {}",
+            secs(metrics.talk_over_secs),
+            secs(max_secs)
+        ));
     }
     if let Some(max_count) = max_count {
         let within = metrics.talk_over_count <= max_count;
         passed &= within;
         let comparison = if within { "<=" } else { ">" };
-        parts.push(format!("talk-overs {} {comparison} {max_count}", metrics.talk_over_count));
+        parts.push(format!(
+            "talk-overs {} {comparison} {max_count}",
+            metrics.talk_over_count
+        ));
     }
     Verdict::new(passed, 1.0, Vec::new(), parts.join("; "))
 }
@@ -454,7 +573,10 @@ fn evaluate_customer_sentiment(
     let scored: Vec<(usize, &Turn, f32)> = call
         .turns_of(SpeakerConstraint::Customer)
         .into_iter()
-        .filter_map(|(index, turn)| turn.sentiment.map(|sentiment| (index, turn, sentiment.score)))
+        .filter_map(|(index, turn)| {
+            turn.sentiment
+                .map(|sentiment| (index, turn, sentiment.score))
+        })
         .collect();
     if scored.is_empty() {
         return Verdict::new(
@@ -473,7 +595,13 @@ fn evaluate_customer_sentiment(
     };
     match at {
         SentimentPosition::Any => {
-            let lowest = scored.iter().fold(scored[0], |lowest, candidate| if candidate.2 < lowest.2 { *candidate } else { lowest });
+            let lowest = scored.iter().fold(scored[0], |lowest, candidate| {
+                if candidate.2 < lowest.2 {
+                    *candidate
+                } else {
+                    lowest
+                }
+            });
             let passed = lowest.2 >= min_score;
             let comparison = if passed { ">=" } else { "<" };
             let reason = format!(
@@ -485,14 +613,18 @@ fn evaluate_customer_sentiment(
         }
         SentimentPosition::End => {
             let end_start_secs = call.duration_secs * (1.0 - config.sentiment_end_fraction);
-            let mut at_end: Vec<(usize, &Turn, f32)> =
-                scored.iter().filter(|(_, turn, _)| turn.start_secs >= end_start_secs).copied().collect();
+            let mut at_end: Vec<(usize, &Turn, f32)> = scored
+                .iter()
+                .filter(|(_, turn, _)| turn.start_secs >= end_start_secs)
+                .copied()
+                .collect();
             if at_end.is_empty() {
                 at_end = scored.last().copied().into_iter().collect();
             }
             let keep_from = at_end.len().saturating_sub(config.sentiment_end_max_turns);
             let at_end = &at_end[keep_from..];
-            let mean = at_end.iter().map(|(_, _, score)| score).sum::<f32>() / at_end.len().max(1) as f32;
+            let mean =
+                at_end.iter().map(|(_, _, score)| score).sum::<f32>() / at_end.len().max(1) as f32;
             let passed = mean >= min_score;
             let comparison = if passed { ">=" } else { "<" };
             let turns_word = if at_end.len() == 1 { "turn" } else { "turns" };
@@ -502,7 +634,12 @@ fn evaluate_customer_sentiment(
                 at_end.len(),
                 secs(from_secs)
             );
-            Verdict::new(passed, 1.0, at_end.iter().map(turn_evidence).collect(), reason)
+            Verdict::new(
+                passed,
+                1.0,
+                at_end.iter().map(turn_evidence).collect(),
+                reason,
+            )
         }
     }
 }

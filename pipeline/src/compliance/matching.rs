@@ -79,7 +79,10 @@ impl MatchConfig {
     pub fn validate(&self) -> Result<()> {
         let invalid = |reason: String| Err(PipelineError::InvalidOption(reason));
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return invalid(format!("match threshold {} is outside 0..1", self.threshold));
+            return invalid(format!(
+                "match threshold {} is outside 0..1",
+                self.threshold
+            ));
         }
         if !(self.semantic_cosine_floor < self.semantic_cosine_ceiling) {
             return invalid(format!(
@@ -88,10 +91,15 @@ impl MatchConfig {
             ));
         }
         if self.semantic_window_stride_words == 0 || self.embed_batch_size == 0 {
-            return invalid("semantic window stride and embed batch size must be positive".to_string());
+            return invalid(
+                "semantic window stride and embed batch size must be positive".to_string(),
+            );
         }
         if !(self.sentiment_end_fraction > 0.0 && self.sentiment_end_fraction <= 1.0) {
-            return invalid(format!("sentiment end fraction {} is outside 0..1", self.sentiment_end_fraction));
+            return invalid(format!(
+                "sentiment end fraction {} is outside 0..1",
+                self.sentiment_end_fraction
+            ));
         }
         if self.sentiment_end_max_turns == 0 {
             return invalid("sentiment end max turns must be positive".to_string());
@@ -132,12 +140,18 @@ pub struct PhraseMatch {
 
 /// Lower case, letters and digits only ("Porpoises," → "porpoises", "don't" → "dont").
 pub fn normalise_word(raw: &str) -> String {
-    raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    raw.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Words of a text, normalised, empty ones dropped.
 pub fn normalise_text(text: &str) -> Vec<String> {
-    text.split_whitespace().map(normalise_word).filter(|word| !word.is_empty()).collect()
+    text.split_whitespace()
+        .map(normalise_word)
+        .filter(|word| !word.is_empty())
+        .collect()
 }
 
 /// Character-level similarity of two words: 1 - edit distance / longer length.
@@ -169,13 +183,19 @@ fn levenshtein(a: &[char], b: &[char]) -> usize {
 }
 
 /// Fuzzy score (0..1) of a phrase against a window of words, both normalised.
-pub fn fuzzy_phrase_score(phrase_words: &[String], window_words: &[String], min_word_similarity: f32) -> f32 {
+pub fn fuzzy_phrase_score(
+    phrase_words: &[String],
+    window_words: &[String],
+    min_word_similarity: f32,
+) -> f32 {
     let similarity: Vec<Vec<f32>> = phrase_words
         .iter()
         .map(|phrase_word| {
             window_words
                 .iter()
-                .map(|window_word| credited_similarity(phrase_word, window_word, min_word_similarity))
+                .map(|window_word| {
+                    credited_similarity(phrase_word, window_word, min_word_similarity)
+                })
                 .collect()
         })
         .collect();
@@ -184,12 +204,20 @@ pub fn fuzzy_phrase_score(phrase_words: &[String], window_words: &[String], min_
 
 fn credited_similarity(a: &str, b: &str, min_word_similarity: f32) -> f32 {
     let similarity = word_similarity(a, b);
-    if similarity >= min_word_similarity { similarity } else { 0.0 }
+    if similarity >= min_word_similarity {
+        similarity
+    } else {
+        0.0
+    }
 }
 
 /// Score of the window `window_start..window_start + window_len` given the similarity of every
 /// phrase word (rows) to every turn word (columns).
-fn fuzzy_score_from_similarity(similarity: &[Vec<f32>], window_start: usize, window_len: usize) -> f32 {
+fn fuzzy_score_from_similarity(
+    similarity: &[Vec<f32>],
+    window_start: usize,
+    window_len: usize,
+) -> f32 {
     let phrase_len = similarity.len();
     let longer = phrase_len.max(window_len);
     if longer == 0 {
@@ -202,7 +230,9 @@ fn fuzzy_score_from_similarity(similarity: &[Vec<f32>], window_start: usize, win
         current[0] = previous[0] + 1.0;
         for j in 0..window_len {
             let substitution = previous[j] + (1.0 - row[window_start + j]);
-            current[j + 1] = substitution.min(previous[j + 1] + 1.0).min(current[j] + 1.0);
+            current[j + 1] = substitution
+                .min(previous[j + 1] + 1.0)
+                .min(current[j] + 1.0);
         }
         std::mem::swap(&mut previous, &mut current);
     }
@@ -234,8 +264,27 @@ fn fuzzy_score_from_similarity(similarity: &[Vec<f32>], window_start: usize, win
 }
 
 const NEGATION_WORDS: &[&str] = &[
-    "not", "never", "cannot", "dont", "doesnt", "didnt", "cant", "wont", "isnt", "arent", "wasnt",
-    "werent", "wouldnt", "shouldnt", "couldnt", "havent", "hasnt", "hadnt", "aint", "не", "нет",
+    "not",
+    "never",
+    "cannot",
+    "dont",
+    "doesnt",
+    "didnt",
+    "cant",
+    "wont",
+    "isnt",
+    "arent",
+    "wasnt",
+    "werent",
+    "wouldnt",
+    "shouldnt",
+    "couldnt",
+    "havent",
+    "hasnt",
+    "hadnt",
+    "aint",
+    "не",
+    "нет",
     "никогда",
 ];
 
@@ -288,7 +337,9 @@ impl TurnWords {
             let mut chars_before = 0usize;
             for piece in pieces {
                 let piece_chars = piece.chars().count();
-                let at = |chars: usize| turn.start_secs + duration_secs * chars as f64 / total_chars.max(1) as f64;
+                let at = |chars: usize| {
+                    turn.start_secs + duration_secs * chars as f64 / total_chars.max(1) as f64
+                };
                 push(piece, at(chars_before), at(chars_before + piece_chars));
                 chars_before += piece_chars;
             }
@@ -310,12 +361,18 @@ impl TurnWords {
 
     /// Whether the window, or the word just before it, is a negation.
     fn has_negation_near(&self, start: usize, len: usize) -> bool {
-        self.negation[start.saturating_sub(1)..start + len].iter().any(|&negation| negation)
+        self.negation[start.saturating_sub(1)..start + len]
+            .iter()
+            .any(|&negation| negation)
     }
 }
 
 /// (start, len) of the semantic windows of a turn for a phrase of `phrase_len` words.
-fn semantic_windows(n_words: usize, phrase_len: usize, config: &MatchConfig) -> Vec<(usize, usize)> {
+fn semantic_windows(
+    n_words: usize,
+    phrase_len: usize,
+    config: &MatchConfig,
+) -> Vec<(usize, usize)> {
     let window_len = phrase_len.max(1) + config.window_slack_words;
     if n_words == 0 {
         return Vec::new();
@@ -324,9 +381,14 @@ fn semantic_windows(n_words: usize, phrase_len: usize, config: &MatchConfig) -> 
         return vec![(0, n_words)];
     }
     let last_start = n_words - window_len;
-    let mut windows: Vec<(usize, usize)> =
-        (0..=last_start).step_by(config.semantic_window_stride_words).map(|start| (start, window_len)).collect();
-    if windows.last().is_some_and(|&(start, _)| start != last_start) {
+    let mut windows: Vec<(usize, usize)> = (0..=last_start)
+        .step_by(config.semantic_window_stride_words)
+        .map(|start| (start, window_len))
+        .collect();
+    if windows
+        .last()
+        .is_some_and(|&(start, _)| start != last_start)
+    {
         windows.push((last_start, window_len));
     }
     windows
@@ -341,7 +403,11 @@ pub struct PhraseMatcher<'a> {
 
 impl<'a> PhraseMatcher<'a> {
     pub fn new(embedder: Option<&'a dyn TextEmbedder>, config: &'a MatchConfig) -> Self {
-        PhraseMatcher { embedder, config, embedding_by_text: HashMap::new() }
+        PhraseMatcher {
+            embedder,
+            config,
+            embedding_by_text: HashMap::new(),
+        }
     }
 
     /// Embeds, in batches, every phrase and window text that matching `phrases` in `turns` will
@@ -357,7 +423,10 @@ impl<'a> PhraseMatcher<'a> {
                 needed.push(text);
             }
         };
-        let turn_words: Vec<TurnWords> = turns.iter().map(|turn| TurnWords::from_turn(turn)).collect();
+        let turn_words: Vec<TurnWords> = turns
+            .iter()
+            .map(|turn| TurnWords::from_turn(turn))
+            .collect();
         for phrase in phrases {
             push(phrase.trim().to_string(), &self.embedding_by_text);
             let phrase_len = normalise_text(phrase).len();
@@ -371,7 +440,9 @@ impl<'a> PhraseMatcher<'a> {
     }
 
     fn embed_missing(&mut self, texts: &[String]) -> Result<()> {
-        let Some(embedder) = self.embedder else { return Ok(()) };
+        let Some(embedder) = self.embedder else {
+            return Ok(());
+        };
         let missing: Vec<&str> = texts
             .iter()
             .filter(|text| !self.embedding_by_text.contains_key(text.as_str()))
@@ -382,7 +453,11 @@ impl<'a> PhraseMatcher<'a> {
             if vectors.len() != batch.len() {
                 return Err(PipelineError::Engine {
                     engine: "text embedder",
-                    reason: format!("returned {} embeddings for {} texts", vectors.len(), batch.len()),
+                    reason: format!(
+                        "returned {} embeddings for {} texts",
+                        vectors.len(),
+                        batch.len()
+                    ),
                 });
             }
             for (text, vector) in batch.iter().zip(vectors) {
@@ -411,7 +486,8 @@ impl<'a> PhraseMatcher<'a> {
         }
         let starts_inside = |start: usize| {
             start_within.is_none_or(|span| {
-                words.start_secs[start] >= span.start_secs && words.start_secs[start] <= span.end_secs
+                words.start_secs[start] >= span.start_secs
+                    && words.start_secs[start] <= span.end_secs
             })
         };
         let mut best: Option<PhraseMatch> = None;
@@ -423,12 +499,17 @@ impl<'a> PhraseMatcher<'a> {
             if phrase_words.is_empty() {
                 continue;
             }
-            let phrase_has_negation =
-                phrase.split_whitespace().any(|raw| is_negation(raw, &normalise_word(raw)));
+            let phrase_has_negation = phrase
+                .split_whitespace()
+                .any(|raw| is_negation(raw, &normalise_word(raw)));
             let phrase_len = phrase_words.len();
             let mut consider = |score: f32, start: usize, len: usize, method: MatchMethod| {
                 let negated = !phrase_has_negation && words.has_negation_near(start, len);
-                let confidence = if negated { score.min(threshold) / 2.0 } else { score };
+                let confidence = if negated {
+                    score.min(threshold) / 2.0
+                } else {
+                    score
+                };
                 let candidate = || PhraseMatch {
                     turn_index,
                     phrase: phrase.to_string(),
@@ -439,12 +520,17 @@ impl<'a> PhraseMatcher<'a> {
                     end_secs: words.end_secs[start + len - 1],
                     text: words.text(start, len),
                 };
-                if best.as_ref().is_none_or(|best| confidence > best.confidence) {
+                if best
+                    .as_ref()
+                    .is_none_or(|best| confidence > best.confidence)
+                {
                     best = Some(candidate());
                 }
                 if negated
                     && score >= threshold
-                    && best_negated.as_ref().is_none_or(|(best_score, _)| score > *best_score)
+                    && best_negated
+                        .as_ref()
+                        .is_none_or(|(best_score, _)| score > *best_score)
                 {
                     best_negated = Some((score, candidate()));
                 }
@@ -457,11 +543,16 @@ impl<'a> PhraseMatcher<'a> {
                     words
                         .normalised
                         .iter()
-                        .map(|word| credited_similarity(phrase_word, word, self.config.min_word_similarity))
+                        .map(|word| {
+                            credited_similarity(phrase_word, word, self.config.min_word_similarity)
+                        })
                         .collect()
                 })
                 .collect();
-            let shortest = phrase_len.saturating_sub(self.config.window_slack_words).max(1).min(n_words);
+            let shortest = phrase_len
+                .saturating_sub(self.config.window_slack_words)
+                .max(1)
+                .min(n_words);
             let longest = (phrase_len + self.config.window_slack_words).min(n_words);
             for start in 0..n_words {
                 if !starts_inside(start) {
@@ -478,21 +569,31 @@ impl<'a> PhraseMatcher<'a> {
 
             // Semantic windows.
             if self.embedder.is_some() {
-                let windows: Vec<(usize, usize)> = semantic_windows(n_words, phrase_len, self.config)
-                    .into_iter()
-                    .filter(|&(start, _)| starts_inside(start))
-                    .collect();
+                let windows: Vec<(usize, usize)> =
+                    semantic_windows(n_words, phrase_len, self.config)
+                        .into_iter()
+                        .filter(|&(start, _)| starts_inside(start))
+                        .collect();
                 if windows.is_empty() {
                     continue;
                 }
-                let mut texts: Vec<String> = windows.iter().map(|&(start, len)| words.text(start, len)).collect();
+                let mut texts: Vec<String> = windows
+                    .iter()
+                    .map(|&(start, len)| words.text(start, len))
+                    .collect();
                 texts.push(phrase.trim().to_string());
                 self.embed_missing(&texts)?;
                 let phrase_text = phrase.trim();
-                let Some(phrase_vector) = self.embedding_by_text.get(phrase_text) else { continue };
+                let Some(phrase_vector) = self.embedding_by_text.get(phrase_text) else {
+                    continue;
+                };
                 for (&(start, len), text) in windows.iter().zip(&texts) {
-                    let Some(window_vector) = self.embedding_by_text.get(text) else { continue };
-                    let score = self.config.rescale_cosine(cosine(phrase_vector, window_vector));
+                    let Some(window_vector) = self.embedding_by_text.get(text) else {
+                        continue;
+                    };
+                    let score = self
+                        .config
+                        .rescale_cosine(cosine(phrase_vector, window_vector));
                     consider(score, start, len, MatchMethod::Semantic);
                 }
             }
@@ -528,7 +629,12 @@ mod tests {
         let config = MatchConfig::default();
         let windows = semantic_windows(20, 4, &config);
         for start in 0..=16 {
-            assert!(windows.iter().any(|&(s, len)| s <= start && start + 4 <= s + len), "start {start}");
+            assert!(
+                windows
+                    .iter()
+                    .any(|&(s, len)| s <= start && start + 4 <= s + len),
+                "start {start}"
+            );
         }
         assert_eq!(semantic_windows(5, 4, &config), vec![(0, 5)]);
     }

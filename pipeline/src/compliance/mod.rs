@@ -14,6 +14,6 @@ pub mod script;
 pub use evaluate::{ComplianceResult, Evidence, RuleOutcome, evaluate_script};
 pub use matching::{MatchConfig, MatchMethod, PhraseMatch, PhraseMatcher};
 pub use script::{
-    Phrase, PhraseRule, Rule, RuleCheck, RuleKind, Script, SentimentPosition, Severity, SpeakerConstraint,
-    TimeWindow, load_script, parse_script,
+    Phrase, PhraseRule, Rule, RuleCheck, RuleKind, Script, SentimentPosition, Severity,
+    SpeakerConstraint, TimeWindow, load_script, parse_script,
 };

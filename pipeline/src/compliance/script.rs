@@ -119,9 +119,15 @@ pub enum RuleCheck {
     /// The longest silence of the call must not exceed `max_secs`.
     MaxSilence { max_secs: f64 },
     /// Total talk-over and/or the number of talk-overs must not exceed the limits given.
-    MaxTalkOver { max_secs: Option<f64>, max_count: Option<u32> },
+    MaxTalkOver {
+        max_secs: Option<f64>,
+        max_count: Option<u32>,
+    },
     /// The customer's sentiment must not fall below `min_score` (-1..1).
-    CustomerSentiment { at: SentimentPosition, min_score: f32 },
+    CustomerSentiment {
+        at: SentimentPosition,
+        min_score: f32,
+    },
 }
 
 impl RuleCheck {
@@ -204,7 +210,11 @@ impl TimeWindow {
     /// The window on a call of `call_duration_secs`, clamped to the call.
     pub fn resolve(&self, call_duration_secs: f64) -> TimeSpan {
         let from_either_end = |secs: f64| {
-            if secs < 0.0 { (call_duration_secs + secs).max(0.0) } else { secs }
+            if secs < 0.0 {
+                (call_duration_secs + secs).max(0.0)
+            } else {
+                secs
+            }
         };
         TimeSpan {
             start_secs: from_either_end(self.start_secs),
@@ -278,7 +288,10 @@ pub struct RuleFile {
 
 /// `["a", "b"]` or `{"en": ["a"], "ru": ["б"]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "phrases must be a list of strings or a map from language code to a list of strings"
+)]
 pub enum PhrasesFile {
     List(Vec<String>),
     ByLanguage(BTreeMap<String, Vec<String>>),
@@ -309,18 +322,23 @@ pub fn parse_script(text: &str, source_name: &str) -> Result<Script> {
         reason,
     };
     let file: ScriptFile = if looks_like_json(text) {
-        serde_json::from_str(text)
-            .map_err(|error| script_error(error.line().max(1), strip_positions(&error.to_string())))?
+        serde_json::from_str(text).map_err(|error| {
+            script_error(error.line().max(1), strip_positions(&error.to_string()))
+        })?
     } else {
         serde_yaml::from_str(text).map_err(|error| {
-            let line = error.location().map_or_else(|| last_line(text), |location| location.line());
+            let line = error
+                .location()
+                .map_or_else(|| last_line(text), |location| location.line());
             script_error(line, strip_positions(&error.to_string()))
         })?
     };
     let script_id = file.id.clone();
     validate_script(file).map_err(|issue| {
         let line = match &issue.rule_id {
-            Some(rule_id) => lines_declaring_id(text, rule_id).get(issue.id_occurrence).copied(),
+            Some(rule_id) => lines_declaring_id(text, rule_id)
+                .get(issue.id_occurrence)
+                .copied(),
             None => lines_declaring_id(text, &script_id).first().copied(),
         };
         script_error(line.unwrap_or(1), issue.reason)
@@ -394,7 +412,9 @@ fn lines_declaring_id(source: &str, id: &str) -> Vec<usize> {
                     None => continue,
                 }
             }
-            let Some(after_colon) = rest.trim_start().strip_prefix(':') else { continue };
+            let Some(after_colon) = rest.trim_start().strip_prefix(':') else {
+                continue;
+            };
             let value_text = after_colon.trim_start();
             let value = match value_text.chars().next() {
                 Some(q @ ('"' | '\'')) => {
@@ -472,7 +492,10 @@ impl From<Rule> for RuleFile {
             }
             RuleCheck::Sequence { rule_ids } => file.rules = Some(rule_ids),
             RuleCheck::MaxSilence { max_secs } => file.max_secs = Some(max_secs),
-            RuleCheck::MaxTalkOver { max_secs, max_count } => {
+            RuleCheck::MaxTalkOver {
+                max_secs,
+                max_count,
+            } => {
                 file.max_secs = max_secs;
                 file.max_count = max_count;
             }
@@ -501,7 +524,11 @@ fn phrases_to_file(phrases: Vec<Phrase>) -> PhrasesFile {
 }
 
 fn validate_script(file: ScriptFile) -> std::result::Result<Script, ValidationIssue> {
-    let script_issue = |reason: String| ValidationIssue { rule_id: None, id_occurrence: 0, reason };
+    let script_issue = |reason: String| ValidationIssue {
+        rule_id: None,
+        id_occurrence: 0,
+        reason,
+    };
     if file.id.trim().is_empty() {
         return Err(script_issue("the script id is empty".to_string()));
     }
@@ -516,14 +543,19 @@ fn validate_script(file: ScriptFile) -> std::result::Result<Script, ValidationIs
         let seen_count = seen_count_by_id.entry(rule.id.as_str()).or_insert(0);
         let id_occurrence = *seen_count;
         *seen_count += 1;
-        let issue = |reason: String| ValidationIssue { rule_id: Some(rule.id.clone()), id_occurrence, reason };
+        let issue = |reason: String| ValidationIssue {
+            rule_id: Some(rule.id.clone()),
+            id_occurrence,
+            reason,
+        };
         if rule.id.trim().is_empty() {
             return Err(issue("a rule has an empty id".to_string()));
         }
         if id_occurrence > 0 {
             return Err(issue(format!("duplicate rule id '{}'", rule.id)));
         }
-        let kind = parse_kind(&rule.kind).map_err(|reason| issue(format!("rule '{}': {reason}", rule.id)))?;
+        let kind = parse_kind(&rule.kind)
+            .map_err(|reason| issue(format!("rule '{}': {reason}", rule.id)))?;
         kind_by_id.insert(rule.id.as_str(), kind);
     }
 
@@ -546,10 +578,16 @@ fn validate_script(file: ScriptFile) -> std::result::Result<Script, ValidationIs
 }
 
 fn parse_kind(kind: &str) -> std::result::Result<RuleKind, String> {
-    RuleKind::ALL.into_iter().find(|candidate| candidate.as_str() == kind).ok_or_else(|| {
-        let known: Vec<&str> = RuleKind::ALL.iter().map(|kind| kind.as_str()).collect();
-        format!("unknown kind '{kind}', expected one of {}", known.join(", "))
-    })
+    RuleKind::ALL
+        .into_iter()
+        .find(|candidate| candidate.as_str() == kind)
+        .ok_or_else(|| {
+            let known: Vec<&str> = RuleKind::ALL.iter().map(|kind| kind.as_str()).collect();
+            format!(
+                "unknown kind '{kind}', expected one of {}",
+                known.join(", ")
+            )
+        })
 }
 
 fn validate_rule(
@@ -561,7 +599,11 @@ fn validate_rule(
         None | Some("medium") => Severity::Medium,
         Some("low") => Severity::Low,
         Some("high") => Severity::High,
-        Some(other) => return Err(format!("unknown severity '{other}', expected low, medium or high")),
+        Some(other) => {
+            return Err(format!(
+                "unknown severity '{other}', expected low, medium or high"
+            ));
+        }
     };
 
     let present_fields = [
@@ -582,10 +624,14 @@ fn validate_rule(
         RuleKind::MaxTalkOver => &["max_secs", "max_count"],
         RuleKind::CustomerSentiment => &["at", "min_score"],
     };
-    if let Some((field, _)) =
-        present_fields.iter().find(|(field, present)| *present && !allowed_fields.contains(field))
+    if let Some((field, _)) = present_fields
+        .iter()
+        .find(|(field, present)| *present && !allowed_fields.contains(field))
     {
-        return Err(format!("field '{field}' does not apply to a {} rule", kind.as_str()));
+        return Err(format!(
+            "field '{field}' does not apply to a {} rule",
+            kind.as_str()
+        ));
     }
 
     let check = match kind {
@@ -625,52 +671,80 @@ fn validate_rule(
             if let Some(max_secs) = file.max_secs {
                 check_max_secs(max_secs)?;
             }
-            RuleCheck::MaxTalkOver { max_secs: file.max_secs, max_count: file.max_count }
+            RuleCheck::MaxTalkOver {
+                max_secs: file.max_secs,
+                max_count: file.max_count,
+            }
         }
         RuleKind::CustomerSentiment => {
             let at = match file.at.as_deref() {
                 None | Some("end") => SentimentPosition::End,
                 Some("any") => SentimentPosition::Any,
-                Some(other) => return Err(format!("unknown 'at' value '{other}', expected end or any")),
+                Some(other) => {
+                    return Err(format!("unknown 'at' value '{other}', expected end or any"));
+                }
             };
-            let min_score = file.min_score.ok_or("a customer_sentiment rule needs 'min_score'")?;
+            let min_score = file
+                .min_score
+                .ok_or("a customer_sentiment rule needs 'min_score'")?;
             if !(-1.0..=1.0).contains(&min_score) {
                 return Err(format!("min_score {min_score} is outside -1..1"));
             }
             RuleCheck::CustomerSentiment { at, min_score }
         }
     };
-    Ok(Rule { id: file.id.clone(), severity, description: file.description.clone(), check })
+    Ok(Rule {
+        id: file.id.clone(),
+        severity,
+        description: file.description.clone(),
+        check,
+    })
 }
 
 fn check_max_secs(max_secs: f64) -> std::result::Result<(), String> {
     if !max_secs.is_finite() || max_secs < 0.0 {
-        return Err(format!("max_secs must be a non-negative number of seconds, got {max_secs}"));
+        return Err(format!(
+            "max_secs must be a non-negative number of seconds, got {max_secs}"
+        ));
     }
     Ok(())
 }
 
-fn validate_phrase_rule(file: &RuleFile, kind: RuleKind) -> std::result::Result<PhraseRule, String> {
+fn validate_phrase_rule(
+    file: &RuleFile,
+    kind: RuleKind,
+) -> std::result::Result<PhraseRule, String> {
     let speaker = match file.speaker.as_deref() {
         None | Some("agent") => SpeakerConstraint::Agent,
         Some("customer") => SpeakerConstraint::Customer,
         Some("any") => SpeakerConstraint::Any,
-        Some(other) => return Err(format!("unknown speaker '{other}', expected agent, customer or any")),
+        Some(other) => {
+            return Err(format!(
+                "unknown speaker '{other}', expected agent, customer or any"
+            ));
+        }
     };
     let phrases = match &file.phrases {
         None => return Err(format!("a {} rule needs 'phrases'", kind.as_str())),
-        Some(PhrasesFile::List(texts)) => {
-            texts.iter().map(|text| Phrase { text: text.clone(), language: None }).collect()
-        }
+        Some(PhrasesFile::List(texts)) => texts
+            .iter()
+            .map(|text| Phrase {
+                text: text.clone(),
+                language: None,
+            })
+            .collect(),
         Some(PhrasesFile::ByLanguage(by_language)) => {
             let mut phrases = Vec::new();
             for (language, texts) in by_language {
                 if texts.is_empty() {
-                    return Err(format!("the phrase list for language '{language}' is empty"));
+                    return Err(format!(
+                        "the phrase list for language '{language}' is empty"
+                    ));
                 }
-                phrases.extend(
-                    texts.iter().map(|text| Phrase { text: text.clone(), language: Some(language.clone()) }),
-                );
+                phrases.extend(texts.iter().map(|text| Phrase {
+                    text: text.clone(),
+                    language: Some(language.clone()),
+                }));
             }
             phrases
         }
@@ -679,7 +753,10 @@ fn validate_phrase_rule(file: &RuleFile, kind: RuleKind) -> std::result::Result<
     if phrases.is_empty() {
         return Err("the phrase list is empty".to_string());
     }
-    if let Some(position) = phrases.iter().position(|phrase| phrase.text.trim().is_empty()) {
+    if let Some(position) = phrases
+        .iter()
+        .position(|phrase| phrase.text.trim().is_empty())
+    {
         return Err(format!("phrase {} is empty", position + 1));
     }
     if let Some(threshold) = file.threshold
@@ -688,11 +765,20 @@ fn validate_phrase_rule(file: &RuleFile, kind: RuleKind) -> std::result::Result<
         return Err(format!("threshold {threshold} is outside 0..1"));
     }
     let within = file.within.map(validate_window).transpose()?;
-    Ok(PhraseRule { speaker, phrases, within, threshold: file.threshold })
+    Ok(PhraseRule {
+        speaker,
+        phrases,
+        within,
+        threshold: file.threshold,
+    })
 }
 
 fn validate_window(window: WindowFile) -> std::result::Result<TimeWindow, String> {
-    for (name, value) in [("start_secs", window.start_secs), ("end_secs", window.end_secs), ("last_secs", window.last_secs)] {
+    for (name, value) in [
+        ("start_secs", window.start_secs),
+        ("end_secs", window.end_secs),
+        ("last_secs", window.last_secs),
+    ] {
         if let Some(value) = value
             && !value.is_finite()
         {
@@ -701,12 +787,19 @@ fn validate_window(window: WindowFile) -> std::result::Result<TimeWindow, String
     }
     if let Some(last_secs) = window.last_secs {
         if window.start_secs.is_some() || window.end_secs.is_some() {
-            return Err("window 'last_secs' cannot be combined with 'start_secs' or 'end_secs'".to_string());
+            return Err(
+                "window 'last_secs' cannot be combined with 'start_secs' or 'end_secs'".to_string(),
+            );
         }
         if last_secs <= 0.0 {
-            return Err(format!("window last_secs must be positive, got {last_secs}"));
+            return Err(format!(
+                "window last_secs must be positive, got {last_secs}"
+            ));
         }
-        return Ok(TimeWindow { start_secs: -last_secs, end_secs: None });
+        return Ok(TimeWindow {
+            start_secs: -last_secs,
+            end_secs: None,
+        });
     }
     let start_secs = window.start_secs.unwrap_or(0.0);
     match window.end_secs {
@@ -719,9 +812,14 @@ fn validate_window(window: WindowFile) -> std::result::Result<TimeWindow, String
             -start_secs
         )),
         Some(end_secs) if (start_secs >= 0.0) == (end_secs >= 0.0) && end_secs <= start_secs => {
-            Err(format!("window ends ({end_secs} s) before it starts ({start_secs} s)"))
+            Err(format!(
+                "window ends ({end_secs} s) before it starts ({start_secs} s)"
+            ))
         }
-        end_secs => Ok(TimeWindow { start_secs, end_secs }),
+        end_secs => Ok(TimeWindow {
+            start_secs,
+            end_secs,
+        }),
     }
 }
 

@@ -23,7 +23,14 @@ pub fn turn(speaker: Speaker, start_secs: f64, text: &str) -> Turn {
         })
         .collect();
     let end_secs = words.last().map_or(start_secs, |word| word.end_secs);
-    Turn { speaker, start_secs, end_secs, text: text.to_string(), words, sentiment: None }
+    Turn {
+        speaker,
+        start_secs,
+        end_secs,
+        text: text.to_string(),
+        words,
+        sentiment: None,
+    }
 }
 
 pub fn agent(start_secs: f64, text: &str) -> Turn {
@@ -60,11 +67,16 @@ pub const TEST_EMBEDDING_DIMS: usize = 256;
 
 impl BagOfWordsTestEmbedder {
     pub fn new() -> Self {
-        BagOfWordsTestEmbedder { batches: Mutex::new(Vec::new()) }
+        BagOfWordsTestEmbedder {
+            batches: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn embedded_texts(&self) -> Vec<String> {
-        self.batches.lock().map(|batches| batches.concat()).unwrap_or_default()
+        self.batches
+            .lock()
+            .map(|batches| batches.concat())
+            .unwrap_or_default()
     }
 
     fn concept(word: &str) -> &str {
@@ -83,7 +95,11 @@ impl BagOfWordsTestEmbedder {
     fn vector(text: &str) -> Vec<f32> {
         let mut vector = vec![0.0f32; TEST_EMBEDDING_DIMS];
         for word in text.split_whitespace() {
-            let word: String = word.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+            let word: String = word
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect();
             if word.is_empty() {
                 continue;
             }
