@@ -149,17 +149,19 @@ pub fn analyze(args: AnalyzeArgs, model_args: &ModelArgs) -> anyhow::Result<std:
         let analysis = analyze_call(&audio, &options, &engines, &progress).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(CallReport::from_analysis(&path.display().to_string(), &analysis, decode_secs, started.elapsed().as_secs_f64()))
     };
+    // indicatif draws nothing when stderr is not a terminal; errors must reach the user anyway.
+    let tell = |line: String| if batch_bar.is_hidden() { eprintln!("{line}") } else { batch_bar.println(line) };
     let on_done = |_: usize, path: &Path, result: &Result<CallReport, String>| {
         batch_bar.inc(1);
         match result {
-            Ok(report) => batch_bar.println(format!(
+            Ok(report) => tell(format!(
                 "analysed {} ({:.0} s audio in {:.1} s, {} flags)",
                 path.display(),
                 report.duration_secs,
                 report.timings.total_secs,
                 report.flags.len()
             )),
-            Err(error) => batch_bar.println(format!("error: {error}")),
+            Err(error) => tell(format!("error: {error}")),
         }
     };
     let results = callsight_workers::batch::run_batch(&inputs, args.jobs, &analyze_one, &on_done);

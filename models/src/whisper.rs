@@ -5,7 +5,7 @@ use std::path::Path;
 use callsight_pipeline::engines::{RecognisedSegment, Recognition, TranscribeOptions, Transcriber};
 use callsight_pipeline::types::Word;
 use callsight_pipeline::PipelineError;
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 use crate::ModelError;
 
@@ -54,7 +54,18 @@ impl WhisperTranscriber {
             what: model_path.display().to_string(),
             reason: "path is not valid UTF-8".into(),
         })?;
-        let context = WhisperContext::new_with_params(path_text, WhisperContextParameters::default())
+        // Word times from dynamic time warping over the alignment heads are far closer to the audio
+        // than whisper's timestamp-token heuristic (which drifts across packed speech pieces).
+        let mut context_params = WhisperContextParameters::default();
+        let dtw_preset = match model_name {
+            "whisper-base" => Some(DtwModelPreset::Base),
+            "whisper-tiny.en" => Some(DtwModelPreset::TinyEn),
+            _ => None,
+        };
+        if let Some(model_preset) = dtw_preset {
+            context_params.dtw_parameters(DtwParameters { mode: DtwMode::ModelPreset { model_preset }, ..DtwParameters::default() });
+        }
+        let context = WhisperContext::new_with_params(path_text, context_params)
             .map_err(|e| ModelError::Load { what: model_path.display().to_string(), reason: e.to_string() })?;
         let english_only = !context.is_multilingual();
         Ok(Self { context, model_name: model_name.to_string(), english_only, config })
@@ -143,15 +154,23 @@ impl Transcriber for WhisperTranscriber {
                     word_bytes.clear();
                     word_probabilities.clear();
                 }
+                let (token_start, token_end) = if data.t_dtw >= 0 { (data.t_dtw, data.t_dtw) } else { (data.t0, data.t1) };
                 if word_bytes.is_empty() {
-                    word_start_centisecs = data.t0;
+                    word_start_centisecs = token_start;
                 }
                 word_bytes.extend_from_slice(bytes);
                 word_probabilities.push(data.p);
-                word_end_centisecs = data.t1.max(word_start_centisecs);
+                word_end_centisecs = token_end.max(word_start_centisecs);
             }
             if !word_bytes.is_empty() {
                 push_word(&mut words, &word_bytes, &word_probabilities, word_start_centisecs, word_end_centisecs);
+            }
+            // DTW gives onsets; a word ends where the next begins (or at the segment end).
+            let segment_end_secs = segment.end_timestamp() as f64 / 100.0;
+            for idx in 0..words.len() {
+                let next_start = words.get(idx + 1).map_or(segment_end_secs, |w| w.start_secs);
+                let word = &mut words[idx];
+                word.end_secs = word.end_secs.max(next_start.min(word.start_secs + 0.8)).max(word.start_secs);
             }
             let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
             segments.push(RecognisedSegment {

@@ -201,10 +201,9 @@ pub fn analyze_call(
                 let words: Vec<Word> = recognised
                     .words
                     .into_iter()
-                    .map(|word| Word {
-                        start_secs: chunk.to_call_secs(word.start_secs),
-                        end_secs: chunk.to_call_secs(word.end_secs),
-                        ..word
+                    .map(|word| {
+                        let (start_secs, end_secs) = chunk.span_to_call_secs(word.start_secs, word.end_secs);
+                        Word { start_secs, end_secs, ..word }
                     })
                     .collect();
                 if words.is_empty() {
@@ -213,8 +212,8 @@ pub fn analyze_call(
                 chunk_text.push(recognised.text.clone());
                 segments.push(TranscriptSegment {
                     speaker: party.speaker,
-                    start_secs: chunk.to_call_secs(recognised.start_secs),
-                    end_secs: chunk.to_call_secs(recognised.end_secs),
+                    start_secs: words.first().map_or(0.0, |w| w.start_secs),
+                    end_secs: words.last().map_or(0.0, |w| w.end_secs),
                     text: recognised.text,
                     words,
                     language: recognition.language.clone(),

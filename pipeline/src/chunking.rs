@@ -25,17 +25,25 @@ pub struct SpeechChunk {
 }
 
 impl SpeechChunk {
+    fn piece_at(&self, chunk_secs: f64) -> Option<&ChunkPiece> {
+        self.pieces.iter().rev().find(|piece| chunk_secs >= piece.chunk_start_secs).or(self.pieces.first())
+    }
+
     /// Maps a time inside the chunk to call time (clamped into the nearest piece).
     pub fn to_call_secs(&self, chunk_secs: f64) -> f64 {
-        let mut best = None;
-        for piece in &self.pieces {
-            if chunk_secs >= piece.chunk_start_secs {
-                best = Some(piece);
-            }
-        }
-        let Some(piece) = best.or(self.pieces.first()) else { return chunk_secs };
+        let Some(piece) = self.piece_at(chunk_secs) else { return chunk_secs };
         let offset = (chunk_secs - piece.chunk_start_secs).clamp(0.0, piece.call_span.duration_secs());
         piece.call_span.start_secs + offset
+    }
+
+    /// Maps a span to call time within the piece where it starts: a word cannot straddle the
+    /// silence between two packed pieces, which may be minutes apart on the call.
+    pub fn span_to_call_secs(&self, start_chunk_secs: f64, end_chunk_secs: f64) -> (f64, f64) {
+        let Some(piece) = self.piece_at(start_chunk_secs) else { return (start_chunk_secs, end_chunk_secs) };
+        let span_secs = piece.call_span.duration_secs();
+        let start = (start_chunk_secs - piece.chunk_start_secs).clamp(0.0, span_secs);
+        let end = (end_chunk_secs - piece.chunk_start_secs).clamp(start, span_secs);
+        (piece.call_span.start_secs + start, piece.call_span.start_secs + end)
     }
 }
 
@@ -98,6 +106,9 @@ mod tests {
         assert!((chunks[0].to_call_secs(5.0) - 15.0).abs() < 1e-6);
         assert!((chunks[0].to_call_secs(10.3 + 2.0) - 52.0).abs() < 1e-3);
         assert!((chunks[1].to_call_secs(1.0) - 71.0).abs() < 1e-6);
+        // a word starting at the end of the first piece does not stretch into the second
+        let (start, end) = chunks[0].span_to_call_secs(9.8, 11.0);
+        assert!((start - 19.8).abs() < 1e-6 && (end - 20.0).abs() < 1e-6, "{start} {end}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ pub const MAX_PAUSE_WITHIN_TURN_SECS: f64 = 1.5;
 /// separated by less than [`MAX_PAUSE_WITHIN_TURN_SECS`].
 pub fn merge_into_turns(segments: &[TranscriptSegment]) -> Vec<Turn> {
     let mut ordered: Vec<&TranscriptSegment> = segments.iter().filter(|s| !s.words.is_empty()).collect();
-    ordered.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
+    let first_word_secs = |s: &TranscriptSegment| s.words.first().map_or(s.start_secs, |w| w.start_secs);
+    ordered.sort_by(|a, b| first_word_secs(a).total_cmp(&first_word_secs(b)));
     let mut turns: Vec<Turn> = Vec::new();
     for segment in ordered {
         let start_secs = segment.words.first().map_or(segment.start_secs, |w| w.start_secs);

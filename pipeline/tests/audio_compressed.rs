@@ -4,10 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use callsight_pipeline::PipelineError;
-use callsight_pipeline::audio::{DecodeLimits, DecodedAudio, decode_bytes, decode_bytes_with_limits, decode_file};
+use callsight_pipeline::audio::{
+    DecodeLimits, DecodedAudio, decode_bytes, decode_bytes_with_limits, decode_file,
+};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audio_data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/audio_data")
+        .join(name)
 }
 
 fn fixture_bytes(name: &str) -> Vec<u8> {
@@ -39,14 +43,18 @@ fn dominant_frequency_hz(samples: &[f32], sample_rate_hz: u32) -> f64 {
 }
 
 fn rms(samples: &[f32]) -> f64 {
-    (samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+    (samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len().max(1) as f64)
+        .sqrt()
 }
 
 fn assert_sine_channels(audio: &DecodedAudio, expected_frequencies_hz: &[f64]) {
     assert_eq!(audio.n_channels(), expected_frequencies_hz.len());
     for (channel, expected_hz) in audio.channels.iter().zip(expected_frequencies_hz) {
         let frequency_hz = dominant_frequency_hz(channel, audio.sample_rate_hz);
-        assert!((frequency_hz - expected_hz).abs() < 1.0, "{frequency_hz} Hz, expected {expected_hz} Hz");
+        assert!(
+            (frequency_hz - expected_hz).abs() < 1.0,
+            "{frequency_hz} Hz, expected {expected_hz} Hz"
+        );
         // A half-scale sine has an RMS of 0.5 / sqrt(2).
         let level = rms(&channel[channel.len() / 4..channel.len() * 3 / 4]);
         assert!((level - 0.3536).abs() < 0.02, "rms {level}");
@@ -65,7 +73,11 @@ fn flac_decodes_both_channels_exactly_in_length() {
 fn ogg_vorbis_decodes_both_channels() {
     let audio = decode_file(&fixture("sine_440_880_44k_stereo.ogg")).expect("decodes");
     assert_eq!(audio.sample_rate_hz, 44_100);
-    assert!((audio.duration_secs() - 1.0).abs() < 0.01, "{} s", audio.duration_secs());
+    assert!(
+        (audio.duration_secs() - 1.0).abs() < 0.01,
+        "{} s",
+        audio.duration_secs()
+    );
     assert_sine_channels(&audio, &[440.0, 880.0]);
 }
 
@@ -74,7 +86,11 @@ fn mp3_decodes_both_channels() {
     let audio = decode_file(&fixture("sine_440_880_44k_stereo.mp3")).expect("decodes");
     assert_eq!(audio.sample_rate_hz, 44_100);
     // MP3 adds encoder delay and pads to whole 1152-sample frames.
-    assert!((1.0..1.1).contains(&audio.duration_secs()), "{} s", audio.duration_secs());
+    assert!(
+        (1.0..1.1).contains(&audio.duration_secs()),
+        "{} s",
+        audio.duration_secs()
+    );
     assert_sine_channels(&audio, &[440.0, 880.0]);
 
     let audio = decode_file(&fixture("sine_440_8k_mono.mp3")).expect("decodes");
@@ -87,7 +103,8 @@ fn mp3_after_an_id3_tag_decodes() {
     let mp3 = fixture_bytes("sine_440_8k_mono.mp3");
     let plain = decode_bytes(&mp3, "plain.mp3").expect("decodes");
     // ID3v2.4 tag with a 20-byte body (syncsafe size) holding a title frame and padding.
-    let mut tagged = b"ID3\x04\x00\x00\x00\x00\x00\x14TIT2\x00\x00\x00\x05\x00\x00\x03call".to_vec();
+    let mut tagged =
+        b"ID3\x04\x00\x00\x00\x00\x00\x14TIT2\x00\x00\x00\x05\x00\x00\x03call".to_vec();
     tagged.resize(10 + 20, 0);
     tagged.extend(&mp3);
     assert_eq!(decode_bytes(&tagged, "tagged.mp3").expect("decodes"), plain);
@@ -98,9 +115,15 @@ fn a_truncated_flac_file_is_an_error() {
     let flac = fixture_bytes("sine_440_880_16k_stereo.flac");
     let (path, reason) = audio_error(decode_bytes(&flac[..flac.len() / 2], "cut.flac"));
     assert_eq!(path, PathBuf::from("cut.flac"));
-    assert!(reason.starts_with("truncated: the FLAC header declares 1.00 s of audio but only 0."), "{reason}");
+    assert!(
+        reason.starts_with("truncated: the FLAC header declares 1.00 s of audio but only 0."),
+        "{reason}"
+    );
     let (_, reason) = audio_error(decode_bytes(&flac[..20], "header-only.flac"));
-    assert!(reason.starts_with("truncated: the file ends inside the FLAC header"), "{reason}");
+    assert!(
+        reason.starts_with("truncated: the file ends inside the FLAC header"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -119,12 +142,27 @@ fn compressed_headers_followed_by_garbage_are_errors() {
     let flac = fixture_bytes("sine_440_880_16k_stereo.flac");
     let ogg = fixture_bytes("sine_440_880_44k_stereo.ogg");
     let cases = [
-        ("mpeg-header.mp3", [[0xFF, 0xFB, 0x90, 0x64].to_vec(), garbage(4000)].concat()),
-        ("flac-magic.flac", [b"fLaC".to_vec(), garbage(4000)].concat()),
-        ("flac-header.flac", [flac[..100].to_vec(), garbage(4000)].concat()),
+        (
+            "mpeg-header.mp3",
+            [[0xFF, 0xFB, 0x90, 0x64].to_vec(), garbage(4000)].concat(),
+        ),
+        (
+            "flac-magic.flac",
+            [b"fLaC".to_vec(), garbage(4000)].concat(),
+        ),
+        (
+            "flac-header.flac",
+            [flac[..100].to_vec(), garbage(4000)].concat(),
+        ),
         ("ogg-magic.ogg", [b"OggS".to_vec(), garbage(4000)].concat()),
-        ("ogg-header.ogg", [ogg[..200].to_vec(), garbage(4000)].concat()),
-        ("id3-only.mp3", [b"ID3\x04\x00\x00\x00\x00\x00\x05".to_vec(), garbage(5)].concat()),
+        (
+            "ogg-header.ogg",
+            [ogg[..200].to_vec(), garbage(4000)].concat(),
+        ),
+        (
+            "id3-only.mp3",
+            [b"ID3\x04\x00\x00\x00\x00\x00\x05".to_vec(), garbage(5)].concat(),
+        ),
     ];
     for (name, bytes) in cases {
         let (path, reason) = audio_error(decode_bytes(&bytes, name));
@@ -137,12 +175,19 @@ fn compressed_headers_followed_by_garbage_are_errors() {
 /// Samples of `frequency_hz` at half scale starting at phase 0, as `generate.sh` synthesises them.
 fn reference_sine(frequency_hz: f64, sample_rate_hz: u32, n_samples: usize) -> Vec<f32> {
     (0..n_samples)
-        .map(|idx| (0.5 * (2.0 * std::f64::consts::PI * frequency_hz * idx as f64 / f64::from(sample_rate_hz)).sin()) as f32)
+        .map(|idx| {
+            (0.5 * (2.0 * std::f64::consts::PI * frequency_hz * idx as f64
+                / f64::from(sample_rate_hz))
+            .sin()) as f32
+        })
         .collect()
 }
 
 fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -163,7 +208,10 @@ fn lossless_and_vorbis_output_is_time_aligned_with_the_recording() {
     // the start been trimmed instead, the shift here would be 636 samples.
     let error = max_abs_difference(&ogg.channels[0][..4410], &reference[..4410]);
     let shifted_error = max_abs_difference(&ogg.channels[0][5..4415], &reference[..4410]);
-    assert!(error < 0.04 && error < shifted_error / 2.0, "error {error}, shifted by 5: {shifted_error}");
+    assert!(
+        error < 0.04 && error < shifted_error / 2.0,
+        "error {error}, shifted by 5: {shifted_error}"
+    );
 }
 
 #[test]
@@ -176,7 +224,9 @@ fn valid_mp3_frames_followed_by_garbage_keep_the_valid_audio() {
     // decoded before them is intact.
     match decode_bytes(&damaged, "damaged.mp3") {
         Ok(audio) => assert_eq!(audio.channels[0][..1152], clean.channels[0][..1152]),
-        Err(PipelineError::Audio { reason, .. }) => assert!(reason.starts_with("corrupt MP3 frame at "), "{reason}"),
+        Err(PipelineError::Audio { reason, .. }) => {
+            assert!(reason.starts_with("corrupt MP3 frame at "), "{reason}")
+        }
         Err(other) => panic!("{other}"),
     }
 }
@@ -184,6 +234,15 @@ fn valid_mp3_frames_followed_by_garbage_keep_the_valid_audio() {
 #[test]
 fn compressed_audio_longer_than_the_limit_is_rejected() {
     let ogg = fixture_bytes("sine_440_880_44k_stereo.ogg");
-    let (_, reason) = audio_error(decode_bytes_with_limits(&ogg, "long.ogg", &DecodeLimits { max_duration_secs: 0.5 }));
-    assert!(reason.starts_with("too long: ") && reason.ends_with("exceeds the limit of 0.5 s"), "{reason}");
+    let (_, reason) = audio_error(decode_bytes_with_limits(
+        &ogg,
+        "long.ogg",
+        &DecodeLimits {
+            max_duration_secs: 0.5,
+        },
+    ));
+    assert!(
+        reason.starts_with("too long: ") && reason.ends_with("exceeds the limit of 0.5 s"),
+        "{reason}"
+    );
 }

@@ -1,6 +1,8 @@
 //! G.711 µ-law and A-law against the ITU-T reference values, plus round-trip properties.
 
-use callsight_pipeline::audio::g711::{alaw_to_linear, linear_to_alaw, linear_to_mulaw, mulaw_to_linear};
+use callsight_pipeline::audio::g711::{
+    alaw_to_linear, linear_to_alaw, linear_to_mulaw, mulaw_to_linear,
+};
 use proptest::prelude::*;
 
 #[test]
@@ -19,7 +21,11 @@ fn mulaw_decodes_reference_table_values() {
         (0x7E, -8),
     ];
     for (mulaw_byte, linear) in expected {
-        assert_eq!(mulaw_to_linear(mulaw_byte), linear, "µ-law byte 0x{mulaw_byte:02X}");
+        assert_eq!(
+            mulaw_to_linear(mulaw_byte),
+            linear,
+            "µ-law byte 0x{mulaw_byte:02X}"
+        );
     }
 }
 
@@ -36,7 +42,11 @@ fn alaw_decodes_reference_table_values() {
         (0x00, -5504),
     ];
     for (alaw_byte, linear) in expected {
-        assert_eq!(alaw_to_linear(alaw_byte), linear, "A-law byte 0x{alaw_byte:02X}");
+        assert_eq!(
+            alaw_to_linear(alaw_byte),
+            linear,
+            "A-law byte 0x{alaw_byte:02X}"
+        );
     }
 }
 
@@ -56,8 +66,16 @@ fn every_code_survives_decode_then_encode() {
     for byte in 0..=u8::MAX {
         // 0x7F is µ-law's "negative zero": it decodes to 0, which encodes as 0xFF.
         let expected_mulaw = if byte == 0x7F { 0xFF } else { byte };
-        assert_eq!(linear_to_mulaw(mulaw_to_linear(byte)), expected_mulaw, "µ-law 0x{byte:02X}");
-        assert_eq!(linear_to_alaw(alaw_to_linear(byte)), byte, "A-law 0x{byte:02X}");
+        assert_eq!(
+            linear_to_mulaw(mulaw_to_linear(byte)),
+            expected_mulaw,
+            "µ-law 0x{byte:02X}"
+        );
+        assert_eq!(
+            linear_to_alaw(alaw_to_linear(byte)),
+            byte,
+            "A-law 0x{byte:02X}"
+        );
     }
 }
 
@@ -67,7 +85,9 @@ fn decoders_are_monotonic_over_the_positive_codes() {
     // bits are restored, run 0x80..=0xFF.
     let mulaw: Vec<i16> = (0x80..=0xFF_u8).rev().map(mulaw_to_linear).collect();
     assert!(mulaw.windows(2).all(|pair| pair[0] < pair[1]), "{mulaw:?}");
-    let alaw: Vec<i16> = (0x80..=0xFF_u8).map(|code| alaw_to_linear(code ^ 0x55)).collect();
+    let alaw: Vec<i16> = (0x80..=0xFF_u8)
+        .map(|code| alaw_to_linear(code ^ 0x55))
+        .collect();
     assert!(alaw.windows(2).all(|pair| pair[0] < pair[1]), "{alaw:?}");
 }
 
@@ -80,7 +100,11 @@ fn mulaw_error_bound(linear: i16) -> i32 {
 
 fn alaw_error_bound(linear: i16) -> i32 {
     let magnitude = (i32::from(linear) >> 3).abs();
-    let segment = if magnitude < 32 { 1 } else { (magnitude >> 4).ilog2() };
+    let segment = if magnitude < 32 {
+        1
+    } else {
+        (magnitude >> 4).ilog2()
+    };
     16 << segment
 }
 

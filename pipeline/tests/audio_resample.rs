@@ -8,7 +8,11 @@ const INPUT_RATES_HZ: [u32; 7] = [8000, 11_025, 16_000, 22_050, 32_000, 44_100, 
 
 fn sine(frequency_hz: f64, sample_rate_hz: u32, n_samples: usize) -> Vec<f32> {
     (0..n_samples)
-        .map(|idx| (0.8 * (2.0 * std::f64::consts::PI * frequency_hz * idx as f64 / f64::from(sample_rate_hz)).sin()) as f32)
+        .map(|idx| {
+            (0.8 * (2.0 * std::f64::consts::PI * frequency_hz * idx as f64
+                / f64::from(sample_rate_hz))
+            .sin()) as f32
+        })
         .collect()
 }
 
@@ -26,7 +30,8 @@ fn zero_crossing_frequency_hz(samples: &[f32], sample_rate_hz: u32) -> f64 {
         })
         .collect();
     assert!(crossings.len() >= 2);
-    (crossings.len() - 1) as f64 * f64::from(sample_rate_hz) / (crossings[crossings.len() - 1] - crossings[0])
+    (crossings.len() - 1) as f64 * f64::from(sample_rate_hz)
+        / (crossings[crossings.len() - 1] - crossings[0])
 }
 
 #[test]
@@ -34,12 +39,20 @@ fn a_440_hz_sine_at_every_supported_rate_keeps_frequency_level_duration_and_phas
     for input_rate_hz in INPUT_RATES_HZ {
         // 1.37 s: not a whole number of resampler chunks at any rate.
         let n_input = (1.37 * f64::from(input_rate_hz)) as usize;
-        let output = resample(&sine(440.0, input_rate_hz, n_input), input_rate_hz, 16_000).expect("resamples");
-        assert_eq!(output.len(), expected_len(n_input, input_rate_hz, 16_000), "{input_rate_hz} Hz");
+        let output = resample(&sine(440.0, input_rate_hz, n_input), input_rate_hz, 16_000)
+            .expect("resamples");
+        assert_eq!(
+            output.len(),
+            expected_len(n_input, input_rate_hz, 16_000),
+            "{input_rate_hz} Hz"
+        );
 
         let middle = &output[output.len() / 10..output.len() * 9 / 10];
         let frequency_hz = zero_crossing_frequency_hz(middle, 16_000);
-        assert!((frequency_hz - 440.0).abs() < 0.05, "{input_rate_hz} Hz: {frequency_hz} Hz");
+        assert!(
+            (frequency_hz - 440.0).abs() < 0.05,
+            "{input_rate_hz} Hz: {frequency_hz} Hz"
+        );
 
         // Time-aligned and at the same level: the output is the same sine sampled at 16 kHz.
         let reference = sine(440.0, 16_000, output.len());
@@ -50,7 +63,10 @@ fn a_440_hz_sine_at_every_supported_rate_keeps_frequency_level_duration_and_phas
             .take(output.len() * 8 / 10)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0_f32, f32::max);
-        assert!(max_error < 0.01, "{input_rate_hz} Hz: max error {max_error} against the ideal 16 kHz sine");
+        assert!(
+            max_error < 0.01,
+            "{input_rate_hz} Hz: max error {max_error} against the ideal 16 kHz sine"
+        );
     }
 }
 
@@ -60,7 +76,11 @@ fn upsampling_keeps_the_waveform() {
     let output = resample(&input, 16_000, 48_000).expect("resamples");
     assert_eq!(output.len(), 48_000);
     let reference = sine(440.0, 48_000, 48_000);
-    let max_error = output[4800..43_200].iter().zip(&reference[4800..43_200]).map(|(a, b)| (a - b).abs()).fold(0.0_f32, f32::max);
+    let max_error = output[4800..43_200]
+        .iter()
+        .zip(&reference[4800..43_200])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0_f32, f32::max);
     assert!(max_error < 0.01, "{max_error}");
 }
 
@@ -78,13 +98,18 @@ fn an_impulse_comes_out_at_the_same_time() {
             .map(|(idx, _)| idx)
             .unwrap_or(usize::MAX);
         let expected_idx = impulse_idx as f64 * 16_000.0 / f64::from(input_rate_hz);
-        assert!((peak_idx as f64 - expected_idx).abs() <= 1.0, "{input_rate_hz} Hz: peak at {peak_idx}, expected {expected_idx}");
+        assert!(
+            (peak_idx as f64 - expected_idx).abs() <= 0.6,
+            "{input_rate_hz} Hz: peak at {peak_idx}, expected {expected_idx}"
+        );
     }
 }
 
 #[test]
 fn equal_rates_pass_samples_through_unchanged() {
-    let input: Vec<f32> = (0..5000).map(|idx| ((idx * 7919) % 2001) as f32 / 1000.0 - 1.0).collect();
+    let input: Vec<f32> = (0..5000)
+        .map(|idx| ((idx * 7919) % 2001) as f32 / 1000.0 - 1.0)
+        .collect();
     assert_eq!(resample(&input, 16_000, 16_000).expect("resamples"), input);
     let mut streaming = StreamingResampler::new(8000, 8000).expect("new");
     assert_eq!(streaming.process(&input[..3]), input[..3]);
@@ -107,8 +132,17 @@ fn a_resampler_is_reusable_after_finish() {
 fn empty_and_tiny_inputs() {
     assert!(resample(&[], 44_100, 16_000).expect("resamples").is_empty());
     assert_eq!(resample(&[0.5], 8000, 16_000).expect("resamples").len(), 2);
-    assert_eq!(resample(&[0.5; 3], 48_000, 16_000).expect("resamples").len(), 1);
-    assert!(resample(&[0.5], 48_000, 16_000).expect("resamples").is_empty());
+    assert_eq!(
+        resample(&[0.5; 3], 48_000, 16_000)
+            .expect("resamples")
+            .len(),
+        1
+    );
+    assert!(
+        resample(&[0.5], 48_000, 16_000)
+            .expect("resamples")
+            .is_empty()
+    );
 }
 
 #[test]

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 
 use callsight_pipeline::PipelineError;
-use callsight_pipeline::audio::g711::{alaw_to_linear, linear_to_alaw, linear_to_mulaw, mulaw_to_linear};
+use callsight_pipeline::audio::g711::{
+    alaw_to_linear, linear_to_alaw, linear_to_mulaw, mulaw_to_linear,
+};
 use callsight_pipeline::audio::{
-    DecodeLimits, DecodedAudio, decode_bytes, decode_bytes_with_limits, decode_file, encode_wav_pcm16,
+    DecodeLimits, DecodedAudio, decode_bytes, decode_bytes_with_limits, decode_file,
+    encode_wav_pcm16,
 };
 
 const PCM: u16 = 1;
@@ -17,11 +20,19 @@ const EXTENSIBLE: u16 = 0xFFFE;
 /// A 440 Hz sine at 0.8 of full scale, one channel.
 fn sine(sample_rate_hz: u32, n_frames: usize, frequency_hz: f32) -> Vec<f32> {
     (0..n_frames)
-        .map(|idx| 0.8 * (2.0 * std::f32::consts::PI * frequency_hz * idx as f32 / sample_rate_hz as f32).sin())
+        .map(|idx| {
+            0.8 * (2.0 * std::f32::consts::PI * frequency_hz * idx as f32 / sample_rate_hz as f32)
+                .sin()
+        })
         .collect()
 }
 
-fn fmt_chunk(format_tag: u16, n_channels: u16, sample_rate_hz: u32, bits_per_sample: u16) -> Vec<u8> {
+fn fmt_chunk(
+    format_tag: u16,
+    n_channels: u16,
+    sample_rate_hz: u32,
+    bits_per_sample: u16,
+) -> Vec<u8> {
     let block_align = n_channels * bits_per_sample.div_ceil(8);
     let mut body = Vec::new();
     body.extend(format_tag.to_le_bytes());
@@ -34,13 +45,21 @@ fn fmt_chunk(format_tag: u16, n_channels: u16, sample_rate_hz: u32, bits_per_sam
 }
 
 /// A WAVE_FORMAT_EXTENSIBLE fmt chunk whose subformat GUID wraps `subformat_tag`.
-fn fmt_extensible(n_channels: u16, sample_rate_hz: u32, container_bits: u16, valid_bits: u16, subformat_tag: u16) -> Vec<u8> {
+fn fmt_extensible(
+    n_channels: u16,
+    sample_rate_hz: u32,
+    container_bits: u16,
+    valid_bits: u16,
+    subformat_tag: u16,
+) -> Vec<u8> {
     let mut body = fmt_chunk(EXTENSIBLE, n_channels, sample_rate_hz, container_bits);
     body.extend(22_u16.to_le_bytes());
     body.extend(valid_bits.to_le_bytes());
     body.extend(0_u32.to_le_bytes());
     body.extend(subformat_tag.to_le_bytes());
-    body.extend([0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71]);
+    body.extend([
+        0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+    ]);
     body
 }
 
@@ -71,13 +90,21 @@ fn audio_error(result: Result<DecodedAudio, PipelineError>) -> (PathBuf, String)
 fn assert_close(actual: &[f32], expected: &[f32], tolerance: f32) {
     assert_eq!(actual.len(), expected.len());
     for (idx, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert!((a - e).abs() <= tolerance, "sample {idx}: {a} vs {e} (tolerance {tolerance})");
+        assert!(
+            (a - e).abs() <= tolerance,
+            "sample {idx}: {a} vs {e} (tolerance {tolerance})"
+        );
     }
 }
 
 /// Writes `left`/`right` with hound (an independent writer) as integer PCM of `bits` bits.
 fn hound_int_wav(bits: u16, sample_rate_hz: u32, left: &[f32], right: &[f32]) -> Vec<u8> {
-    let spec = hound::WavSpec { channels: 2, sample_rate: sample_rate_hz, bits_per_sample: bits, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: sample_rate_hz,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut cursor = std::io::Cursor::new(Vec::new());
     let mut writer = hound::WavWriter::new(&mut cursor, spec).expect("hound writer");
     let full_scale = (1_i64 << (bits - 1)) as f32;
@@ -101,7 +128,8 @@ fn integer_pcm_of_every_depth_decodes_to_the_written_samples() {
     let right: Vec<f32> = left.iter().map(|s| -0.5 * s).collect();
     for bits in [8_u16, 16, 24, 32] {
         let bytes = hound_int_wav(bits, 8000, &left, &right);
-        let audio = decode_bytes(&bytes, "pcm.wav").unwrap_or_else(|error| panic!("{bits}-bit: {error}"));
+        let audio =
+            decode_bytes(&bytes, "pcm.wav").unwrap_or_else(|error| panic!("{bits}-bit: {error}"));
         assert_eq!(audio.sample_rate_hz, 8000);
         assert_eq!(audio.n_channels(), 2);
         assert_eq!(audio.duration_secs(), 0.1);
@@ -114,7 +142,12 @@ fn integer_pcm_of_every_depth_decodes_to_the_written_samples() {
 #[test]
 fn float_pcm_decodes_exactly() {
     let samples = sine(16_000, 1600, 440.0);
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
     let mut cursor = std::io::Cursor::new(Vec::new());
     let mut writer = hound::WavWriter::new(&mut cursor, spec).expect("hound writer");
     for sample in &samples {
@@ -124,7 +157,10 @@ fn float_pcm_decodes_exactly() {
     let audio = decode_bytes(cursor.get_ref(), "float32.wav").expect("decodes");
     assert_eq!(audio.channels, vec![samples.clone()]);
 
-    let data: Vec<u8> = samples.iter().flat_map(|s| f64::from(*s).to_le_bytes()).collect();
+    let data: Vec<u8> = samples
+        .iter()
+        .flat_map(|s| f64::from(*s).to_le_bytes())
+        .collect();
     let bytes = riff(&[(b"fmt ", fmt_chunk(FLOAT, 1, 16_000, 64)), (b"data", data)]);
     let audio = decode_bytes(&bytes, "float64.wav").expect("decodes");
     assert_eq!(audio.channels, vec![samples]);
@@ -132,7 +168,10 @@ fn float_pcm_decodes_exactly() {
 
 #[test]
 fn float_samples_beyond_full_scale_are_clamped() {
-    let data: Vec<u8> = [2.0_f32, -3.0, f32::NAN, 0.25].iter().flat_map(|s| s.to_le_bytes()).collect();
+    let data: Vec<u8> = [2.0_f32, -3.0, f32::NAN, 0.25]
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
     let bytes = riff(&[(b"fmt ", fmt_chunk(FLOAT, 1, 8000, 32)), (b"data", data)]);
     let audio = decode_bytes(&bytes, "loud.wav").expect("decodes");
     assert_eq!(audio.channels, vec![vec![1.0, -1.0, 0.0, 0.25]]);
@@ -143,12 +182,22 @@ fn g711_wavs_decode_with_the_g711_tables() {
     let samples = sine(8000, 8000, 440.0);
     let linear: Vec<i16> = samples.iter().map(|s| (s * 32767.0) as i16).collect();
     for (tag, encode, decode) in [
-        (MULAW, linear_to_mulaw as fn(i16) -> u8, mulaw_to_linear as fn(u8) -> i16),
+        (
+            MULAW,
+            linear_to_mulaw as fn(i16) -> u8,
+            mulaw_to_linear as fn(u8) -> i16,
+        ),
         (ALAW, linear_to_alaw, alaw_to_linear),
     ] {
         let data: Vec<u8> = linear.iter().map(|&s| encode(s)).collect();
-        let expected: Vec<f32> = data.iter().map(|&b| f32::from(decode(b)) / 32768.0).collect();
-        for fmt in [fmt_chunk(tag, 1, 8000, 8), fmt_extensible(1, 8000, 8, 8, tag)] {
+        let expected: Vec<f32> = data
+            .iter()
+            .map(|&b| f32::from(decode(b)) / 32768.0)
+            .collect();
+        for fmt in [
+            fmt_chunk(tag, 1, 8000, 8),
+            fmt_extensible(1, 8000, 8, 8, tag),
+        ] {
             let bytes = riff(&[(b"fmt ", fmt), (b"data", data.clone())]);
             let audio = decode_bytes(&bytes, "telephony.wav").expect("decodes");
             assert_eq!(audio.sample_rate_hz, 8000);
@@ -167,26 +216,48 @@ fn extensible_pcm_with_24_valid_bits_in_32_bit_containers_decodes() {
         .iter()
         .flat_map(|s| (((s * 8_388_608.0).round() as i32) << 8).to_le_bytes())
         .collect();
-    let bytes = riff(&[(b"fmt ", fmt_extensible(1, 48_000, 32, 24, PCM)), (b"data", data)]);
+    let bytes = riff(&[
+        (b"fmt ", fmt_extensible(1, 48_000, 32, 24, PCM)),
+        (b"data", data),
+    ]);
     let audio = decode_bytes(&bytes, "24in32.wav").expect("decodes");
     assert_close(&audio.channels[0], &samples, 1.0 / 8_388_608.0 + 1e-7);
 
     let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-    let bytes = riff(&[(b"fmt ", fmt_extensible(1, 48_000, 32, 32, FLOAT)), (b"data", data)]);
-    assert_eq!(decode_bytes(&bytes, "float-ext.wav").expect("decodes").channels, vec![samples]);
+    let bytes = riff(&[
+        (b"fmt ", fmt_extensible(1, 48_000, 32, 32, FLOAT)),
+        (b"data", data),
+    ]);
+    assert_eq!(
+        decode_bytes(&bytes, "float-ext.wav")
+            .expect("decodes")
+            .channels,
+        vec![samples]
+    );
 }
 
 #[test]
 fn unknown_and_odd_sized_chunks_are_skipped() {
-    let data: Vec<u8> = [1000_i16, -1000, 2000, -2000].iter().flat_map(|s| s.to_le_bytes()).collect();
-    let expected = vec![vec![1000.0 / 32768.0, 2000.0 / 32768.0], vec![-1000.0 / 32768.0, -2000.0 / 32768.0]];
+    let data: Vec<u8> = [1000_i16, -1000, 2000, -2000]
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    let expected = vec![
+        vec![1000.0 / 32768.0, 2000.0 / 32768.0],
+        vec![-1000.0 / 32768.0, -2000.0 / 32768.0],
+    ];
     // Odd-sized LIST chunk with its pad byte, and the data chunk before the fmt chunk.
     let bytes = riff(&[
         (b"LIST", b"INFOISFT\x03\x00\x00\x00ab\0".to_vec()),
         (b"data", data.clone()),
         (b"fmt ", fmt_chunk(PCM, 2, 8000, 16)),
     ]);
-    assert_eq!(decode_bytes(&bytes, "chunks.wav").expect("decodes").channels, expected);
+    assert_eq!(
+        decode_bytes(&bytes, "chunks.wav")
+            .expect("decodes")
+            .channels,
+        expected
+    );
 
     // Odd-sized chunk written without the pad byte (a common writer bug).
     let mut bytes = b"RIFF\0\0\0\0WAVE".to_vec();
@@ -195,34 +266,66 @@ fn unknown_and_odd_sized_chunks_are_skipped() {
     bytes.extend(fmt_chunk(PCM, 2, 8000, 16));
     bytes.extend(b"data\x08\x00\x00\x00");
     bytes.extend(&data);
-    assert_eq!(decode_bytes(&bytes, "nopad.wav").expect("decodes").channels, expected);
+    assert_eq!(
+        decode_bytes(&bytes, "nopad.wav").expect("decodes").channels,
+        expected
+    );
 }
 
 #[test]
 fn a_partial_frame_at_the_end_is_ignored() {
-    let mut data: Vec<u8> = [100_i16, 200].iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut data: Vec<u8> = [100_i16, 200]
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
     data.push(7);
     let bytes = riff(&[(b"fmt ", fmt_chunk(PCM, 1, 8000, 16)), (b"data", data)]);
-    assert_eq!(decode_bytes(&bytes, "partial.wav").expect("decodes").channels[0].len(), 2);
+    assert_eq!(
+        decode_bytes(&bytes, "partial.wav")
+            .expect("decodes")
+            .channels[0]
+            .len(),
+        2
+    );
 }
 
 #[test]
 fn streaming_writers_unknown_data_size_reads_to_the_end() {
-    let mut bytes = riff(&[(b"fmt ", fmt_chunk(PCM, 1, 8000, 16)), (b"data", vec![0; 16])]);
+    let mut bytes = riff(&[
+        (b"fmt ", fmt_chunk(PCM, 1, 8000, 16)),
+        (b"data", vec![0; 16]),
+    ]);
     let data_size_offset = bytes.len() - 16 - 4;
     bytes[data_size_offset..data_size_offset + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert_eq!(decode_bytes(&bytes, "stream.wav").expect("decodes").channels[0].len(), 8);
+    assert_eq!(
+        decode_bytes(&bytes, "stream.wav")
+            .expect("decodes")
+            .channels[0]
+            .len(),
+        8
+    );
 }
 
 #[test]
 fn truncated_data_chunk_is_an_error_that_names_the_file_and_sizes() {
-    let mut bytes = riff(&[(b"fmt ", fmt_chunk(PCM, 1, 48_000, 16)), (b"data", vec![0; 96_000])]);
+    let mut bytes = riff(&[
+        (b"fmt ", fmt_chunk(PCM, 1, 48_000, 16)),
+        (b"data", vec![0; 96_000]),
+    ]);
     bytes.truncate(bytes.len() - 96_000 + 1200);
     let (path, reason) = audio_error(decode_bytes(&bytes, "calls/2024-05-01/agent.wav"));
     assert_eq!(path, PathBuf::from("calls/2024-05-01/agent.wav"));
-    assert_eq!(reason, "truncated: data chunk declares 96000 bytes but only 1200 are present");
-    let message = decode_bytes(&bytes, "calls/agent.wav").expect_err("truncated").to_string();
-    assert_eq!(message, "calls/agent.wav: truncated: data chunk declares 96000 bytes but only 1200 are present");
+    assert_eq!(
+        reason,
+        "truncated: data chunk declares 96000 bytes but only 1200 are present"
+    );
+    let message = decode_bytes(&bytes, "calls/agent.wav")
+        .expect_err("truncated")
+        .to_string();
+    assert_eq!(
+        message,
+        "calls/agent.wav: truncated: data chunk declares 96000 bytes but only 1200 are present"
+    );
 }
 
 #[test]
@@ -231,41 +334,112 @@ fn malformed_headers_give_precise_errors() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (Vec::new(), "empty: file is 0 bytes long"),
         (b"RIFF".to_vec(), "not an audio file (unrecognised header)"),
-        (b"RIFF\0\0\0\0WAV".to_vec(), "not an audio file (unrecognised header)"),
+        (
+            b"RIFF\0\0\0\0WAV".to_vec(),
+            "not an audio file (unrecognised header)",
+        ),
         (b"RIFF\x04\0\0\0WAVE".to_vec(), "corrupt: no fmt chunk"),
-        (riff(&[(b"fmt ", fmt_chunk(PCM, 1, 8000, 16))]), "corrupt: no data chunk"),
-        (riff(&[(b"fmt ", fmt_chunk(PCM, 1, 8000, 16)), (b"data", Vec::new())]), "empty: no audio samples"),
-        (riff(&[(b"fmt ", fmt_chunk(0x0055, 1, 8000, 16)), (b"data", data.clone())]), "unsupported WAV format tag 0x0055"),
-        (riff(&[(b"fmt ", fmt_chunk(PCM, 0, 8000, 16)), (b"data", data.clone())]), "no channels: the stream declares 0 channels"),
-        (riff(&[(b"fmt ", fmt_chunk(PCM, 9, 8000, 16)), (b"data", data.clone())]), "unsupported: 9 channels (at most 8)"),
         (
-            riff(&[(b"fmt ", fmt_chunk(PCM, 1, 1000, 16)), (b"data", data.clone())]),
-            "unsupported sample rate 1000 Hz (must be 4000..=192000 Hz)",
+            riff(&[(b"fmt ", fmt_chunk(PCM, 1, 8000, 16))]),
+            "corrupt: no data chunk",
         ),
         (
-            riff(&[(b"fmt ", fmt_chunk(PCM, 1, 384_000, 16)), (b"data", data.clone())]),
-            "unsupported sample rate 384000 Hz (must be 4000..=192000 Hz)",
+            riff(&[
+                (b"fmt ", fmt_chunk(PCM, 1, 8000, 16)),
+                (b"data", Vec::new()),
+            ]),
+            "empty: no audio samples",
         ),
-        (riff(&[(b"fmt ", fmt_chunk(PCM, 1, 8000, 12)[..12].to_vec()), (b"data", data.clone())]), "corrupt fmt chunk: 12 bytes, expected at least 16"),
-        (riff(&[(b"fmt ", fmt_chunk(FLOAT, 1, 8000, 16)), (b"data", data.clone())]), "unsupported float bit depth 16"),
-        (riff(&[(b"fmt ", fmt_chunk(MULAW, 1, 8000, 16)), (b"data", data.clone())]), "unsupported G.711 bit depth 16 (must be 8)"),
         (
-            riff(&[(b"fmt ", fmt_extensible(1, 8000, 16, 16, 0x0055)), (b"data", data.clone())]),
+            riff(&[
+                (b"fmt ", fmt_chunk(0x0055, 1, 8000, 16)),
+                (b"data", data.clone()),
+            ]),
             "unsupported WAV format tag 0x0055",
         ),
         (
-            riff(&[(b"fmt ", fmt_chunk(EXTENSIBLE, 1, 8000, 16)), (b"data", data.clone())]),
+            riff(&[
+                (b"fmt ", fmt_chunk(PCM, 0, 8000, 16)),
+                (b"data", data.clone()),
+            ]),
+            "no channels: the stream declares 0 channels",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_chunk(PCM, 9, 8000, 16)),
+                (b"data", data.clone()),
+            ]),
+            "unsupported: 9 channels (at most 8)",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_chunk(PCM, 1, 1000, 16)),
+                (b"data", data.clone()),
+            ]),
+            "unsupported sample rate 1000 Hz (must be 4000..=192000 Hz)",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_chunk(PCM, 1, 384_000, 16)),
+                (b"data", data.clone()),
+            ]),
+            "unsupported sample rate 384000 Hz (must be 4000..=192000 Hz)",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_chunk(PCM, 1, 8000, 12)[..12].to_vec()),
+                (b"data", data.clone()),
+            ]),
+            "corrupt fmt chunk: 12 bytes, expected at least 16",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_chunk(FLOAT, 1, 8000, 16)),
+                (b"data", data.clone()),
+            ]),
+            "unsupported float bit depth 16",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_chunk(MULAW, 1, 8000, 16)),
+                (b"data", data.clone()),
+            ]),
+            "unsupported G.711 bit depth 16 (must be 8)",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_extensible(1, 8000, 16, 16, 0x0055)),
+                (b"data", data.clone()),
+            ]),
+            "unsupported WAV format tag 0x0055",
+        ),
+        (
+            riff(&[
+                (b"fmt ", fmt_chunk(EXTENSIBLE, 1, 8000, 16)),
+                (b"data", data.clone()),
+            ]),
             "corrupt fmt chunk: extensible format needs 40 bytes but the chunk has 16",
         ),
         (
-            riff(&[(b"LIST", vec![0; 4]), (b"fmt ", fmt_chunk(PCM, 1, 8000, 16))])[..34].to_vec(),
+            riff(&[
+                (b"LIST", vec![0; 4]),
+                (b"fmt ", fmt_chunk(PCM, 1, 8000, 16)),
+            ])[..34]
+                .to_vec(),
             "truncated: 'fmt ' chunk declares 16 bytes but only 2 are present",
         ),
         (
-            riff(&[(b"LIST", vec![0; 4]), (b"fmt ", fmt_chunk(PCM, 1, 8000, 16))])[..30].to_vec(),
+            riff(&[
+                (b"LIST", vec![0; 4]),
+                (b"fmt ", fmt_chunk(PCM, 1, 8000, 16)),
+            ])[..30]
+                .to_vec(),
             "truncated: the file ends inside a chunk header at byte 24",
         ),
-        (b"hello, this is not audio at all".to_vec(), "not an audio file (unrecognised header)"),
+        (
+            b"hello, this is not audio at all".to_vec(),
+            "not an audio file (unrecognised header)",
+        ),
     ];
     for (bytes, expected_reason) in cases {
         let (path, reason) = audio_error(decode_bytes(&bytes, "bad.wav"));
@@ -277,12 +451,17 @@ fn malformed_headers_give_precise_errors() {
     wrong_guid[39] ^= 0xFF;
     let bytes = riff(&[(b"fmt ", wrong_guid), (b"data", data)]);
     let (_, reason) = audio_error(decode_bytes(&bytes, "guid.wav"));
-    assert!(reason.starts_with("unsupported WAV extensible subformat GUID 01000000"), "{reason}");
+    assert!(
+        reason.starts_with("unsupported WAV extensible subformat GUID 01000000"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn eight_channels_are_accepted() {
-    let data: Vec<u8> = (0..8_i16).flat_map(|channel_idx| (channel_idx * 1000).to_le_bytes()).collect();
+    let data: Vec<u8> = (0..8_i16)
+        .flat_map(|channel_idx| (channel_idx * 1000).to_le_bytes())
+        .collect();
     let bytes = riff(&[(b"fmt ", fmt_chunk(PCM, 8, 16_000, 16)), (b"data", data)]);
     let audio = decode_bytes(&bytes, "eight.wav").expect("decodes");
     assert_eq!(audio.n_channels(), 8);
@@ -291,11 +470,28 @@ fn eight_channels_are_accepted() {
 
 #[test]
 fn audio_longer_than_the_limit_is_rejected() {
-    let bytes = riff(&[(b"fmt ", fmt_chunk(PCM, 1, 8000, 16)), (b"data", vec![0; 16_000 * 3])]);
-    let limits = DecodeLimits { max_duration_secs: 2.5 };
+    let bytes = riff(&[
+        (b"fmt ", fmt_chunk(PCM, 1, 8000, 16)),
+        (b"data", vec![0; 16_000 * 3]),
+    ]);
+    let limits = DecodeLimits {
+        max_duration_secs: 2.5,
+    };
     let (_, reason) = audio_error(decode_bytes_with_limits(&bytes, "long.wav", &limits));
-    assert_eq!(reason, "too long: 3.0 s of audio exceeds the limit of 2.5 s");
-    assert!(decode_bytes_with_limits(&bytes, "long.wav", &DecodeLimits { max_duration_secs: 3.0 }).is_ok());
+    assert_eq!(
+        reason,
+        "too long: 3.0 s of audio exceeds the limit of 2.5 s"
+    );
+    assert!(
+        decode_bytes_with_limits(
+            &bytes,
+            "long.wav",
+            &DecodeLimits {
+                max_duration_secs: 3.0
+            }
+        )
+        .is_ok()
+    );
     assert_eq!(DecodeLimits::default().max_duration_secs, 4.0 * 3600.0);
 }
 
@@ -303,7 +499,10 @@ fn audio_longer_than_the_limit_is_rejected() {
 fn encoded_pcm16_round_trips_and_is_read_by_hound() {
     let left = sine(16_000, 1600, 440.0);
     let right = sine(16_000, 1600, 880.0);
-    let original = DecodedAudio { sample_rate_hz: 16_000, channels: vec![left.clone(), right.clone()] };
+    let original = DecodedAudio {
+        sample_rate_hz: 16_000,
+        channels: vec![left.clone(), right.clone()],
+    };
     let bytes = encode_wav_pcm16(&original);
     assert_eq!(bytes.len(), 44 + 1600 * 2 * 2);
 
@@ -312,7 +511,10 @@ fn encoded_pcm16_round_trips_and_is_read_by_hound() {
     assert_close(&decoded.channels[0], &left, 1.0 / 32768.0);
     assert_close(&decoded.channels[1], &right, 1.0 / 32768.0);
     // 16-bit values survive a second round trip exactly.
-    assert_eq!(decode_bytes(&encode_wav_pcm16(&decoded), "again.wav").expect("decodes"), decoded);
+    assert_eq!(
+        decode_bytes(&encode_wav_pcm16(&decoded), "again.wav").expect("decodes"),
+        decoded
+    );
 
     let reader = hound::WavReader::new(std::io::Cursor::new(&bytes)).expect("hound reads our WAV");
     assert_eq!(reader.spec().channels, 2);
@@ -320,16 +522,25 @@ fn encoded_pcm16_round_trips_and_is_read_by_hound() {
     assert_eq!(reader.spec().bits_per_sample, 16);
     assert_eq!(reader.len(), 3200);
 
-    let clipped = DecodedAudio { sample_rate_hz: 8000, channels: vec![vec![1.5, -1.5, f32::NAN, 1.0]] };
+    let clipped = DecodedAudio {
+        sample_rate_hz: 8000,
+        channels: vec![vec![1.5, -1.5, f32::NAN, 1.0]],
+    };
     let decoded = decode_bytes(&encode_wav_pcm16(&clipped), "clipped.wav").expect("decodes");
-    assert_eq!(decoded.channels, vec![vec![32767.0 / 32768.0, -1.0, 0.0, 32767.0 / 32768.0]]);
+    assert_eq!(
+        decoded.channels,
+        vec![vec![32767.0 / 32768.0, -1.0, 0.0, 32767.0 / 32768.0]]
+    );
 }
 
 #[test]
 fn decode_file_reads_from_disk_and_names_the_path_in_errors() {
     let directory = tempfile::tempdir().expect("temp dir");
     let path = directory.path().join("call.wav");
-    let original = DecodedAudio { sample_rate_hz: 8000, channels: vec![sine(8000, 400, 440.0)] };
+    let original = DecodedAudio {
+        sample_rate_hz: 8000,
+        channels: vec![sine(8000, 400, 440.0)],
+    };
     std::fs::write(&path, encode_wav_pcm16(&original)).expect("write");
     let decoded = decode_file(&path).expect("decodes");
     assert_eq!(decoded.duration_secs(), 0.05);

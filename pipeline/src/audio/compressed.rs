@@ -47,18 +47,32 @@ pub(super) fn decode_compressed(
     format: CompressedFormat,
     limits: &DecodeLimits,
 ) -> Result<DecodedAudio, String> {
-    match catch_unwind(AssertUnwindSafe(|| decode_with_symphonia(bytes, format, limits))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        decode_with_symphonia(bytes, format, limits)
+    })) {
         Ok(result) => result,
-        Err(_) => Err(format!("corrupt {} stream: the decoder rejected malformed data", format.label())),
+        Err(_) => Err(format!(
+            "corrupt {} stream: the decoder rejected malformed data",
+            format.label()
+        )),
     }
 }
 
-fn open_reader(bytes: &[u8], format: CompressedFormat) -> Result<Box<dyn FormatReader>, SymphoniaError> {
+fn open_reader(
+    bytes: &[u8],
+    format: CompressedFormat,
+) -> Result<Box<dyn FormatReader>, SymphoniaError> {
     // Symphonia's media sources must be 'static, hence the copy of the (compressed) bytes.
-    let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), MediaSourceStreamOptions::default());
+    let source = MediaSourceStream::new(
+        Box::new(Cursor::new(bytes.to_vec())),
+        MediaSourceStreamOptions::default(),
+    );
     // Gapless mode makes timestamps and n_frames exclude the encoder delay and padding, so that
     // sample 0 of the output is sample 0 of what was recorded.
-    let options = FormatOptions { enable_gapless: true, ..FormatOptions::default() };
+    let options = FormatOptions {
+        enable_gapless: true,
+        ..FormatOptions::default()
+    };
     // The reader is chosen from the sniffed magic bytes rather than by symphonia's probe, which
     // would accept any container it finds a marker for anywhere in the first megabyte.
     Ok(match format {
@@ -70,7 +84,9 @@ fn open_reader(bytes: &[u8], format: CompressedFormat) -> Result<Box<dyn FormatR
 
 fn describe_error(error: &SymphoniaError) -> String {
     match error {
-        SymphoniaError::IoError(io_error) if io_error.kind() == std::io::ErrorKind::UnexpectedEof => {
+        SymphoniaError::IoError(io_error)
+            if io_error.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
             "stream ends unexpectedly".to_string()
         }
         SymphoniaError::IoError(io_error) => format!("read error: {io_error}"),
@@ -78,17 +94,29 @@ fn describe_error(error: &SymphoniaError) -> String {
         SymphoniaError::Unsupported(feature) => format!("unsupported: {feature}"),
         SymphoniaError::LimitError(limit) => format!("decoder limit reached: {limit}"),
         SymphoniaError::SeekError(_) => "seek failed".to_string(),
-        SymphoniaError::ResetRequired => "stream parameters change mid-stream (chained streams are not supported)".to_string(),
+        SymphoniaError::ResetRequired => {
+            "stream parameters change mid-stream (chained streams are not supported)".to_string()
+        }
     }
 }
 
-fn decode_with_symphonia(bytes: &[u8], format: CompressedFormat, limits: &DecodeLimits) -> Result<DecodedAudio, String> {
+fn decode_with_symphonia(
+    bytes: &[u8],
+    format: CompressedFormat,
+    limits: &DecodeLimits,
+) -> Result<DecodedAudio, String> {
     let label = format.label();
     let mut reader = open_reader(bytes, format).map_err(|error| match error {
-        SymphoniaError::IoError(io_error) if io_error.kind() == std::io::ErrorKind::UnexpectedEof => match format {
-            CompressedFormat::Mpeg => "not an audio file (no MPEG audio frame found)".to_string(),
-            _ => format!("truncated: the file ends inside the {label} header"),
-        },
+        SymphoniaError::IoError(io_error)
+            if io_error.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            match format {
+                CompressedFormat::Mpeg => {
+                    "not an audio file (no MPEG audio frame found)".to_string()
+                }
+                _ => format!("truncated: the file ends inside the {label} header"),
+            }
+        }
         other => format!("corrupt {label} header: {}", describe_error(&other)),
     })?;
 
@@ -107,7 +135,12 @@ fn decode_with_symphonia(bytes: &[u8], format: CompressedFormat, limits: &Decode
     }
     let mut decoder = symphonia::default::get_codecs()
         .make(&codec_params, &DecoderOptions::default())
-        .map_err(|error| format!("unsupported codec in the {label} stream: {}", describe_error(&error)))?;
+        .map_err(|error| {
+            format!(
+                "unsupported codec in the {label} stream: {}",
+                describe_error(&error)
+            )
+        })?;
 
     let max_frames = (limits.max_duration_secs * f64::from(sample_rate_hz)).max(0.0) as u64;
     let position_secs = |n_frames: usize| n_frames as f64 / f64::from(sample_rate_hz);
@@ -119,7 +152,11 @@ fn decode_with_symphonia(bytes: &[u8], format: CompressedFormat, limits: &Decode
     loop {
         let packet = match reader.next_packet() {
             Ok(packet) => packet,
-            Err(SymphoniaError::IoError(io_error)) if io_error.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::IoError(io_error))
+                if io_error.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                break;
+            }
             Err(error) => {
                 return Err(format!(
                     "corrupt {label} stream at {:.2} s: {}",
@@ -136,7 +173,10 @@ fn decode_with_symphonia(bytes: &[u8], format: CompressedFormat, limits: &Decode
             Err(SymphoniaError::DecodeError(message)) => {
                 n_consecutive_bad_packets += 1;
                 if n_consecutive_bad_packets >= MAX_CONSECUTIVE_BAD_PACKETS || channels.is_empty() {
-                    return Err(format!("corrupt {label} frame at {:.2} s: {message}", position_secs(n_frames)));
+                    return Err(format!(
+                        "corrupt {label} frame at {:.2} s: {message}",
+                        position_secs(n_frames)
+                    ));
                 }
                 // Keep the timeline: later words must keep their times, so the lost frame
                 // becomes silence of the packet's duration (time base is 1/sample rate for
@@ -192,17 +232,28 @@ fn decode_with_symphonia(bytes: &[u8], format: CompressedFormat, limits: &Decode
         let n_samples = n_packet_frames * n_packet_channels;
         let buffer = match &mut sample_buffer {
             Some(buffer) if buffer.capacity() >= n_samples => buffer,
-            slot => slot.insert(SampleBuffer::new(decoded.capacity().max(n_packet_frames) as u64, spec)),
+            slot => slot.insert(SampleBuffer::new(
+                decoded.capacity().max(n_packet_frames) as u64,
+                spec,
+            )),
         };
         buffer.copy_planar_ref(decoded);
-        for (channel, planar) in channels.iter_mut().zip(buffer.samples().chunks_exact(n_packet_frames)) {
+        for (channel, planar) in channels
+            .iter_mut()
+            .zip(buffer.samples().chunks_exact(n_packet_frames))
+        {
             channel.extend_from_slice(planar);
         }
         n_frames += n_packet_frames;
         if n_frames as u64 > max_frames {
             return Err(check_duration(n_frames as u64, sample_rate_hz, limits)
                 .err()
-                .unwrap_or_else(|| format!("too long: exceeds the limit of {:.1} s", limits.max_duration_secs)));
+                .unwrap_or_else(|| {
+                    format!(
+                        "too long: exceeds the limit of {:.1} s",
+                        limits.max_duration_secs
+                    )
+                }));
         }
     }
 
@@ -211,7 +262,10 @@ fn decode_with_symphonia(bytes: &[u8], format: CompressedFormat, limits: &Decode
     }
     check_not_truncated(format, &codec_params, n_frames, sample_rate_hz)?;
     trim_ogg_end_padding(format, codec_params.n_frames, &mut channels);
-    Ok(DecodedAudio { sample_rate_hz, channels })
+    Ok(DecodedAudio {
+        sample_rate_hz,
+        channels,
+    })
 }
 
 /// FLAC's STREAMINFO states the exact number of frames, so fewer decoded frames means the
@@ -241,7 +295,11 @@ fn check_not_truncated(
 /// last packet whole, past the end the final granule position declares (636 extra frames for
 /// one second of sox output). The granule position is exact, so cut there. Other formats are
 /// left alone: an MP3's declared length may be a bitrate estimate.
-fn trim_ogg_end_padding(format: CompressedFormat, n_declared_frames: Option<u64>, channels: &mut [Vec<f32>]) {
+fn trim_ogg_end_padding(
+    format: CompressedFormat,
+    n_declared_frames: Option<u64>,
+    channels: &mut [Vec<f32>],
+) {
     let (CompressedFormat::Ogg, Some(n_declared_frames)) = (format, n_declared_frames) else {
         return;
     };

@@ -16,7 +16,11 @@ pub fn mulaw_to_linear(mulaw_byte: u8) -> i16 {
     let exponent = u32::from((inverted >> 4) & 0x07);
     let mantissa = i32::from(inverted & 0x0F);
     let magnitude = (((mantissa << 3) + MULAW_BIAS) << exponent) - MULAW_BIAS;
-    let linear = if inverted & 0x80 != 0 { -magnitude } else { magnitude };
+    let linear = if inverted & 0x80 != 0 {
+        -magnitude
+    } else {
+        magnitude
+    };
     // The largest magnitude is 32124, so this never saturates.
     linear as i16
 }
@@ -43,7 +47,11 @@ pub fn alaw_to_linear(alaw_byte: u8) -> i16 {
         _ => ((mantissa << 4) + 0x108) << (segment - 1),
     };
     // A set sign bit means a positive value in A-law.
-    let linear = if toggled & 0x80 != 0 { magnitude } else { -magnitude };
+    let linear = if toggled & 0x80 != 0 {
+        magnitude
+    } else {
+        -magnitude
+    };
     // The largest magnitude is 32256, so this never saturates.
     linear as i16
 }

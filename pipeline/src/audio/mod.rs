@@ -57,7 +57,10 @@ impl DecodedAudio {
                 let scale = 1.0 / all.len() as f32;
                 (0..self.n_frames())
                     .map(|frame_idx| {
-                        all.iter().map(|channel| channel.get(frame_idx).copied().unwrap_or(0.0)).sum::<f32>() * scale
+                        all.iter()
+                            .map(|channel| channel.get(frame_idx).copied().unwrap_or(0.0))
+                            .sum::<f32>()
+                            * scale
                     })
                     .collect()
             }
@@ -75,7 +78,9 @@ pub struct DecodeLimits {
 impl Default for DecodeLimits {
     fn default() -> Self {
         // Four hours: longer than any contact-centre call we expect to analyse.
-        Self { max_duration_secs: 4.0 * 3600.0 }
+        Self {
+            max_duration_secs: 4.0 * 3600.0,
+        }
     }
 }
 
@@ -101,15 +106,25 @@ pub fn decode_bytes(bytes: &[u8], name_for_errors: &str) -> Result<DecodedAudio>
 
 /// Decodes audio held in memory: WAV (PCM 8/16/24/32-bit, float 32/64-bit, µ-law, A-law,
 /// extensible), FLAC, Ogg/Vorbis and MPEG audio (MP3, MP2, MP1).
-pub fn decode_bytes_with_limits(bytes: &[u8], name_for_errors: &str, limits: &DecodeLimits) -> Result<DecodedAudio> {
+pub fn decode_bytes_with_limits(
+    bytes: &[u8],
+    name_for_errors: &str,
+    limits: &DecodeLimits,
+) -> Result<DecodedAudio> {
     let fail = |reason: String| audio_error(name_for_errors, reason);
     let decoded = match sniff_container(bytes).map_err(fail)? {
         Container::Wav => wav::decode_wav(bytes, limits),
-        Container::Flac => compressed::decode_compressed(bytes, compressed::CompressedFormat::Flac, limits),
-        Container::Ogg => compressed::decode_compressed(bytes, compressed::CompressedFormat::Ogg, limits),
-        Container::Mpeg { audio_offset } => {
-            compressed::decode_compressed(&bytes[audio_offset..], compressed::CompressedFormat::Mpeg, limits)
+        Container::Flac => {
+            compressed::decode_compressed(bytes, compressed::CompressedFormat::Flac, limits)
         }
+        Container::Ogg => {
+            compressed::decode_compressed(bytes, compressed::CompressedFormat::Ogg, limits)
+        }
+        Container::Mpeg { audio_offset } => compressed::decode_compressed(
+            &bytes[audio_offset..],
+            compressed::CompressedFormat::Mpeg,
+            limits,
+        ),
     }
     .map_err(fail)?;
     check_decoded(&decoded, limits).map_err(fail)?;
@@ -117,7 +132,10 @@ pub fn decode_bytes_with_limits(bytes: &[u8], name_for_errors: &str, limits: &De
 }
 
 fn audio_error(name_for_errors: &str, reason: String) -> PipelineError {
-    PipelineError::Audio { path: PathBuf::from(name_for_errors), reason }
+    PipelineError::Audio {
+        path: PathBuf::from(name_for_errors),
+        reason,
+    }
 }
 
 /// The containers recognised from their first bytes.
@@ -127,7 +145,9 @@ enum Container {
     Flac,
     Ogg,
     /// MPEG audio frames start at `audio_offset`, after any ID3v2 tags.
-    Mpeg { audio_offset: usize },
+    Mpeg {
+        audio_offset: usize,
+    },
 }
 
 fn sniff_container(bytes: &[u8]) -> std::result::Result<Container, String> {
@@ -135,15 +155,34 @@ fn sniff_container(bytes: &[u8]) -> std::result::Result<Container, String> {
         return Err("empty: file is 0 bytes long".to_string());
     }
     match bytes {
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'A', b'V', b'E', ..] => Ok(Container::Wav),
-        [b'R', b'I', b'F', b'F', _, _, _, _, form @ ..] if form.len() >= 4 => {
-            Err(format!("not an audio file (RIFF form {:?} is not WAVE)", String::from_utf8_lossy(&form[..4])))
-        }
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'A',
+            b'V',
+            b'E',
+            ..,
+        ] => Ok(Container::Wav),
+        [b'R', b'I', b'F', b'F', _, _, _, _, form @ ..] if form.len() >= 4 => Err(format!(
+            "not an audio file (RIFF form {:?} is not WAVE)",
+            String::from_utf8_lossy(&form[..4])
+        )),
         [b'R', b'F', b'6', b'4', ..] => Err("unsupported: RF64 (64-bit WAV) files".to_string()),
         [b'f', b'L', b'a', b'C', ..] => Ok(Container::Flac),
         [b'O', b'g', b'g', b'S', ..] => Ok(Container::Ogg),
-        [b'I', b'D', b'3', ..] => Ok(Container::Mpeg { audio_offset: skip_id3v2_tags(bytes)? }),
-        [first, second, ..] if is_mpeg_frame_sync(*first, *second) => Ok(Container::Mpeg { audio_offset: 0 }),
+        [b'I', b'D', b'3', ..] => Ok(Container::Mpeg {
+            audio_offset: skip_id3v2_tags(bytes)?,
+        }),
+        [first, second, ..] if is_mpeg_frame_sync(*first, *second) => {
+            Ok(Container::Mpeg { audio_offset: 0 })
+        }
         _ => Err("not an audio file (unrecognised header)".to_string()),
     }
 }
@@ -167,10 +206,18 @@ fn skip_id3v2_tags(bytes: &[u8]) -> std::result::Result<usize, String> {
         }
         // The tag size is "syncsafe": four 7-bit groups (ID3v2.4 section 3.1).
         if header[6..10].iter().any(|byte| byte & 0x80 != 0) {
-            return Err(format!("corrupt ID3v2 tag at byte {offset}: size is not syncsafe"));
+            return Err(format!(
+                "corrupt ID3v2 tag at byte {offset}: size is not syncsafe"
+            ));
         }
-        let body_len = header[6..10].iter().fold(0_usize, |size, &byte| (size << 7) | usize::from(byte));
-        let footer_len = if header[5] & ID3V2_FOOTER_FLAG != 0 { ID3V2_HEADER_LEN } else { 0 };
+        let body_len = header[6..10]
+            .iter()
+            .fold(0_usize, |size, &byte| (size << 7) | usize::from(byte));
+        let footer_len = if header[5] & ID3V2_FOOTER_FLAG != 0 {
+            ID3V2_HEADER_LEN
+        } else {
+            0
+        };
         let tag_len = ID3V2_HEADER_LEN + body_len + footer_len;
         if offset + tag_len > bytes.len() {
             return Err(format!(
@@ -182,7 +229,10 @@ fn skip_id3v2_tags(bytes: &[u8]) -> std::result::Result<usize, String> {
     }
     if offset == 0 {
         // Only called when the content starts with "ID3", so the first header is incomplete.
-        return Err(format!("truncated: file is {} bytes, too short for an ID3v2 tag", bytes.len()));
+        return Err(format!(
+            "truncated: file is {} bytes, too short for an ID3v2 tag",
+            bytes.len()
+        ));
     }
     if offset >= bytes.len() {
         return Err("empty: no audio after the ID3v2 tag".to_string());
@@ -200,12 +250,17 @@ fn check_decoded(decoded: &DecodedAudio, limits: &DecodeLimits) -> std::result::
 }
 
 /// Rejects channel counts and sample rates the pipeline cannot use.
-pub(crate) fn check_stream_format(n_channels: usize, sample_rate_hz: u32) -> std::result::Result<(), String> {
+pub(crate) fn check_stream_format(
+    n_channels: usize,
+    sample_rate_hz: u32,
+) -> std::result::Result<(), String> {
     if n_channels == 0 {
         return Err("no channels: the stream declares 0 channels".to_string());
     }
     if n_channels > MAX_CHANNELS {
-        return Err(format!("unsupported: {n_channels} channels (at most {MAX_CHANNELS})"));
+        return Err(format!(
+            "unsupported: {n_channels} channels (at most {MAX_CHANNELS})"
+        ));
     }
     if !(MIN_SAMPLE_RATE_HZ..=MAX_SAMPLE_RATE_HZ).contains(&sample_rate_hz) {
         return Err(format!(
@@ -216,7 +271,11 @@ pub(crate) fn check_stream_format(n_channels: usize, sample_rate_hz: u32) -> std
 }
 
 /// Rejects audio longer than `limits.max_duration_secs`.
-pub(crate) fn check_duration(n_frames: u64, sample_rate_hz: u32, limits: &DecodeLimits) -> std::result::Result<(), String> {
+pub(crate) fn check_duration(
+    n_frames: u64,
+    sample_rate_hz: u32,
+    limits: &DecodeLimits,
+) -> std::result::Result<(), String> {
     let duration_secs = n_frames as f64 / f64::from(sample_rate_hz.max(1));
     if duration_secs > limits.max_duration_secs {
         return Err(format!(
@@ -236,17 +295,29 @@ mod tests {
         assert_eq!(sniff_container(b"RIFF\0\0\0\0WAVEfmt "), Ok(Container::Wav));
         assert_eq!(sniff_container(b"fLaC\0\0\0\x22"), Ok(Container::Flac));
         assert_eq!(sniff_container(b"OggS\0\x02"), Ok(Container::Ogg));
-        assert_eq!(sniff_container(&[0xFF, 0xFB, 0x90, 0x00]), Ok(Container::Mpeg { audio_offset: 0 }));
+        assert_eq!(
+            sniff_container(&[0xFF, 0xFB, 0x90, 0x00]),
+            Ok(Container::Mpeg { audio_offset: 0 })
+        );
         let mut with_tag = b"ID3\x04\x00\x00\x00\x00\x00\x02\0\0".to_vec();
         with_tag.extend([0xFF, 0xFB, 0x90, 0x00]);
-        assert_eq!(sniff_container(&with_tag), Ok(Container::Mpeg { audio_offset: 12 }));
+        assert_eq!(
+            sniff_container(&with_tag),
+            Ok(Container::Mpeg { audio_offset: 12 })
+        );
         assert!(sniff_container(b"hello world").is_err());
-        assert!(sniff_container(&[0xFF, 0xE8]).is_err(), "reserved MPEG version");
+        assert!(
+            sniff_container(&[0xFF, 0xE8]).is_err(),
+            "reserved MPEG version"
+        );
     }
 
     #[test]
     fn mixes_channels_by_averaging() {
-        let audio = DecodedAudio { sample_rate_hz: 8000, channels: vec![vec![1.0, 0.5], vec![0.0, -0.5]] };
+        let audio = DecodedAudio {
+            sample_rate_hz: 8000,
+            channels: vec![vec![1.0, 0.5], vec![0.0, -0.5]],
+        };
         assert_eq!(audio.mixed_to_mono(), vec![0.5, 0.0]);
         assert_eq!(audio.duration_secs(), 2.0 / 8000.0);
     }

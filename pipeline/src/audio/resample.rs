@@ -10,7 +10,7 @@
 //! faster than rubato's asynchronous sinc resampler.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Indexing, ResamplerConstructionError, Resampler, WindowFunction};
+use rubato::{Fft, FixedSync, Indexing, Resampler, ResamplerConstructionError, WindowFunction};
 
 use crate::error::{PipelineError, Result};
 
@@ -41,17 +41,26 @@ impl FftEngine {
             self.output_scratch.resize(output_frames_max, 0.0);
         }
         let scratch_len = self.output_scratch.len();
-        let adapters = InterleavedSlice::new(input, 1, input.len())
-            .and_then(|input_adapter| {
-                InterleavedSlice::new_mut(&mut self.output_scratch, 1, scratch_len)
-                    .map(|output_adapter| (input_adapter, output_adapter))
-            });
+        let adapters = InterleavedSlice::new(input, 1, input.len()).and_then(|input_adapter| {
+            InterleavedSlice::new_mut(&mut self.output_scratch, 1, scratch_len)
+                .map(|output_adapter| (input_adapter, output_adapter))
+        });
         let Ok((input_adapter, mut output_adapter)) = adapters else {
-            tracing::error!(n_input = input.len(), "resampler buffers have inconsistent sizes");
+            tracing::error!(
+                n_input = input.len(),
+                "resampler buffers have inconsistent sizes"
+            );
             return;
         };
-        let indexing = Indexing { partial_len, ..Indexing::default() };
-        match self.resampler.process_into_buffer(&input_adapter, &mut output_adapter, Some(&indexing)) {
+        let indexing = Indexing {
+            partial_len,
+            ..Indexing::default()
+        };
+        match self.resampler.process_into_buffer(
+            &input_adapter,
+            &mut output_adapter,
+            Some(&indexing),
+        ) {
             Ok((_, n_output_frames)) => {
                 let produced = &self.output_scratch[..n_output_frames.min(scratch_len)];
                 let n_dropped = self.delay_frames_left.min(produced.len());
@@ -106,11 +115,12 @@ impl StreamingResampler {
         let engine = if input_rate_hz == output_rate_hz {
             None
         } else {
-            let resampler = build_fft_resampler(input_rate_hz, output_rate_hz).map_err(|error| {
-                PipelineError::InvalidOption(format!(
-                    "cannot resample from {input_rate_hz} Hz to {output_rate_hz} Hz: {error}"
-                ))
-            })?;
+            let resampler =
+                build_fft_resampler(input_rate_hz, output_rate_hz).map_err(|error| {
+                    PipelineError::InvalidOption(format!(
+                        "cannot resample from {input_rate_hz} Hz to {output_rate_hz} Hz: {error}"
+                    ))
+                })?;
             Some(FftEngine {
                 delay_frames_left: resampler.output_delay(),
                 output_scratch: vec![0.0; resampler.output_frames_max()],
@@ -118,7 +128,13 @@ impl StreamingResampler {
                 resampler,
             })
         };
-        Ok(Self { input_rate_hz, output_rate_hz, engine, n_input_samples: 0, n_output_samples: 0 })
+        Ok(Self {
+            input_rate_hz,
+            output_rate_hz,
+            engine,
+            n_input_samples: 0,
+            n_output_samples: 0,
+        })
     }
 
     pub fn input_rate_hz(&self) -> u32 {
@@ -145,7 +161,11 @@ impl StreamingResampler {
             if chunk_len == 0 || pending.len() - n_consumed < chunk_len {
                 break;
             }
-            engine.run_chunk(&pending[n_consumed..n_consumed + chunk_len], None, &mut output);
+            engine.run_chunk(
+                &pending[n_consumed..n_consumed + chunk_len],
+                None,
+                &mut output,
+            );
             n_consumed += chunk_len;
         }
         pending.drain(..n_consumed);
@@ -155,42 +175,13 @@ impl StreamingResampler {
     }
 
     /// Ends the stream: returns the remaining output, so that the total is
-    /// Builds rubato's FFT resampler with an even number of minimum blocks per FFT.
-///
-/// rubato's filter is a windowed sinc centred on input frame `fft_size_in / 2` (rounded down)
-/// and it reports `fft_size_out / 2` (rounded down) as its delay. Both are exact only when the
-/// FFT sizes are even; with odd sizes (e.g. 11025 -> 16000 through `Fft::new`, 441 -> 640) the
-/// output lags by a fraction of a sample more than reported. An even block count makes both
-/// sizes even, so dropping `output_delay()` frames aligns the output exactly.
-fn build_fft_resampler(input_rate_hz: u32, output_rate_hz: u32) -> Result<Fft<f32>, ResamplerConstructionError> {
-    let input_rate = input_rate_hz as usize;
-    let output_rate = output_rate_hz as usize;
-    let min_block_in = input_rate / greatest_common_divisor(input_rate, output_rate);
-    let mut n_blocks = TARGET_FFT_INPUT_FRAMES.div_ceil(min_block_in).max(1);
-    n_blocks += n_blocks % 2;
-    let fft_size_in = n_blocks * min_block_in;
-    let sub_chunks = (INPUT_CHUNK_FRAMES / fft_size_in).max(1);
-    Fft::new_custom(
-        input_rate,
-        output_rate,
-        fft_size_in * sub_chunks,
-        sub_chunks,
-        1,
-        WindowFunction::BlackmanHarris2,
-        FixedSync::Input,
-    )
-}
-
-fn greatest_common_divisor(mut a: usize, mut b: usize) -> usize {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a.max(1)
-}
-
-/// round(n_input * output_rate / input_rate) samples, and resets for a new stream.
+    /// round(n_input * output_rate / input_rate) samples, and resets for a new stream.
     pub fn finish(&mut self) -> Vec<f32> {
-        let n_expected_total = expected_output_len(self.n_input_samples, self.input_rate_hz, self.output_rate_hz);
+        let n_expected_total = expected_output_len(
+            self.n_input_samples,
+            self.input_rate_hz,
+            self.output_rate_hz,
+        );
         let n_output_so_far = self.n_output_samples;
         self.n_input_samples = 0;
         self.n_output_samples = 0;
@@ -198,7 +189,9 @@ fn greatest_common_divisor(mut a: usize, mut b: usize) -> usize {
             return Vec::new();
         };
         let mut output = Vec::new();
-        let n_missing = |output: &Vec<f32>| n_expected_total.saturating_sub(n_output_so_far + output.len() as u64);
+        let n_missing = |output: &Vec<f32>| {
+            n_expected_total.saturating_sub(n_output_so_far + output.len() as u64)
+        };
         let pending = std::mem::take(&mut engine.pending_input);
         if !pending.is_empty() && n_missing(&output) > 0 {
             engine.run_chunk(&pending, Some(pending.len()), &mut output);
@@ -223,7 +216,10 @@ fn greatest_common_divisor(mut a: usize, mut b: usize) -> usize {
 /// FFT sizes are even; with odd sizes (e.g. 11025 -> 16000 through `Fft::new`, 441 -> 640) the
 /// output lags by a fraction of a sample more than reported. An even block count makes both
 /// sizes even, so dropping `output_delay()` frames aligns the output exactly.
-fn build_fft_resampler(input_rate_hz: u32, output_rate_hz: u32) -> Result<Fft<f32>, ResamplerConstructionError> {
+fn build_fft_resampler(
+    input_rate_hz: u32,
+    output_rate_hz: u32,
+) -> Result<Fft<f32>, ResamplerConstructionError> {
     let input_rate = input_rate_hz as usize;
     let output_rate = output_rate_hz as usize;
     let min_block_in = input_rate / greatest_common_divisor(input_rate, output_rate);

@@ -14,7 +14,9 @@ const WAVE_FORMAT_EXTENSIBLE: u16 = 0xFFFE;
 
 /// Bytes 2..16 of every `KSDATAFORMAT_SUBTYPE_*` GUID that wraps a classic format tag
 /// (`{0000xxxx-0000-0010-8000-00AA00389B71}`, mmreg.h); bytes 0..2 hold the tag itself.
-const SUBFORMAT_GUID_TAIL: [u8; 14] = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71];
+const SUBFORMAT_GUID_TAIL: [u8; 14] = [
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+];
 
 const RIFF_HEADER_LEN: usize = 12;
 const CHUNK_HEADER_LEN: usize = 8;
@@ -30,7 +32,9 @@ enum SampleEncoding {
     UnsignedPcm8,
     /// Signed little-endian PCM in a container of 2, 3 or 4 bytes; narrower valid bits are
     /// left-justified, so scaling by the container's full scale is right for them too.
-    SignedPcm { container_bytes: usize },
+    SignedPcm {
+        container_bytes: usize,
+    },
     Float32,
     Float64,
     MuLaw,
@@ -50,7 +54,9 @@ impl SampleEncoding {
     fn decode(self, sample_bytes: &[u8]) -> f32 {
         let sample = match (self, sample_bytes) {
             (SampleEncoding::UnsignedPcm8, &[byte]) => (f32::from(byte) - 128.0) / 128.0,
-            (SampleEncoding::SignedPcm { .. }, &[low, high]) => f32::from(i16::from_le_bytes([low, high])) / 32_768.0,
+            (SampleEncoding::SignedPcm { .. }, &[low, high]) => {
+                f32::from(i16::from_le_bytes([low, high])) / 32_768.0
+            }
             (SampleEncoding::SignedPcm { .. }, &[low, mid, high]) => {
                 // Put the 24 bits at the top of an i32 so the sign extends, then scale from 32 bits.
                 (i32::from_le_bytes([0, low, mid, high]) as f64 / 2_147_483_648.0) as f32
@@ -68,7 +74,11 @@ impl SampleEncoding {
             _ => 0.0,
         };
         // Float files may hold NaN or values beyond full scale; the pipeline promises -1..1.
-        if sample.is_nan() { 0.0 } else { sample.clamp(-1.0, 1.0) }
+        if sample.is_nan() {
+            0.0
+        } else {
+            sample.clamp(-1.0, 1.0)
+        }
     }
 }
 
@@ -100,13 +110,24 @@ fn read_u32(bytes: &[u8], offset: usize) -> u32 {
 }
 
 fn chunk_name(id: &[u8]) -> String {
-    id.iter().map(|&byte| if byte.is_ascii_graphic() || byte == b' ' { char::from(byte) } else { '?' }).collect()
+    id.iter()
+        .map(|&byte| {
+            if byte.is_ascii_graphic() || byte == b' ' {
+                char::from(byte)
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 /// Parses a `fmt ` chunk body into the sample layout it declares.
 fn parse_fmt_chunk(body: &[u8]) -> Result<WavFormat, String> {
     if body.len() < FMT_MIN_LEN {
-        return Err(format!("corrupt fmt chunk: {} bytes, expected at least {FMT_MIN_LEN}", body.len()));
+        return Err(format!(
+            "corrupt fmt chunk: {} bytes, expected at least {FMT_MIN_LEN}",
+            body.len()
+        ));
     }
     let declared_tag = read_u16(body, 0);
     let n_channels = usize::from(read_u16(body, 2));
@@ -141,7 +162,9 @@ fn parse_fmt_chunk(body: &[u8]) -> Result<WavFormat, String> {
         (WAVE_FORMAT_PCM, bits) => return Err(format!("unsupported PCM bit depth {bits}")),
         (WAVE_FORMAT_IEEE_FLOAT, 32) => SampleEncoding::Float32,
         (WAVE_FORMAT_IEEE_FLOAT, 64) => SampleEncoding::Float64,
-        (WAVE_FORMAT_IEEE_FLOAT, bits) => return Err(format!("unsupported float bit depth {bits}")),
+        (WAVE_FORMAT_IEEE_FLOAT, bits) => {
+            return Err(format!("unsupported float bit depth {bits}"));
+        }
         (WAVE_FORMAT_MULAW, 8) => SampleEncoding::MuLaw,
         (WAVE_FORMAT_ALAW, 8) => SampleEncoding::ALaw,
         (WAVE_FORMAT_MULAW | WAVE_FORMAT_ALAW, bits) => {
@@ -149,7 +172,11 @@ fn parse_fmt_chunk(body: &[u8]) -> Result<WavFormat, String> {
         }
         (tag, _) => return Err(format!("unsupported WAV format tag 0x{tag:04X}")),
     };
-    let format = WavFormat { encoding, n_channels, sample_rate_hz };
+    let format = WavFormat {
+        encoding,
+        n_channels,
+        sample_rate_hz,
+    };
     if declared_block_align != format.block_align() {
         return Err(format!(
             "corrupt fmt chunk: block align is {declared_block_align} bytes, expected {} for {n_channels} channels \
@@ -167,7 +194,10 @@ fn parse_fmt_chunk(body: &[u8]) -> Result<WavFormat, String> {
 /// shortened recording: a truncated upload should be re-sent, not analysed in part.
 pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedAudio, String> {
     if bytes.len() < RIFF_HEADER_LEN {
-        return Err(format!("truncated: file is {} bytes, too short for a RIFF/WAVE header", bytes.len()));
+        return Err(format!(
+            "truncated: file is {} bytes, too short for a RIFF/WAVE header",
+            bytes.len()
+        ));
     }
     let mut format: Option<WavFormat> = None;
     let mut data: Option<&[u8]> = None;
@@ -181,9 +211,15 @@ pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedA
         let body_len = declared_size as usize;
 
         if chunk_id == b"data" {
-            let body_len = if declared_size == DATA_SIZE_UNKNOWN { present } else { body_len };
+            let body_len = if declared_size == DATA_SIZE_UNKNOWN {
+                present
+            } else {
+                body_len
+            };
             if body_len > present {
-                return Err(format!("truncated: data chunk declares {body_len} bytes but only {present} are present"));
+                return Err(format!(
+                    "truncated: data chunk declares {body_len} bytes but only {present} are present"
+                ));
             }
             data = Some(&bytes[body_start..body_start + body_len]);
         } else if body_len > present {
@@ -210,15 +246,24 @@ pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedA
         }
     }
 
-    if (format.is_none() || data.is_none()) && offset < bytes.len() && offset + CHUNK_HEADER_LEN > bytes.len() {
-        return Err(format!("truncated: the file ends inside a chunk header at byte {offset}"));
+    if (format.is_none() || data.is_none())
+        && offset < bytes.len()
+        && offset + CHUNK_HEADER_LEN > bytes.len()
+    {
+        return Err(format!(
+            "truncated: the file ends inside a chunk header at byte {offset}"
+        ));
     }
     let format = format.ok_or_else(|| "corrupt: no fmt chunk".to_string())?;
     let data = data.ok_or_else(|| "corrupt: no data chunk".to_string())?;
     decode_samples(data, &format, limits)
 }
 
-fn decode_samples(data: &[u8], format: &WavFormat, limits: &DecodeLimits) -> Result<DecodedAudio, String> {
+fn decode_samples(
+    data: &[u8],
+    format: &WavFormat,
+    limits: &DecodeLimits,
+) -> Result<DecodedAudio, String> {
     let block_align = format.block_align();
     let n_frames = data.len() / block_align;
     if n_frames == 0 {
@@ -226,18 +271,27 @@ fn decode_samples(data: &[u8], format: &WavFormat, limits: &DecodeLimits) -> Res
     }
     let n_trailing_bytes = data.len() % block_align;
     if n_trailing_bytes != 0 {
-        tracing::warn!(n_trailing_bytes, block_align, "ignoring a partial frame at the end of a WAV data chunk");
+        tracing::warn!(
+            n_trailing_bytes,
+            block_align,
+            "ignoring a partial frame at the end of a WAV data chunk"
+        );
     }
     check_duration(n_frames as u64, format.sample_rate_hz, limits)?;
 
     let sample_bytes = format.encoding.container_bytes();
-    let mut channels: Vec<Vec<f32>> = (0..format.n_channels).map(|_| Vec::with_capacity(n_frames)).collect();
+    let mut channels: Vec<Vec<f32>> = (0..format.n_channels)
+        .map(|_| Vec::with_capacity(n_frames))
+        .collect();
     for frame in data.chunks_exact(block_align) {
         for (channel, sample) in channels.iter_mut().zip(frame.chunks_exact(sample_bytes)) {
             channel.push(format.encoding.decode(sample));
         }
     }
-    Ok(DecodedAudio { sample_rate_hz: format.sample_rate_hz, channels })
+    Ok(DecodedAudio {
+        sample_rate_hz: format.sample_rate_hz,
+        channels,
+    })
 }
 
 /// Encodes audio as a 16-bit PCM WAV file (for evidence clips and tests).
@@ -251,7 +305,11 @@ pub fn encode_wav_pcm16(audio: &DecodedAudio) -> Vec<u8> {
     let max_frames = (u32::MAX as usize - 36) / block_align.max(1);
     let mut n_frames = audio.n_frames();
     if n_frames > max_frames {
-        tracing::warn!(n_frames, max_frames, "audio too long for a WAV file, cutting it");
+        tracing::warn!(
+            n_frames,
+            max_frames,
+            "audio too long for a WAV file, cutting it"
+        );
         n_frames = max_frames;
     }
     let data_len = n_frames * block_align;
