@@ -63,8 +63,8 @@ impl Default for MatchConfig {
     fn default() -> Self {
         MatchConfig {
             threshold: 0.75,
-            semantic_cosine_floor: 0.85,
-            semantic_cosine_ceiling: 0.95,
+            semantic_cosine_floor: 0.80,
+            semantic_cosine_ceiling: 0.90,
             window_slack_words: 2,
             semantic_window_stride_words: 3,
             min_word_similarity: 0.5,
@@ -367,6 +367,9 @@ impl TurnWords {
     }
 }
 
+/// Phrases shorter than this are matched by the fuzzy score only.
+pub const MIN_SEMANTIC_PHRASE_WORDS: usize = 4;
+
 /// (start, len) of the semantic windows of a turn for a phrase of `phrase_len` words.
 fn semantic_windows(
     n_words: usize,
@@ -428,8 +431,11 @@ impl<'a> PhraseMatcher<'a> {
             .map(|turn| TurnWords::from_turn(turn))
             .collect();
         for phrase in phrases {
-            push(phrase.trim().to_string(), &self.embedding_by_text);
             let phrase_len = normalise_text(phrase).len();
+            if phrase_len < MIN_SEMANTIC_PHRASE_WORDS {
+                continue;
+            }
+            push(phrase.trim().to_string(), &self.embedding_by_text);
             for words in &turn_words {
                 for (start, len) in semantic_windows(words.len(), phrase_len, self.config) {
                     push(words.text(start, len), &self.embedding_by_text);
@@ -567,8 +573,9 @@ impl<'a> PhraseMatcher<'a> {
                 }
             }
 
-            // Semantic windows.
-            if self.embedder.is_some() {
+            // Semantic windows. Sentence embeddings of two-word phrases ("i guarantee") sit close
+            // to any short window ("i can tell you"), so short phrases rely on the fuzzy match.
+            if self.embedder.is_some() && phrase_len >= MIN_SEMANTIC_PHRASE_WORDS {
                 let windows: Vec<(usize, usize)> =
                     semantic_windows(n_words, phrase_len, self.config)
                         .into_iter()
