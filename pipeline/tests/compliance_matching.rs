@@ -235,8 +235,12 @@ fn semantic_path_matches_across_languages_where_fuzzy_cannot() {
 fn semantic_scores_are_rescaled_with_the_configured_calibration() {
     let turn = agent(0.0, "спасибо что позвонили");
     let embedder = BagOfWordsTestEmbedder::new();
-    // With mE5's calibration the test double's 0.87 cosine is only a weak match.
-    let me5_calibrated = MatchConfig::default();
+    // With a 0.85..0.95 calibration the test double's 0.87 cosine is only a weak match.
+    let me5_calibrated = MatchConfig {
+        semantic_cosine_floor: 0.85,
+        semantic_cosine_ceiling: 0.95,
+        ..MatchConfig::default()
+    };
     let found = best(
         "thank you for calling",
         &turn,

@@ -37,10 +37,11 @@ use crate::types::{TimeSpan, Turn};
 pub struct MatchConfig {
     /// Confidence a phrase match needs to count (0..1], unless a rule sets its own. Default 0.75.
     pub threshold: f32,
-    /// Embedding cosine that maps to semantic score 0. Default 0.85, for multilingual-e5-small,
+    /// Embedding cosine that maps to semantic score 0. Default 0.80, for multilingual-e5-small,
     /// where unrelated sentence pairs already score 0.78–0.88.
     pub semantic_cosine_floor: f32,
-    /// Embedding cosine that maps to semantic score 1. Default 0.95 (mE5 paraphrases: 0.87–0.96).
+    /// Embedding cosine that maps to semantic score 1. Default 0.90 (mE5 paraphrases: 0.87–0.96;
+    /// chosen on the synthetic paraphrase call in tests/analyze.rs).
     pub semantic_cosine_ceiling: f32,
     /// Windows may be this many words shorter or longer than the phrase. Default 2.
     pub window_slack_words: usize,
