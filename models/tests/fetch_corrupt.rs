@@ -13,7 +13,7 @@ use callsight_models::fetch::{
 };
 
 fn mirror_dir() -> Option<PathBuf> {
-    let mirror_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models");
+    let mirror_dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())).join("../../shared/models");
     if mirror_dir.join("campplus_cn_en_common.onnx").is_file() {
         Some(mirror_dir)
     } else {

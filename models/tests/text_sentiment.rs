@@ -71,7 +71,7 @@ struct RussianSentence {
 #[test]
 fn head_trained_on_english_labels_russian_call_sentences() -> anyhow::Result<()> {
     let Some(head) = load_head()? else { return Ok(()) };
-    let fixture_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sentiment_ru.json");
+    let fixture_path = PathBuf::from(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())).join("tests/data/sentiment_ru.json");
     let fixture: RussianFixture = serde_json::from_str(&std::fs::read_to_string(fixture_path)?)?;
     let texts: Vec<&str> = fixture.sentences.iter().map(|sentence| sentence.text.as_str()).collect();
     let sentiments = head.score(&texts)?;

@@ -56,7 +56,7 @@ fn wav_header(format_tag: u16, n_channels: u16, bits_per_sample: u16) -> Vec<u8>
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()))
             .join("tests/audio_data")
             .join(name),
     )
