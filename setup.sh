@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/env.sh
 
-packages=(build-essential cmake clang libclang-dev pkg-config espeak-ng sox libsox-fmt-all bc jq python3-pip)
+packages=(build-essential cmake clang libclang-dev pkg-config espeak-ng sox libsox-fmt-all bc jq python3-pip python3-venv postgresql)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -23,6 +23,9 @@ cargo build --release --locked
 
 echo "==> fetching models into $CALLSIGHT_MODELS_DIR"
 "$CALLSIGHT_BIN" models fetch --mirror "$CALLSIGHT_MIRROR_DIR"
+
+echo "==> preparing real-speech test and evaluation data (Debian Asterisk prompts, festvox-ru)"
+"$CALLSIGHT_BIN" eval prepare-asr >/dev/null
 
 echo "==> demo: analysing a synthesised two-party call"
 mkdir -p data/demo

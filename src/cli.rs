@@ -24,6 +24,9 @@ pub struct Cli {
     pub command: Command,
     #[command(flatten)]
     pub models: ModelArgs,
+    /// Configuration file (TOML); CALLSIGHT__SECTION__KEY environment variables override it.
+    #[arg(long, env = "CALLSIGHT_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug); CALLSIGHT_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -48,6 +51,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::models_cmd::ModelsCommand,
     },
+    /// Print the effective configuration (defaults, config file, CALLSIGHT__ environment) as TOML.
+    Config,
     /// Measure accuracy on real speech (word error rate, sentiment accuracy).
     Eval {
         #[command(subcommand)]
@@ -95,18 +100,27 @@ pub struct AnalyzeArgs {
     /// Write one report per recording into this directory instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Whisper model: base (multilingual, default) or tiny.en (fast, English only).
-    #[arg(long, value_enum, default_value_t = WhisperModel::Base)]
-    pub model: WhisperModel,
+    /// Whisper model: base (multilingual) or tiny.en (fast, English only) [default: analysis.model
+    /// from the configuration, else base].
+    #[arg(long, value_enum)]
+    pub model: Option<WhisperModel>,
     /// Language of the calls (ISO 639-1, e.g. en, ru); detected per party when absent.
     #[arg(long)]
     pub language: Option<String>,
+    /// Languages the contact centre serves: detection picks only among these (comma-separated
+    /// ISO 639-1 codes, e.g. en,ru) [default: analysis.languages, else any language].
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub languages: Vec<String>,
     /// Recordings analysed at once (each uses --threads for inference).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
 }
 
-pub fn analyze(args: AnalyzeArgs, model_args: &ModelArgs) -> anyhow::Result<std::process::ExitCode> {
+pub fn analyze(
+    args: AnalyzeArgs,
+    model_args: &ModelArgs,
+    config: &crate::config::Config,
+) -> anyhow::Result<std::process::ExitCode> {
     let inputs = callsight_workers::batch::collect_inputs(&args.inputs)?;
     if inputs.is_empty() {
         anyhow::bail!("no audio files found in {:?}", args.inputs);
@@ -122,11 +136,19 @@ pub fn analyze(args: AnalyzeArgs, model_args: &ModelArgs) -> anyhow::Result<std:
     let options = AnalyzeOptions {
         channel_layout,
         language: args.language.clone(),
+        allowed_languages: if args.languages.is_empty() { config.analysis.languages.clone() } else { args.languages.clone() },
         script,
-        ..AnalyzeOptions::default()
+        vad: config.analysis.vad.clone(),
+        hallucination: config.analysis.hallucination.clone(),
+        metrics: config.analysis.metrics.clone(),
+        matching: config.analysis.matching.clone(),
+    };
+    let whisper_model = match args.model {
+        Some(model) => model,
+        None => WhisperModel::from_config(&config.analysis.model)?,
     };
     let threads_per_job = model_args.threads.unwrap_or_else(default_threads).div_ceil(args.jobs.max(1)).max(1);
-    let engines = load_engines(model_args, args.model, threads_per_job, args.jobs.max(1))?;
+    let engines = load_engines(model_args, whisper_model, threads_per_job, args.jobs.max(1))?;
 
     let batch_bar = ProgressBar::new(inputs.len() as u64);
     batch_bar.set_style(

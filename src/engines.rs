@@ -22,6 +22,16 @@ pub enum WhisperModel {
     TinyEn,
 }
 
+impl WhisperModel {
+    pub fn from_config(name: &str) -> anyhow::Result<Self> {
+        match name {
+            "base" => Ok(WhisperModel::Base),
+            "tiny.en" => Ok(WhisperModel::TinyEn),
+            other => anyhow::bail!("unknown Whisper model {other:?}: expected base or tiny.en"),
+        }
+    }
+}
+
 pub fn model_store(args: &ModelArgs) -> ModelStore {
     match &args.models_dir {
         Some(dir) => ModelStore::new(dir.clone()),

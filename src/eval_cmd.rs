@@ -32,6 +32,9 @@ pub enum EvalCommand {
         /// Pass the manifest's language to Whisper instead of detecting it.
         #[arg(long)]
         language_hint: bool,
+        /// Without a hint, detect only among these languages (comma-separated ISO 639-1 codes).
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        languages: Vec<String>,
         /// Write the JSON report here (the Markdown summary goes to stdout).
         #[arg(long)]
         json_out: Option<PathBuf>,
@@ -50,7 +53,7 @@ pub fn run(command: EvalCommand, args: &ModelArgs) -> anyhow::Result<std::proces
             }
             println!("{}", prepare_festvox_ru(&data_dir)?.display());
         }
-        EvalCommand::Asr { manifest, model, limit, language_hint, json_out } => {
+        EvalCommand::Asr { manifest, model, limit, language_hint, languages, json_out } => {
             let mut utterances = read_manifest(&manifest)?;
             if let Some(limit) = limit {
                 utterances = subsample(&utterances, limit, 7);
@@ -70,6 +73,7 @@ pub fn run(command: EvalCommand, args: &ModelArgs) -> anyhow::Result<std::proces
                 let options = AnalyzeOptions {
                     channel_layout: Some(ChannelLayout::Mixed),
                     language: language_hint.then(|| utterance.language.clone()),
+                    allowed_languages: languages.clone(),
                     ..AnalyzeOptions::default()
                 };
                 let analysis = analyze_call(&audio, &options, &engines, &|_, _, _| {})?;

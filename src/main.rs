@@ -2,6 +2,7 @@
 //! tracing, loads models once and hands them to the library crates.
 
 mod cli;
+mod config;
 mod engines;
 mod eval_cmd;
 mod models_cmd;
@@ -32,8 +33,13 @@ fn init_tracing(verbose: u8) {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
+    let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
-        cli::Command::Analyze(args) => cli::analyze(args, &cli.models),
+        cli::Command::Analyze(args) => cli::analyze(args, &cli.models, &config),
+        cli::Command::Config => {
+            print!("{}", config.to_toml()?);
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         cli::Command::Models { command } => models_cmd::run(command, &cli.models),
         cli::Command::Eval { command } => eval_cmd::run(command, &cli.models),
     }

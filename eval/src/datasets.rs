@@ -5,7 +5,7 @@
 //! `dpkg-deb -x` into `<data_dir>/extract/<package>`, and described by manifests
 //! `<data_dir>/<set>.jsonl` (see [`crate::manifest`]) next to a `<set>.stats.json`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -462,5 +462,203 @@ fn read_maybe_gzipped(path: &Path) -> Result<String> {
         Ok(text)
     } else {
         String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))
+    }
+}
+
+/// One voice of the speaker-verification trials: a Debian package of Asterisk prompts.
+struct SpeakerVoicePackage {
+    /// Who speaks; two packages with the same voice are the same person.
+    voice: &'static str,
+    language: &'static str,
+    package: &'static str,
+}
+
+/// Seven professional voices in eight packages (Debian 12). Allison Smith recorded both the US
+/// English and the Mexican Spanish core sounds (`en_US_f_Allison`, `es_MX_f_Allison`): the
+/// cross-language same-voice pair. Italian (Carlo, Menardi), French (June, Armelle) and Spanish
+/// (Allison, the Colombian voice) give same-language different-voice pairs.
+const SPEAKER_VOICES: [SpeakerVoicePackage; 8] = [
+    SpeakerVoicePackage { voice: "allison", language: "en", package: "asterisk-core-sounds-en-wav" },
+    SpeakerVoicePackage { voice: "allison", language: "es", package: "asterisk-core-sounds-es-wav" },
+    SpeakerVoicePackage { voice: "june", language: "fr", package: "asterisk-core-sounds-fr-wav" },
+    SpeakerVoicePackage { voice: "carlo", language: "it", package: "asterisk-core-sounds-it-wav" },
+    SpeakerVoicePackage { voice: "ivrvoice-ru", language: "ru", package: "asterisk-core-sounds-ru-wav" },
+    SpeakerVoicePackage { voice: "menardi", language: "it", package: "asterisk-prompt-it-menardi-wav" },
+    SpeakerVoicePackage { voice: "es-co", language: "es", package: "asterisk-prompt-es-co" },
+    SpeakerVoicePackage { voice: "armelle", language: "fr", package: "asterisk-prompt-fr-armelle" },
+];
+
+/// How many trials of each kind [`prepare_speaker_trials`] draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeakerTrialsConfig {
+    pub seed: u64,
+    /// Utterances shorter than this are not used.
+    pub min_duration_secs: f64,
+    /// Same voice, same language, per voice package.
+    pub n_target_per_package: usize,
+    /// Same voice across languages (Allison en ↔ es).
+    pub n_cross_language_target: usize,
+    /// Different voices of the same language, per such pair.
+    pub n_same_language_nontarget_per_pair: usize,
+    /// Different voices, different languages, in all.
+    pub n_cross_language_nontarget: usize,
+}
+
+impl Default for SpeakerTrialsConfig {
+    fn default() -> Self {
+        Self {
+            seed: 20_261_123,
+            min_duration_secs: 2.0,
+            n_target_per_package: 150,
+            n_cross_language_target: 400,
+            n_same_language_nontarget_per_pair: 300,
+            n_cross_language_nontarget: 1_500,
+        }
+    }
+}
+
+/// Builds `<data_dir>/speaker-trials.txt`, a VoxCeleb-style list (`1|0 enrol test condition`,
+/// paths relative to `data_dir`) over the Asterisk prompts of [`SPEAKER_VOICES`]:
+///
+/// - target trials: two different utterances of one voice, `same_language` (per package) and
+///   `cross_language` (Allison's English against her Mexican Spanish: the hard case);
+/// - non-target trials: two voices, `same_language` where a language has two voices (it, fr, es)
+///   and `cross_language` otherwise.
+///
+/// GSM packages are converted to 16-bit WAV with `sox` under `<data_dir>/speaker-audio`. Only
+/// utterances of at least `min_duration_secs` are used; the draw is seeded (splitmix64) and the
+/// utterance lists sorted, so the same packages give the same list. Returns the list's path;
+/// `speaker-trials.stats.json` next to it counts utterances per voice and trials per kind.
+pub fn prepare_speaker_trials(data_dir: &Path, config: &SpeakerTrialsConfig) -> Result<PathBuf> {
+    let mut pools: Vec<Vec<PathBuf>> = Vec::new();
+    for voice in &SPEAKER_VOICES {
+        let root = fetch_and_extract(data_dir, voice.package)?;
+        let mut files = Vec::new();
+        collect_audio_files(&root.join("usr/share/asterisk/sounds"), &mut files)?;
+        files.sort();
+        let mut kept = Vec::new();
+        for file in files {
+            let wav = if file.extension().is_some_and(|e| e == "gsm") {
+                let relative = file.strip_prefix(&root).unwrap_or(&file);
+                let target = data_dir.join("speaker-audio").join(voice.package).join(relative).with_extension("wav");
+                if !target.is_file() {
+                    if let Some(parent) = target.parent() {
+                        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                    }
+                    run_tool(Command::new("sox").arg(&file).arg("-b").arg("16").arg(&target))?;
+                }
+                target
+            } else {
+                file
+            };
+            match wav_duration_secs(&wav) {
+                Ok(secs) if secs >= config.min_duration_secs => kept.push(wav),
+                Ok(_) => {}
+                Err(error) => tracing::debug!(file = %wav.display(), error = format!("{error:#}"), "skipping unreadable prompt"),
+            }
+        }
+        if kept.len() < 2 {
+            bail!("{}: fewer than two prompts of {} s or longer", voice.package, config.min_duration_secs);
+        }
+        pools.push(kept);
+    }
+
+    let mut rng = SplitMix64(config.seed);
+    let mut seen = HashSet::new();
+    let mut lines: Vec<String> = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let relative = |path: &Path| path.strip_prefix(data_dir).unwrap_or(path).to_string_lossy().into_owned();
+    let mut draw = |a: usize, b: usize, n: usize, target: bool, condition: &str, rng: &mut SplitMix64, lines: &mut Vec<String>| {
+        let mut added = 0;
+        let mut attempts = 0;
+        while added < n && attempts < n * 20 {
+            attempts += 1;
+            let enrol = &pools[a][rng.below(pools[a].len())];
+            let test = &pools[b][rng.below(pools[b].len())];
+            if enrol == test {
+                continue;
+            }
+            let key = if enrol < test { (enrol.clone(), test.clone()) } else { (test.clone(), enrol.clone()) };
+            if !seen.insert(key) {
+                continue;
+            }
+            lines.push(format!("{} {} {} {condition}", u8::from(target), relative(enrol), relative(test)));
+            added += 1;
+        }
+        *counts.entry(format!("{}_{condition}", if target { "target" } else { "nontarget" })).or_default() += added;
+    };
+    for idx in 0..SPEAKER_VOICES.len() {
+        draw(idx, idx, config.n_target_per_package, true, "same_language", &mut rng, &mut lines);
+    }
+    let mut different_voice_pairs = Vec::new();
+    for a in 0..SPEAKER_VOICES.len() {
+        for b in a + 1..SPEAKER_VOICES.len() {
+            let (va, vb) = (&SPEAKER_VOICES[a], &SPEAKER_VOICES[b]);
+            if va.voice == vb.voice {
+                draw(a, b, config.n_cross_language_target, true, "cross_language", &mut rng, &mut lines);
+            } else if va.language == vb.language {
+                draw(a, b, config.n_same_language_nontarget_per_pair, false, "same_language", &mut rng, &mut lines);
+            } else {
+                different_voice_pairs.push((a, b));
+            }
+        }
+    }
+    // Cross-language impostors spread evenly over the voice pairs.
+    let per_pair = config.n_cross_language_nontarget.div_ceil(different_voice_pairs.len().max(1));
+    for (a, b) in different_voice_pairs {
+        draw(a, b, per_pair, false, "cross_language", &mut rng, &mut lines);
+    }
+
+    let trials_path = data_dir.join("speaker-trials.txt");
+    let mut text = String::from(
+        "# callsight speaker-verification trials over Debian Asterisk prompts: 1|0 enrol test condition\n",
+    );
+    for line in &lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    fs::write(&trials_path, text).with_context(|| format!("cannot write {}", trials_path.display()))?;
+    let utterances: BTreeMap<String, usize> = SPEAKER_VOICES
+        .iter()
+        .zip(&pools)
+        .map(|(voice, pool)| (format!("{}:{} ({})", voice.voice, voice.language, voice.package), pool.len()))
+        .collect();
+    let stats = serde_json::json!({ "config": config, "utterances": utterances, "trials": counts });
+    fs::write(trials_path.with_extension("stats.json"), serde_json::to_string_pretty(&stats)?)?;
+    tracing::info!(trials = %trials_path.display(), n_trials = lines.len(), "prepared speaker-verification trials");
+    Ok(trials_path)
+}
+
+fn collect_audio_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_audio_files(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "wav" || e == "gsm") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn wav_duration_secs(path: &Path) -> Result<f64> {
+    Ok(callsight_pipeline::audio::decode_file(path)?.duration_secs())
+}
+
+/// splitmix64: a seeded generator whose output never changes with a crate version, so a trial
+/// list is reproducible from its seed.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod asr;
 pub mod datasets;
+pub mod index_bench;
 pub mod manifest;
 pub mod metrics;
 pub mod normalize;
@@ -15,3 +16,4 @@ pub use manifest::{
 pub use metrics::{EditCounts, align_counts, char_edit_counts, char_error_rate, word_edit_counts, word_error_rate};
 pub use normalize::{normalize, normalize_basic, normalize_english, normalize_russian};
 pub mod sentiment;
+pub mod speaker;

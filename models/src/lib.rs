@@ -5,7 +5,9 @@ pub mod error;
 pub mod fetch;
 pub mod onnx;
 pub mod silero;
+pub mod speaker;
 pub mod text;
+pub mod voiceprints;
 pub mod whisper;
 
 pub use error::ModelError;

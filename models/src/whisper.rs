@@ -86,6 +86,34 @@ fn validated_language(language: &str) -> Result<&str, PipelineError> {
     }
 }
 
+impl WhisperTranscriber {
+    /// The most probable of `allowed` languages for `samples_16k` (Whisper's detector looks at
+    /// the first 30 s).
+    fn detect_among(
+        &self,
+        state: &mut whisper_rs::WhisperState,
+        samples_16k: &[f32],
+        allowed: &[String],
+    ) -> Result<&'static str, PipelineError> {
+        let threads = self.config.threads.max(1);
+        state.pcm_to_mel(samples_16k, threads).map_err(Self::engine_error)?;
+        let (_, probabilities) = state.lang_detect(0, threads).map_err(Self::engine_error)?;
+        let mut best: Option<(&'static str, f32)> = None;
+        for code in allowed {
+            let code = validated_language(code)?;
+            let Some(id) = whisper_rs::get_lang_id(code) else {
+                return Err(PipelineError::InvalidOption(format!("whisper does not know language {code:?}")));
+            };
+            let probability = probabilities.get(id as usize).copied().unwrap_or(0.0);
+            let name = whisper_rs::get_lang_str(id).unwrap_or("en");
+            if best.is_none_or(|(_, p)| probability > p) {
+                best = Some((name, probability));
+            }
+        }
+        Ok(best.map_or("en", |(name, _)| name))
+    }
+}
+
 impl Transcriber for WhisperTranscriber {
     fn transcribe(&self, samples_16k: &[f32], options: &TranscribeOptions) -> Result<Recognition, PipelineError> {
         // whisper.cpp pads anything shorter than 1 s badly; the caller pads speech, so this is rare.
@@ -115,7 +143,8 @@ impl Transcriber for WhisperTranscriber {
         let language = match (&options.language, self.english_only) {
             (_, true) => Some("en"),
             (Some(language), false) => Some(validated_language(language)?),
-            (None, false) => Some("auto"),
+            (None, false) if options.allowed_languages.is_empty() => Some("auto"),
+            (None, false) => Some(self.detect_among(&mut state, samples_16k, &options.allowed_languages)?),
         };
         params.set_language(language);
         if let Some(prompt) = &options.initial_prompt {

@@ -59,6 +59,8 @@ pub struct AnalyzeOptions {
     pub channel_layout: Option<ChannelLayout>,
     /// ISO 639-1 hint; `None` detects per party.
     pub language: Option<String>,
+    /// Detection chooses only among these ISO 639-1 codes (empty: any).
+    pub allowed_languages: Vec<String>,
     pub script: Option<Script>,
     pub vad: VadConfig,
     pub hallucination: HallucinationConfig,
@@ -184,6 +186,7 @@ pub fn analyze_call(
             progress(&format!("transcribing {}", party.speaker.as_str()), chunk_idx, chunks.len());
             let transcribe_options = TranscribeOptions {
                 language: options.language.clone(),
+                allowed_languages: options.allowed_languages.clone(),
                 initial_prompt: previous_text.take(),
             };
             let recognition = engines.transcriber.transcribe(&chunk.samples_16k, &transcribe_options)?;

@@ -21,6 +21,10 @@ pub trait VoiceActivityDetector: Send + Sync {
 pub struct TranscribeOptions {
     /// ISO 639-1 hint; `None` means detect.
     pub language: Option<String>,
+    /// When detecting, choose only among these ISO 639-1 codes (empty: any language). A contact
+    /// centre knows which languages it serves; restricting detection stops a short or accented
+    /// utterance from being decoded as a third language.
+    pub allowed_languages: Vec<String>,
     /// Text of the previous piece of the same party, to carry context over.
     pub initial_prompt: Option<String>,
 }

@@ -12,6 +12,10 @@ pub enum PipelineError {
     Engine { engine: &'static str, reason: String },
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    #[error("no voiceprint is enrolled for speaker {speaker_id}")]
+    UnknownSpeaker { speaker_id: String },
+    #[error("voiceprint index ({backend}) failed: {reason}")]
+    Index { backend: &'static str, reason: String },
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

@@ -4,13 +4,17 @@
 
 pub mod analyze;
 pub mod audio;
+pub mod biometrics;
 pub mod chunking;
 pub mod compliance;
 pub mod engines;
 pub mod error;
+pub mod fbank;
 pub mod hallucination;
+pub mod logmel;
 pub mod metrics;
 pub mod sentiment;
+pub mod speaker;
 pub mod turns;
 pub mod types;
 pub mod vad;

@@ -1,0 +1,102 @@
+//! Dashboard aggregates: compliance by agent / team / script / day, sentiment by day.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use callsight_workers::store::GroupBy;
+
+use super::AppState;
+use super::auth::{Action, Caller};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::util;
+use super::wire::{
+    ComplianceAggregate, ComplianceBucketView, ComplianceQuery, RangeQuery, RuleFailureView, SentimentAggregate,
+    SentimentDay,
+};
+
+/// Compliance rate, flagged calls and failures per rule, grouped, over analysed calls.
+#[utoipa::path(
+    get, path = "/v1/aggregates/compliance", tag = "aggregates",
+    params(ComplianceQuery),
+    responses(
+        (status = 200, description = "One bucket per group", body = ComplianceAggregate),
+        (status = 400, description = "Invalid group_by or dates", body = ErrorBody),
+    )
+)]
+pub(crate) async fn compliance(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ComplianceQuery>, QueryRejection>,
+) -> ApiResult<Json<ComplianceAggregate>> {
+    caller.require(Action::ReadAggregates)?;
+    let query = util::query(query)?;
+    let (group, group_name) = match query.group_by.as_deref() {
+        None | Some("day") => (GroupBy::Day, "day"),
+        Some("agent") => (GroupBy::Agent, "agent"),
+        Some("team") => (GroupBy::Team, "team"),
+        Some("script") => (GroupBy::Script, "script"),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid group_by {other:?}: expected agent, team, script or day"
+            )));
+        }
+    };
+    let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
+    let buckets = state.store.compliance_summary(&caller.tenant, group, range).await?;
+    let mut failures: BTreeMap<Option<String>, Vec<RuleFailureView>> = BTreeMap::new();
+    for count in state.store.rule_failure_counts(&caller.tenant, group, range).await? {
+        failures.entry(count.group_key).or_default().push(RuleFailureView {
+            rule_id: count.rule_id,
+            checks: count.checks,
+            failures: count.failures,
+        });
+    }
+    Ok(Json(ComplianceAggregate {
+        group_by: group_name.to_string(),
+        buckets: buckets
+            .into_iter()
+            .map(|bucket| ComplianceBucketView {
+                rules: failures.remove(&bucket.key).unwrap_or_default(),
+                key: bucket.key,
+                calls: bucket.calls,
+                flagged_calls: bucket.flagged_calls,
+                rule_checks: bucket.rule_checks,
+                rule_failures: bucket.rule_failures,
+                compliance_rate: bucket.compliance_rate,
+                mean_compliance_score: bucket.mean_compliance_score,
+            })
+            .collect(),
+    }))
+}
+
+/// Analysed calls per UTC day by customer sentiment label.
+#[utoipa::path(
+    get, path = "/v1/aggregates/sentiment", tag = "aggregates",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "One entry per day", body = SentimentAggregate),
+        (status = 400, description = "Invalid dates", body = ErrorBody),
+    )
+)]
+pub(crate) async fn sentiment(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<RangeQuery>, QueryRejection>,
+) -> ApiResult<Json<SentimentAggregate>> {
+    caller.require(Action::ReadAggregates)?;
+    let query = util::query(query)?;
+    let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
+    let mut days: BTreeMap<String, SentimentDay> = BTreeMap::new();
+    for count in state.store.sentiment_by_day(&caller.tenant, range).await? {
+        let day = days.entry(count.day.clone()).or_insert_with(|| SentimentDay {
+            day: count.day.clone(),
+            calls: 0,
+            by_label: BTreeMap::new(),
+        });
+        day.calls += count.calls;
+        *day.by_label.entry(count.label.unwrap_or_else(|| "none".into())).or_insert(0) += count.calls;
+    }
+    Ok(Json(SentimentAggregate { days: days.into_values().collect() }))
+}

@@ -1,0 +1,241 @@
+//! Who may do what: API-key authentication, the role × action matrix (in one place), and the
+//! per-key token-bucket rate limiter.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+
+/// The roles an API key carries (stored as text in the key's row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    /// Quality assurance: calls (upload, read, re-analyse), scripts, reviews.
+    Qa,
+    /// Dashboards: aggregates and read-only access to calls, scripts and reviews.
+    Manager,
+    /// The IVR: speaker verification and identification only.
+    Ivr,
+    /// A call recorder: uploads only.
+    Ingest,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Role> {
+        Some(match text {
+            "admin" => Role::Admin,
+            "qa" => Role::Qa,
+            "manager" => Role::Manager,
+            "ivr" => Role::Ivr,
+            "ingest" => Role::Ingest,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Qa => "qa",
+            Role::Manager => "manager",
+            Role::Ivr => "ivr",
+            Role::Ingest => "ingest",
+        }
+    }
+
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Qa, Role::Manager, Role::Ivr, Role::Ingest];
+}
+
+/// Every protected action of the API; each handler asks for exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    UploadCall,
+    ReadCalls,
+    ReanalyzeCall,
+    ReadScripts,
+    WriteScripts,
+    ReadReviews,
+    WriteReviews,
+    EnrolSpeaker,
+    VerifySpeaker,
+    IdentifySpeaker,
+    AddToWatchlist,
+    DeleteSpeaker,
+    ReadAudit,
+    ReadAggregates,
+    ManageWebhooks,
+    ReadMetrics,
+}
+
+impl Action {
+    /// For the 403 message: "this api key's role (ivr) may not read calls".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::UploadCall => "upload calls",
+            Action::ReadCalls => "read calls",
+            Action::ReanalyzeCall => "re-analyse calls",
+            Action::ReadScripts => "read scripts",
+            Action::WriteScripts => "change scripts",
+            Action::ReadReviews => "read reviews",
+            Action::WriteReviews => "write reviews",
+            Action::EnrolSpeaker => "enrol speakers",
+            Action::VerifySpeaker => "verify speakers",
+            Action::IdentifySpeaker => "identify speakers",
+            Action::AddToWatchlist => "add to the watchlist",
+            Action::DeleteSpeaker => "delete speakers",
+            Action::ReadAudit => "read the audit trail",
+            Action::ReadAggregates => "read aggregates",
+            Action::ManageWebhooks => "manage webhooks",
+            Action::ReadMetrics => "read metrics",
+        }
+    }
+}
+
+/// THE role matrix. Exhaustive over roles and actions: adding either forces a decision here.
+pub fn role_allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    match role {
+        Role::Admin => true,
+        Role::Qa => match action {
+            UploadCall | ReadCalls | ReanalyzeCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews => true,
+            EnrolSpeaker | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit
+            | ReadAggregates | ManageWebhooks | ReadMetrics => false,
+        },
+        Role::Manager => match action {
+            ReadCalls | ReadScripts | ReadReviews | ReadAggregates => true,
+            UploadCall | ReanalyzeCall | WriteScripts | WriteReviews | EnrolSpeaker | VerifySpeaker
+            | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ManageWebhooks | ReadMetrics => false,
+        },
+        Role::Ivr => match action {
+            VerifySpeaker | IdentifySpeaker => true,
+            UploadCall | ReadCalls | ReanalyzeCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews
+            | EnrolSpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates | ManageWebhooks
+            | ReadMetrics => false,
+        },
+        Role::Ingest => match action {
+            UploadCall => true,
+            ReadCalls | ReanalyzeCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews | EnrolSpeaker
+            | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates
+            | ManageWebhooks | ReadMetrics => false,
+        },
+    }
+}
+
+/// The authenticated caller, put into the request's extensions by [`authenticate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: String,
+    pub tenant: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// `Forbidden` unless the caller's role allows `action`.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if role_allows(self.role, action) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden { role: self.role.as_str().to_string(), action: action.describe() })
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // Present on every route behind `authenticate`; absent means a public route asked for it.
+        parts.extensions.get::<Caller>().cloned().ok_or(ApiError::MissingCredentials)
+    }
+}
+
+/// Middleware: resolves `Authorization: Bearer KEY` to a [`Caller`] and applies the key's rate
+/// limit. Public paths (health, OpenAPI) pass through untouched.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if is_public(request.uri().path(), &state) {
+        return next.run(request).await;
+    }
+    // Only the header is held across the database await (a request body is not `Sync`).
+    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+    match resolve_caller(&state, authorization).await {
+        Ok(caller) => {
+            if let Err(retry_after_secs) = state.rate_limiter.try_acquire(&caller.key_id) {
+                state.metrics.rate_limited();
+                return ApiError::RateLimited { retry_after_secs }.into_response();
+            }
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+fn is_public(path: &str, state: &AppState) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/v1/openapi.json") || (path == "/metrics" && state.config.metrics_public)
+}
+
+async fn resolve_caller(state: &AppState, authorization: Option<header::HeaderValue>) -> Result<Caller, ApiError> {
+    let header_value = authorization.ok_or(ApiError::MissingCredentials)?;
+    let text = header_value.to_str().map_err(|_| ApiError::MissingCredentials)?;
+    let (scheme, key) = text.trim().split_once(' ').ok_or(ApiError::MissingCredentials)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
+        return Err(ApiError::MissingCredentials);
+    }
+    let info = state.store.authenticate(key.trim()).await?.ok_or(ApiError::InvalidCredentials)?;
+    let role = Role::parse(&info.role).ok_or_else(|| {
+        // A key with a role this build does not know grants nothing.
+        tracing::warn!(key_id = %info.id, role = %info.role, "api key has an unknown role");
+        ApiError::InvalidCredentials
+    })?;
+    Ok(Caller { key_id: info.id, tenant: info.tenant, role })
+}
+
+/// Token buckets per API key, in memory (per process: several API nodes each allow the rate).
+pub struct RateLimiter {
+    per_minute: u32,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl RateLimiter {
+    /// `per_minute == 0` disables limiting.
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter { per_minute, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one token for `key_id`, or says in how many seconds one will be there.
+    pub fn try_acquire(&self, key_id: &str) -> Result<(), u64> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let capacity = f64::from(self.per_minute);
+        let per_sec = capacity / 60.0;
+        let now = Instant::now();
+        // A poisoned lock only means another request panicked mid-update; the map is still usable.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if buckets.len() > 100_000 {
+            // Bound memory: drop buckets that have refilled completely (idle keys).
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.refilled_at).as_secs_f64() * per_sec < capacity);
+        }
+        let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket { tokens: capacity, refilled_at: now });
+        let elapsed = now.duration_since(bucket.refilled_at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity);
+        bucket.refilled_at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - bucket.tokens) / per_sec).ceil().max(1.0) as u64)
+        }
+    }
+}

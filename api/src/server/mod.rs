@@ -1,0 +1,148 @@
+//! The HTTP service: a versioned JSON API under `/v1` (axum), API-key auth with roles and
+//! tenants, uploads into the durable job queue, reports, scripts, reviews, voice biometrics,
+//! aggregates, webhooks, health and Prometheus metrics, and the OpenAPI document.
+//!
+//! The binary builds an [`AppState`] (store, biometric engine, config, metrics) and serves
+//! [`app`]; the worker side records timings through [`Metrics`] and emits events with
+//! [`webhooks::emit_event`].
+
+mod aggregates;
+pub mod auth;
+mod calls;
+pub mod error;
+mod health;
+pub mod metrics;
+pub mod openapi;
+mod reviews;
+mod scripts;
+pub mod speaker_service;
+mod speakers;
+mod util;
+pub mod webhooks;
+pub mod wire;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use callsight_workers::Store;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{Action, Caller, Role, role_allows};
+pub use error::ApiError;
+pub use metrics::{Gauge, Metrics};
+pub use speaker_service::{
+    BiometricReason, EnrolInput, EnrolResponse, EnrolStatus, IdentifyCandidate, IdentifyResponse, SpeakerKind,
+    SpeakerService, SpeakerServiceError, VerifyDecision, VerifyResponse, WatchlistHit,
+};
+pub use webhooks::{WebhookDeliveryConfig, WebhookEvent, emit_event, run_webhook_deliveries, run_webhook_deliveries_with};
+
+/// The API's own settings; the binary fills them from its configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted audio file (bytes); bigger uploads get 413.
+    pub max_upload_bytes: u64,
+    /// Uploads are refused with 503 + `Retry-After` while this many jobs wait. The store's
+    /// `QueueConfig::max_queued_jobs` enforces the same limit inside the insert transaction;
+    /// this earlier check avoids storing audio that would be refused anyway.
+    pub max_queued_jobs: Option<i64>,
+    /// `Retry-After` seconds suggested when the queue is full.
+    pub queue_retry_after_secs: u64,
+    /// Whole-request limit (408 after it).
+    pub request_timeout: Duration,
+    /// Requests per API key per minute (token bucket, burst = the same number); 0 = unlimited.
+    pub rate_limit_per_minute: u32,
+    /// Where uploaded audio is stored, one file per call.
+    pub audio_dir: PathBuf,
+    /// Longest recording accepted (seconds of audio).
+    pub max_audio_duration_secs: f64,
+    /// Serve `/metrics` without an API key (for a scraper on a private network); otherwise an
+    /// admin key is needed.
+    pub metrics_public: bool,
+}
+
+impl ApiConfig {
+    /// Defaults for a given audio directory.
+    pub fn with_audio_dir(audio_dir: impl Into<PathBuf>) -> Self {
+        ApiConfig {
+            max_upload_bytes: 200 * 1024 * 1024,
+            max_queued_jobs: None,
+            queue_retry_after_secs: 30,
+            request_timeout: Duration::from_secs(120),
+            rate_limit_per_minute: 600,
+            audio_dir: audio_dir.into(),
+            max_audio_duration_secs: 4.0 * 3600.0,
+            metrics_public: false,
+        }
+    }
+}
+
+/// What every handler gets. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub speakers: Arc<dyn SpeakerService>,
+    pub config: Arc<ApiConfig>,
+    pub metrics: Metrics,
+    pub(crate) rate_limiter: Arc<auth::RateLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: Store, speakers: Arc<dyn SpeakerService>, config: ApiConfig, metrics: Metrics) -> Self {
+        let rate_limiter = Arc::new(auth::RateLimiter::new(config.rate_limit_per_minute));
+        AppState { store, speakers, config: Arc::new(config), metrics, rate_limiter }
+    }
+}
+
+/// Multipart framing and the metadata field on top of the audio itself.
+const MULTIPART_OVERHEAD_BYTES: u64 = 1024 * 1024;
+
+/// The whole HTTP API as a router (serve it with `axum::serve`).
+pub fn app(state: AppState) -> Router {
+    let body_limit = usize::try_from(state.config.max_upload_bytes.saturating_add(MULTIPART_OVERHEAD_BYTES))
+        .unwrap_or(usize::MAX);
+    let v1 = Router::new()
+        .route("/calls", post(calls::upload_call).get(calls::list_calls))
+        .route("/calls/{id}", get(calls::get_call))
+        .route("/calls/{id}/report", get(calls::get_report))
+        .route("/calls/{id}/transcript", get(calls::get_transcript))
+        .route("/calls/{id}/audio", get(calls::get_audio))
+        .route("/calls/{id}/reanalyze", post(calls::reanalyze_call))
+        .route("/calls/{id}/reviews", post(reviews::add_review).get(reviews::list_reviews))
+        .route("/search", get(calls::search))
+        .route("/scripts", post(scripts::create_script).get(scripts::list_scripts))
+        .route("/scripts/{id}", get(scripts::get_script).put(scripts::update_script).delete(scripts::delete_script))
+        .route("/scripts/{id}/rescore", post(scripts::rescore_script))
+        .route("/speakers/identify", post(speakers::identify))
+        .route("/speakers/{id}", axum::routing::delete(speakers::delete_speaker))
+        .route("/speakers/{id}/enroll", post(speakers::enrol))
+        .route("/speakers/{id}/verify", post(speakers::verify))
+        .route("/watchlist/{id}", post(speakers::watchlist_add))
+        .route("/audit", get(speakers::list_audit))
+        .route("/aggregates/compliance", get(aggregates::compliance))
+        .route("/aggregates/sentiment", get(aggregates::sentiment))
+        .route("/webhooks", post(webhooks::create_webhook).get(webhooks::list_webhooks))
+        .route("/webhooks/{id}", axum::routing::delete(webhooks::delete_webhook))
+        .route("/openapi.json", get(openapi::serve_openapi));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(util::no_route)
+        .method_not_allowed_fallback(util::method_not_allowed)
+        // Layers run bottom-up on the way in: trace → metrics → timeout → auth → body limit.
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+        }))
+        .with_state(state)
+}

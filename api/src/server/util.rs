@@ -1,0 +1,279 @@
+//! Small pieces the handlers share: extractor rejections as `ApiError`s, id checks, dates,
+//! pagination cursors and bounded reading of multipart fields.
+
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+
+use super::error::{ApiError, ApiResult};
+
+pub(crate) async fn no_route() -> ApiError {
+    ApiError::NoRoute
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+pub(crate) fn path_param(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
+    path.map(|Path(id)| id).map_err(|rejection| ApiError::BadRequest(format!("invalid path: {}", rejection.body_text())))
+}
+
+pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    query.map(|Query(q)| q).map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+}
+
+pub(crate) fn body_bytes(body: Result<axum::body::Bytes, BytesRejection>, limit_bytes: u64) -> ApiResult<axum::body::Bytes> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!("request body is larger than the limit of {limit_bytes} bytes"))
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })
+}
+
+/// A JSON request body: `application/json` (or no content type), at most `limit_bytes`.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, BytesRejection>,
+    limit_bytes: u64,
+) -> ApiResult<T> {
+    if let Some(content_type) = headers.get(axum::http::header::CONTENT_TYPE) {
+        let essence = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if !(essence.is_empty() || essence == "application/json" || essence.ends_with("+json")) {
+            return Err(ApiError::UnsupportedMediaType(format!("content type {essence:?}: expected application/json")));
+        }
+    }
+    let body = body_bytes(body, limit_bytes)?;
+    if body.len() as u64 > limit_bytes {
+        return Err(ApiError::PayloadTooLarge(format!("request body is larger than the limit of {limit_bytes} bytes")));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::BadRequest(format!("request body is not valid JSON: {e}"))
+        } else {
+            ApiError::Unprocessable(format!("invalid request body: {e}"))
+        }
+    })
+}
+
+pub(crate) fn multipart_rejection(rejection: MultipartRejection) -> ApiError {
+    ApiError::UnsupportedMediaType(format!(
+        "expected a multipart/form-data body with a file field `audio` ({})",
+        rejection.body_text()
+    ))
+}
+
+pub(crate) fn multipart_error(error: MultipartError, limit_bytes: u64) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!("upload is larger than the limit of {limit_bytes} bytes"))
+    } else {
+        ApiError::BadRequest(format!("malformed multipart body: {}", error.body_text()))
+    }
+}
+
+/// Reads one multipart field into memory, refusing more than `limit_bytes` (413).
+pub(crate) async fn read_field(mut field: Field<'_>, limit_bytes: u64, what: &str) -> ApiResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if (bytes.len() + chunk.len()) as u64 > limit_bytes {
+                    return Err(ApiError::PayloadTooLarge(format!(
+                        "{what} is larger than the limit of {limit_bytes} bytes"
+                    )));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(bytes),
+            Err(error) => return Err(multipart_error(error, limit_bytes)),
+        }
+    }
+}
+
+/// Content types accepted on an audio file part: none, `application/octet-stream`, or audio.
+pub(crate) fn check_audio_part_type(content_type: Option<&str>) -> ApiResult<()> {
+    let Some(content_type) = content_type else { return Ok(()) };
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let accepted = essence.is_empty()
+        || essence.starts_with("audio/")
+        || matches!(essence.as_str(), "application/octet-stream" | "application/ogg" | "video/ogg");
+    if accepted {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "the `audio` part has content type {essence:?}; expected an audio type (audio/wav, audio/mpeg, audio/flac, audio/ogg) or application/octet-stream"
+        )))
+    }
+}
+
+/// Ids chosen by clients (scripts, speakers): 1–128 of `A-Z a-z 0-9 . _ -`, so they are safe in
+/// paths, logs and file names.
+pub(crate) fn check_client_id(what: &str, id: &str) -> ApiResult<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(format!(
+            "invalid {what} {id:?}: use 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', '-'"
+        )))
+    }
+}
+
+/// A pagination cursor: the offset of the next page, as an opaque string.
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> ApiResult<i64> {
+    match cursor {
+        None | Some("") => Ok(0),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|offset| *offset >= 0)
+            .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor {text:?}"))),
+    }
+}
+
+pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    match limit {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(limit) => Err(ApiError::BadRequest(format!("limit must be between 1 and {max}, got {limit}"))),
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = if year >= 0 { year } else { year - 399 } / 400;
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Unix seconds as RFC 3339 UTC (`2026-11-23T16:40:00Z`).
+pub(crate) fn rfc3339(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs_of_day = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs_of_day / 3600,
+        (secs_of_day / 60) % 60,
+        secs_of_day % 60
+    )
+}
+
+/// Which end of a day a bare date stands for in a range filter.
+#[derive(Clone, Copy)]
+pub(crate) enum DateBound {
+    /// `from=2026-11-01` means from the start of that day.
+    Start,
+    /// `to=2026-11-30` includes that whole day: the exclusive bound is the next midnight.
+    EndExclusive,
+}
+
+/// Parses a range bound: `YYYY-MM-DD`, RFC 3339 `YYYY-MM-DDTHH:MM:SSZ`, or Unix seconds.
+pub(crate) fn parse_time_bound(name: &str, text: &str, bound: DateBound) -> ApiResult<i64> {
+    let invalid = || {
+        ApiError::BadRequest(format!(
+            "invalid {name} {text:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds"
+        ))
+    };
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time)),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid());
+    };
+    let (Ok(year), Ok(month), Ok(day)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) else {
+        return Err(invalid());
+    };
+    if y.len() != 4 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(invalid());
+    }
+    let day_start = days_from_civil(year, month, day) * 86_400;
+    match time {
+        None => Ok(match bound {
+            DateBound::Start => day_start,
+            DateBound::EndExclusive => day_start + 86_400,
+        }),
+        Some(time) => {
+            let time = time.strip_suffix('Z').ok_or_else(invalid)?;
+            let mut hms = time.split(':');
+            let (Some(h), Some(mi), Some(s), None) = (hms.next(), hms.next(), hms.next(), hms.next()) else {
+                return Err(invalid());
+            };
+            let (Ok(h), Ok(mi), Ok(s)) = (h.parse::<i64>(), mi.parse::<i64>(), s.parse::<i64>()) else {
+                return Err(invalid());
+            };
+            if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..61).contains(&s) {
+                return Err(invalid());
+            }
+            Ok(day_start + h * 3600 + mi * 60 + s)
+        }
+    }
+}
+
+/// A `[from, to)` range from optional query strings; `from` after `to` is a 400.
+pub(crate) fn parse_range(from: Option<&str>, to: Option<&str>) -> ApiResult<callsight_workers::store::TimeRange> {
+    let from = from.map(|t| parse_time_bound("from", t, DateBound::Start)).transpose()?;
+    let before = to.map(|t| parse_time_bound("to", t, DateBound::EndExclusive)).transpose()?;
+    if let (Some(from), Some(before)) = (from, before)
+        && from >= before
+    {
+        return Err(ApiError::BadRequest("`from` must be before `to`".into()));
+    }
+    Ok(callsight_workers::store::TimeRange { from, before })
+}
+
+/// Lower-case hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs blocking work on the blocking pool; a panic there is an internal error, not a crash.
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        let secs = parse_time_bound("from", "2026-11-23T16:40:05Z", DateBound::Start).unwrap_or_default();
+        assert_eq!(rfc3339(secs), "2026-11-23T16:40:05Z");
+        let start = parse_time_bound("from", "2024-02-29", DateBound::Start).unwrap_or_default();
+        let end = parse_time_bound("to", "2024-02-29", DateBound::EndExclusive).unwrap_or_default();
+        assert_eq!(end - start, 86_400);
+        assert_eq!(rfc3339(start), "2024-02-29T00:00:00Z");
+        assert!(parse_time_bound("from", "2024-13-01", DateBound::Start).is_err());
+        assert!(parse_time_bound("from", "yesterday", DateBound::Start).is_err());
+    }
+}

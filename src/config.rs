@@ -1,0 +1,256 @@
+//! Configuration: defaults → config file (TOML) → environment (`CALLSIGHT__SECTION__KEY`), read
+//! only here, validated at start. Unknown keys are rejected so a typo never silently falls back to
+//! a default. Command-line flags override the result for the options they name.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use callsight_pipeline::compliance::MatchConfig;
+use callsight_pipeline::hallucination::HallucinationConfig;
+use callsight_pipeline::metrics::MetricsConfig;
+use callsight_pipeline::vad::VadConfig;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables `CALLSIGHT__ANALYSIS__LANGUAGES='["en","ru"]'` set `analysis.languages`.
+pub const ENV_PREFIX: &str = "CALLSIGHT__";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub analysis: AnalysisConfig,
+    pub biometrics: BiometricsConfig,
+    pub server: ServerConfig,
+    pub workers: WorkersConfig,
+    pub voiceprints: VoiceprintsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// "base" (multilingual) or "tiny.en".
+    pub model: String,
+    /// Languages detection may choose from (ISO 639-1); empty: any.
+    pub languages: Vec<String>,
+    pub vad: VadConfig,
+    pub hallucination: HallucinationConfig,
+    pub metrics: MetricsConfig,
+    pub matching: MatchConfig,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            model: "base".into(),
+            languages: Vec::new(),
+            vad: VadConfig::default(),
+            hallucination: HallucinationConfig::default(),
+            metrics: MetricsConfig::default(),
+            matching: MatchConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BiometricsConfig {
+    /// "campplus" (default) or "dvector".
+    pub model: String,
+    /// Net speech an enrolment needs.
+    pub min_enrol_net_speech_secs: f64,
+    /// Below this net speech a verification is inconclusive.
+    pub min_verify_net_speech_secs: f64,
+    /// The operating point: the share of impostors that would be accepted.
+    pub target_false_accept_rate: f64,
+    /// Operating point of watchlist screening (lower: more alerts to review).
+    pub watchlist_false_accept_rate: f64,
+}
+
+impl Default for BiometricsConfig {
+    fn default() -> Self {
+        Self {
+            model: "campplus".into(),
+            min_enrol_net_speech_secs: 20.0,
+            min_verify_net_speech_secs: 3.0,
+            target_false_accept_rate: 0.01,
+            watchlist_false_accept_rate: 0.01,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// SQLite file, audio and the embedded voiceprint index live here.
+    pub data_dir: PathBuf,
+    /// `postgres://...` to use PostgreSQL instead of SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    pub max_upload_bytes: u64,
+    /// Uploads are refused with 503 + Retry-After while this many jobs wait.
+    pub max_queued_jobs: u64,
+    pub request_timeout_secs: u64,
+    /// Requests per minute per API key.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            max_upload_bytes: 200 * 1024 * 1024,
+            max_queued_jobs: 10_000,
+            request_timeout_secs: 60,
+            rate_limit_per_minute: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// Calls analysed at once by this process (0: none, e.g. an API-only node).
+    pub concurrency: usize,
+    /// Inference threads per job; concurrency × threads never exceeds the cores.
+    pub threads_per_job: Option<usize>,
+    pub lease_secs: u64,
+    pub heartbeat_secs: u64,
+    pub max_attempts: u32,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        Self { concurrency: 1, threads_per_job: None, lease_secs: 120, heartbeat_secs: 20, max_attempts: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceprintsConfig {
+    /// "edge" (Qdrant in-process under the data directory) or "server" (a Qdrant server at `url`).
+    pub backend: String,
+    pub url: Option<String>,
+    /// Name of the environment variable holding the Qdrant API key (never the key itself).
+    pub api_key_env: Option<String>,
+    pub collection_prefix: String,
+}
+
+impl Default for VoiceprintsConfig {
+    fn default() -> Self {
+        Self { backend: "edge".into(), url: None, api_key_env: None, collection_prefix: "callsight".into() }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `$CALLSIGHT_CONFIG`) when given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            anyhow::ensure!(path.is_file(), "config file {} does not exist", path.display());
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let config: Config = figment.extract().map_err(|error| {
+            let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("invalid configuration: {}", messages.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let fail = |message: String| Err(anyhow::anyhow!("invalid configuration: {message}"));
+        if !["base", "tiny.en"].contains(&self.analysis.model.as_str()) {
+            return fail(format!("analysis.model {:?}: expected \"base\" or \"tiny.en\"", self.analysis.model));
+        }
+        for code in &self.analysis.languages {
+            if !(2..=3).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_lowercase()) {
+                return fail(format!("analysis.languages: {code:?} is not an ISO 639-1 code"));
+            }
+        }
+        if !["campplus", "dvector"].contains(&self.biometrics.model.as_str()) {
+            return fail(format!("biometrics.model {:?}: expected \"campplus\" or \"dvector\"", self.biometrics.model));
+        }
+        for (name, rate) in [
+            ("biometrics.target_false_accept_rate", self.biometrics.target_false_accept_rate),
+            ("biometrics.watchlist_false_accept_rate", self.biometrics.watchlist_false_accept_rate),
+        ] {
+            if !(rate > 0.0 && rate < 0.5) {
+                return fail(format!("{name} {rate}: expected a rate between 0 and 0.5"));
+            }
+        }
+        if self.biometrics.min_verify_net_speech_secs < 0.5 || self.biometrics.min_enrol_net_speech_secs < 1.0 {
+            return fail("biometrics: net speech minimums must be at least 0.5 s (verify) and 1 s (enrol)".into());
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return fail(format!("server.listen {:?}: expected an address such as 127.0.0.1:8080", self.server.listen));
+        }
+        if let Some(url) = &self.server.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:"))
+        {
+            return fail("server.database_url: expected postgres://… or sqlite:…".into());
+        }
+        if self.server.max_upload_bytes < 1024 {
+            return fail("server.max_upload_bytes: at least 1024".into());
+        }
+        if self.workers.lease_secs <= self.workers.heartbeat_secs {
+            return fail(format!(
+                "workers.lease_secs ({}) must be longer than workers.heartbeat_secs ({})",
+                self.workers.lease_secs, self.workers.heartbeat_secs
+            ));
+        }
+        if self.workers.max_attempts == 0 {
+            return fail("workers.max_attempts: at least 1".into());
+        }
+        match (self.voiceprints.backend.as_str(), &self.voiceprints.url) {
+            ("edge", _) | ("server", Some(_)) => {}
+            ("server", None) => return fail("voiceprints.backend \"server\" needs voiceprints.url".into()),
+            (other, _) => return fail(format!("voiceprints.backend {other:?}: expected \"edge\" or \"server\"")),
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, for `callsight config show`.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        toml::to_string_pretty(self).context("rendering the configuration as TOML")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults_and_unknown_keys_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[analysis]\nlanguages = [\"en\", \"ru\"]\n[workers]\nconcurrency = 2\n")?;
+            jail.set_env("CALLSIGHT__WORKERS__CONCURRENCY", "3");
+            let config = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.analysis.languages, ["en", "ru"]);
+            assert_eq!(config.workers.concurrency, 3);
+
+            jail.set_env("CALLSIGHT__WORKERS__CONCURENCY", "3");
+            let error = Config::load(None).expect_err("typo rejected").to_string();
+            assert!(error.contains("concurency"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_say_which_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CALLSIGHT__BIOMETRICS__TARGET_FALSE_ACCEPT_RATE", "2");
+            let error = Config::load(None).expect_err("rate out of range").to_string();
+            assert!(error.contains("biometrics.target_false_accept_rate"), "{error}");
+            Ok(())
+        });
+    }
+}
