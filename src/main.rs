@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod engines;
+mod jobs;
 mod eval_cmd;
 mod models_cmd;
 

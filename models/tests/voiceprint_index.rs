@@ -3,6 +3,7 @@
 //! `http://localhost:6334`, the gRPC port; `CALLSIGHT_TEST_QDRANT_API_KEY` optional), against a
 //! Qdrant server too.
 
+use std::io::Write;
 use std::path::Path;
 
 use callsight_models::voiceprints::{EdgeIndexConfig, EdgeVoiceprintIndex, ServerVoiceprintIndex};
@@ -35,7 +36,11 @@ fn for_each_backend(check: fn(&Opener)) {
             check(&open_server);
             connect().delete_all_collections().expect("drop test collections");
         }
-        _ => println!("skipped: set CALLSIGHT_TEST_QDRANT_URL to test the Qdrant server backend"),
+        // Written to stderr directly: libtest captures `println!` of passing tests, and the skip
+        // must be visible.
+        _ => {
+            let _ = writeln!(std::io::stderr(), "skipped: set CALLSIGHT_TEST_QDRANT_URL to test the Qdrant server backend");
+        }
     }
 }
 

@@ -304,6 +304,23 @@ pub fn analyze_call(
     })
 }
 
+/// Scores an analysed call against another script (or script version) without transcribing it
+/// again: compliance and the flags that depend on it are replaced, everything else is kept.
+pub fn rescore(
+    analysis: &mut CallAnalysis,
+    script: &Script,
+    text_embedder: Option<&dyn TextEmbedder>,
+    matching: &MatchConfig,
+) -> Result<()> {
+    let started = Instant::now();
+    let compliance =
+        evaluate_script(script, &analysis.turns, &analysis.metrics, analysis.duration_secs, text_embedder, matching)?;
+    analysis.flags = flags_for(Some(&compliance), &analysis.metrics, &analysis.sentiment);
+    analysis.compliance = Some(compliance);
+    analysis.timings.compliance_secs = started.elapsed().as_secs_f64();
+    Ok(())
+}
+
 fn last_chars(text: &str, n_chars: usize) -> String {
     let n_total = text.chars().count();
     text.chars().skip(n_total.saturating_sub(n_chars)).collect()

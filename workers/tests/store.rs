@@ -467,3 +467,28 @@ async fn tenant_isolation_of_reads(db: Db) {
     assert!(store.get_call("acme", &call_id).await.unwrap().is_some());
     assert_eq!(store.get_job("acme", &job.id).await.unwrap().unwrap().state, JobState::Done);
 }
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/data/callsight.db");
+    let store = callsight_workers::Store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    assert_eq!(store.backend(), callsight_workers::Backend::Sqlite);
+    store.create_key("acme", "admin", "k").await.unwrap();
+    store.ping().await.unwrap();
+    assert!(path.exists());
+    assert!(dir.path().join("nested/data/callsight.db-wal").exists(), "WAL journal in use");
+    store.close().await;
+    // Reopening runs the (already applied) migrations again without error and keeps the data.
+    let reopened = callsight_workers::Store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    assert_eq!(reopened.list_keys("acme").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn unsupported_url_is_refused_without_leaking_the_password() {
+    match callsight_workers::Store::connect("mysql://user:hunter2@db/x").await {
+        Err(WorkersError::UnsupportedUrl(url)) => assert!(!url.contains("hunter2"), "{url}"),
+        Err(other) => panic!("expected UnsupportedUrl, got {other}"),
+        Ok(_) => panic!("expected UnsupportedUrl, got a store"),
+    }
+}

@@ -9,10 +9,10 @@ use callsight_workers::store::GroupBy;
 
 use super::AppState;
 use super::auth::{Action, Caller};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::util;
 use super::wire::{
-    ComplianceAggregate, ComplianceBucketView, ComplianceQuery, RangeQuery, RuleFailureView, SentimentAggregate,
+    ComplianceAggregate, ComplianceBucketView, ComplianceQuery, GroupByParam, RangeQuery, RuleFailureView, SentimentAggregate,
     SentimentDay,
 };
 
@@ -32,16 +32,11 @@ pub(crate) async fn compliance(
 ) -> ApiResult<Json<ComplianceAggregate>> {
     caller.require(Action::ReadAggregates)?;
     let query = util::query(query)?;
-    let (group, group_name) = match query.group_by.as_deref() {
-        None | Some("day") => (GroupBy::Day, "day"),
-        Some("agent") => (GroupBy::Agent, "agent"),
-        Some("team") => (GroupBy::Team, "team"),
-        Some("script") => (GroupBy::Script, "script"),
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "invalid group_by {other:?}: expected agent, team, script or day"
-            )));
-        }
+    let (group, group_name) = match query.group_by {
+        None | Some(GroupByParam::Day) => (GroupBy::Day, "day"),
+        Some(GroupByParam::Agent) => (GroupBy::Agent, "agent"),
+        Some(GroupByParam::Team) => (GroupBy::Team, "team"),
+        Some(GroupByParam::Script) => (GroupBy::Script, "script"),
     };
     let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
     let buckets = state.store.compliance_summary(&caller.tenant, group, range).await?;

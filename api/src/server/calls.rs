@@ -23,7 +23,8 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::util::{self, blocking};
 use super::wire::{
     CallAccepted, CallList, CallMetadata, CallView, ListCallsQuery, SearchHitView, SearchQuery, SearchResults,
-    Transcript, TranscriptQuery, TranscriptTurn, TranscriptWord, UploadCallForm,
+    SortParam, StatusParam, Transcript, TranscriptFormat, TranscriptQuery, TranscriptTurn, TranscriptWord,
+    UploadCallForm,
 };
 use crate::report::CallReport;
 
@@ -83,11 +84,8 @@ pub(crate) async fn upload_call(
                 }
                 metadata_text = Some(util::read_field(field, MAX_METADATA_BYTES, "metadata").await?);
             }
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unexpected multipart part {other:?}: expected `audio` and optionally `metadata`"
-                )));
-            }
+            // Extra parts (a client's own bookkeeping) are ignored, as form handlers usually do.
+            other => tracing::debug!(part = other, "ignoring an unknown multipart part"),
         }
     }
     let (audio_bytes, file_name) =
@@ -216,7 +214,7 @@ fn parse_metadata(bytes: Option<&[u8]>) -> ApiResult<CallMetadata> {
     ];
     for (field, value) in texts {
         if let Some(value) = value {
-            if value.trim().is_empty() {
+            if value.is_empty() {
                 return Err(ApiError::Unprocessable(format!("metadata {field} must not be empty")));
             }
             if value.chars().count() > MAX_METADATA_TEXT_CHARS {
@@ -363,18 +361,15 @@ pub(crate) async fn get_transcript(
     caller.require(Action::ReadCalls)?;
     let id = util::path_param(id)?;
     let query = util::query(query)?;
-    let format = query.format.as_deref().unwrap_or("json");
-    if !matches!(format, "json" | "srt" | "vtt") {
-        return Err(ApiError::BadRequest(format!("unknown format {format:?}: expected json, srt or vtt")));
-    }
+    let format = query.format.unwrap_or(TranscriptFormat::Json);
     let stored = load_report(&state, &caller, &id).await?;
     let report: CallReport = serde_json::from_value(stored)
         .map_err(|e| ApiError::Internal(format!("stored report of call {id} does not parse: {e}")))?;
     Ok(match format {
-        "srt" => ([(header::CONTENT_TYPE, "application/x-subrip; charset=utf-8")], crate::render::to_srt(&report))
+        TranscriptFormat::Srt => ([(header::CONTENT_TYPE, "application/x-subrip; charset=utf-8")], crate::render::to_srt(&report))
             .into_response(),
-        "vtt" => ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], crate::render::to_vtt(&report)).into_response(),
-        _ => Json(Transcript {
+        TranscriptFormat::Vtt => ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], crate::render::to_vtt(&report)).into_response(),
+        TranscriptFormat::Json => Json(Transcript {
             call_id: id,
             language: report.language.clone(),
             duration_secs: report.duration_secs,
@@ -513,26 +508,16 @@ pub(crate) async fn list_calls(
     caller.require(Action::ReadCalls)?;
     let query = util::query(query)?;
     let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(text) => Some(CallStatus::parse(text).ok_or_else(|| {
-            ApiError::BadRequest(format!("invalid status {text:?}: expected queued, running, analyzed or failed"))
-        })?),
-    };
-    if let Some(sentiment) = query.sentiment.as_deref()
-        && !matches!(sentiment, "positive" | "neutral" | "negative")
-    {
-        return Err(ApiError::BadRequest(format!(
-            "invalid sentiment {sentiment:?}: expected positive, neutral or negative"
-        )));
-    }
-    let sort = match query.sort.as_deref() {
-        None | Some("date") | Some("date_desc") => CallSort::NewestFirst,
-        Some("date_asc") => CallSort::OldestFirst,
-        Some("severity") => CallSort::MostSevereFirst,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!("invalid sort {other:?}: expected date, date_asc or severity")));
-        }
+    let status = query.status.map(|status| match status {
+        StatusParam::Queued => CallStatus::Queued,
+        StatusParam::Running => CallStatus::Running,
+        StatusParam::Analyzed => CallStatus::Analyzed,
+        StatusParam::Failed => CallStatus::Failed,
+    });
+    let sort = match query.sort {
+        None | Some(SortParam::Date) => CallSort::NewestFirst,
+        Some(SortParam::DateAsc) => CallSort::OldestFirst,
+        Some(SortParam::Severity) => CallSort::MostSevereFirst,
     };
     let limit = util::page_limit(query.limit, 50, 200)?;
     let offset = util::parse_cursor(query.cursor.as_deref())?;
@@ -544,7 +529,7 @@ pub(crate) async fn list_calls(
         created_before: range.before,
         flagged: query.flagged,
         failed_rule_id: query.rule_failed,
-        customer_sentiment_label: query.sentiment,
+        customer_sentiment_label: query.sentiment.map(|s| s.as_str().to_string()),
         status,
     };
     let page = state.store.list_calls(&caller.tenant, &filter, sort, Page { limit, offset }).await?;
@@ -572,7 +557,7 @@ pub(crate) async fn search(
 ) -> ApiResult<Json<SearchResults>> {
     caller.require(Action::ReadCalls)?;
     let query = util::query(query)?;
-    let q = query.q.unwrap_or_default();
+    let q = query.q;
     if !q.chars().any(char::is_alphanumeric) {
         return Err(ApiError::BadRequest("query parameter q must contain at least one word".into()));
     }

@@ -38,7 +38,8 @@ use super::{aggregates, calls, health, reviews, scripts, speakers, webhooks};
     ),
     components(schemas(
         ErrorBody, ErrorDetail,
-        CallMetadata, UploadCallForm, SpeakerAudioForm, CallAccepted, CallView, CallSummaryView, CustomerSentiment,
+        CallMetadata, UploadCallForm, SpeakerProbeForm, EnrolForm, EnrolKindParam, SentimentParam, StatusParam,
+        SortParam, TranscriptFormat, GroupByParam, EventName, CallAccepted, CallView, CallSummaryView, CustomerSentiment,
         CallList, Transcript, TranscriptTurn, TranscriptWord, SearchResults, SearchHitView,
         ScriptView, ScriptList, RescoreAccepted, Verdict, NewReview, ReviewView, ReviewList,
         AuditEntryView, AuditList, ComplianceAggregate, ComplianceBucketView, RuleFailureView,

@@ -22,7 +22,7 @@ use super::speaker_service::{
 };
 use super::util::{self, blocking};
 use super::webhooks::{WebhookEvent, emit_event};
-use super::wire::{AuditEntryView, AuditList, AuditQuery, SpeakerAudioForm};
+use super::wire::{AuditEntryView, AuditList, AuditQuery, EnrolForm, SpeakerProbeForm};
 
 /// Most clips one enrolment accepts.
 const MAX_ENROL_CLIPS: usize = 10;
@@ -64,6 +64,9 @@ async fn read_form(
             "min_net_speech_secs" if enrolment => {
                 let text = util::read_field(field, 64, "min_net_speech_secs").await?;
                 let text = String::from_utf8_lossy(&text).trim().to_string();
+                if text.is_empty() || text == "null" {
+                    continue;
+                }
                 let secs = text
                     .parse::<f64>()
                     .ok()
@@ -71,9 +74,8 @@ async fn read_form(
                     .ok_or_else(|| ApiError::Unprocessable(format!("invalid min_net_speech_secs {text:?}: expected seconds in (0, 600]")))?;
                 form.min_net_speech_secs = Some(secs);
             }
-            other => {
-                return Err(ApiError::BadRequest(format!("unexpected multipart part {other:?}")));
-            }
+            // Extra parts are ignored, as form handlers usually do.
+            other => tracing::debug!(part = other, "ignoring an unknown multipart part"),
         }
     }
     if form.clips.is_empty() {
@@ -182,7 +184,7 @@ async fn run_enrolment(
 #[utoipa::path(
     post, path = "/v1/speakers/{id}/enroll", tag = "speakers",
     params(("id" = String, Path, description = "Speaker id chosen by the client")),
-    request_body(content = SpeakerAudioForm, content_type = "multipart/form-data"),
+    request_body(content = EnrolForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Enrolled, or rejected with reasons", body = EnrolResponse),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -218,7 +220,7 @@ pub(crate) async fn enrol(
 #[utoipa::path(
     post, path = "/v1/watchlist/{id}", tag = "speakers",
     params(("id" = String, Path, description = "Watchlist entry id chosen by the client")),
-    request_body(content = SpeakerAudioForm, content_type = "multipart/form-data"),
+    request_body(content = EnrolForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Enrolled, or rejected with reasons", body = EnrolResponse),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -236,10 +238,8 @@ pub(crate) async fn watchlist_add(
     caller.require(Action::AddToWatchlist)?;
     let speaker_id = util::path_param(id)?;
     util::check_client_id("speaker id", &speaker_id)?;
+    // Watchlist entries are always kind fraudster; a `kind` part is ignored.
     let form = read_form(&state, multipart, MAX_ENROL_CLIPS, true).await?;
-    if form.kind.as_deref().is_some_and(|k| !k.is_empty() && k != "fraudster") {
-        return Err(ApiError::Unprocessable("watchlist entries are always kind fraudster".into()));
-    }
     run_enrolment(state, caller, speaker_id, SpeakerKind::Fraudster, form, "watchlist_add").await
 }
 
@@ -247,7 +247,7 @@ pub(crate) async fn watchlist_add(
 #[utoipa::path(
     post, path = "/v1/speakers/{id}/verify", tag = "speakers",
     params(("id" = String, Path, description = "Claimed speaker id")),
-    request_body(content = SpeakerAudioForm, content_type = "multipart/form-data"),
+    request_body(content = SpeakerProbeForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The decision", body = VerifyResponse),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -320,7 +320,7 @@ pub(crate) async fn verify(
 /// Identify the speaker (1:N among the tenant's enrolled speakers) and screen the watchlist.
 #[utoipa::path(
     post, path = "/v1/speakers/identify", tag = "speakers",
-    request_body(content = SpeakerAudioForm, content_type = "multipart/form-data"),
+    request_body(content = SpeakerProbeForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Candidates, best first", body = IdentifyResponse),
         (status = 400, description = "Malformed request", body = ErrorBody),

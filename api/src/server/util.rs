@@ -241,12 +241,8 @@ pub(crate) fn parse_time_bound(name: &str, text: &str, bound: DateBound) -> ApiR
 /// A `[from, to)` range from optional query strings; `from` after `to` is a 400.
 pub(crate) fn parse_range(from: Option<&str>, to: Option<&str>) -> ApiResult<callsight_workers::store::TimeRange> {
     let from = from.map(|t| parse_time_bound("from", t, DateBound::Start)).transpose()?;
+    // `from` after `to` is an empty range, not an error.
     let before = to.map(|t| parse_time_bound("to", t, DateBound::EndExclusive)).transpose()?;
-    if let (Some(from), Some(before)) = (from, before)
-        && from >= before
-    {
-        return Err(ApiError::BadRequest("`from` must be before `to`".into()));
-    }
     Ok(callsight_workers::store::TimeRange { from, before })
 }
 

@@ -215,13 +215,8 @@ pub(crate) async fn create_webhook(
     if request.events.is_empty() {
         return Err(ApiError::Unprocessable("events must name at least one event (or \"*\")".into()));
     }
-    for event in &request.events {
-        if event != "*" && !WebhookEvent::ALL.iter().any(|e| e.as_str() == event) {
-            return Err(ApiError::Unprocessable(format!(
-                "unknown event {event:?}: expected call.analyzed, call.flagged, verification.decided, watchlist.hit or *"
-            )));
-        }
-    }
+    let mut events: Vec<String> = request.events.iter().map(|e| e.as_str().to_string()).collect();
+    events.dedup();
     let secret = match request.secret {
         Some(secret) if secret.len() < 16 || secret.len() > 256 => {
             return Err(ApiError::Unprocessable("secret must be 16 to 256 characters".into()));
@@ -229,7 +224,7 @@ pub(crate) async fn create_webhook(
         Some(secret) => secret,
         None => generate_secret(),
     };
-    let webhook = state.store.create_webhook(&caller.tenant, url, &secret, &request.events).await?;
+    let webhook = state.store.create_webhook(&caller.tenant, url, &secret, &events).await?;
     Ok((StatusCode::CREATED, Json(WebhookView::from_webhook(webhook, true))))
 }
 

@@ -14,41 +14,74 @@ use super::util::rfc3339;
 #[serde(deny_unknown_fields)]
 pub struct CallMetadata {
     /// The recorder's id for the call; unique per tenant (a second upload with it gets 409).
+    #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub external_call_id: Option<String>,
+    #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub agent_id: Option<String>,
+    #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub team: Option<String>,
+    #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub customer_id: Option<String>,
     /// Which party is on which channel: `agent,customer`, `customer,agent` or `mixed` (default).
+    /// A two-party layout needs a two-channel recording.
+    #[schema(nullable = false, pattern = r"^(agent,customer|customer,agent|mixed)$")]
     pub channels: Option<String>,
-    /// Compliance script to evaluate; must exist for the tenant.
+    /// Compliance script to evaluate; must exist for the tenant (else 422).
+    #[schema(nullable = false, pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub script_id: Option<String>,
     /// A specific version of `script_id` (default: the latest).
+    #[schema(nullable = false, minimum = 1)]
     pub script_version: Option<i64>,
     /// Expected language, e.g. `en`.
+    #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub language: Option<String>,
 }
 
-/// `multipart/form-data` body of `POST /v1/calls` (for the OpenAPI document).
-#[derive(ToSchema)]
+/// `multipart/form-data` body of `POST /v1/calls` (for the OpenAPI document; parts other than
+/// these are ignored). `Deserialize` only so the schema is closed (`additionalProperties: false`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadCallForm {
-    /// The recording: WAV (PCM, µ-law, A-law), FLAC, Ogg/Vorbis or MP3.
+    /// The recording: WAV (PCM, µ-law, A-law), FLAC, Ogg/Vorbis or MP3. It must decode (else 422).
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     pub audio: String,
     /// JSON text of [`CallMetadata`].
+    #[schema(nullable = false)]
     pub metadata: Option<CallMetadata>,
 }
 
-/// `multipart/form-data` body of the speaker endpoints.
-#[derive(ToSchema)]
+/// `multipart/form-data` body of verification and identification.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct SpeakerAudioForm {
-    /// One recording (enrolment accepts several `audio` parts, one per clip).
+pub struct SpeakerProbeForm {
+    /// One recording; it must decode and hold speech (else 422).
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     pub audio: String,
-    /// Enrolment only: `customer` (default) or `agent`.
-    pub kind: Option<String>,
-    /// Enrolment only: overrides the minimum net speech (seconds).
+}
+
+/// Who an enrolment is for.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolKindParam {
+    Customer,
+    Agent,
+}
+
+/// `multipart/form-data` body of enrolment and watchlist enrolment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EnrolForm {
+    /// A recording; repeat the part for several clips (at most 10).
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    pub audio: String,
+    /// `customer` (default) or `agent`; ignored for the watchlist.
+    #[schema(nullable = false)]
+    pub kind: Option<EnrolKindParam>,
+    /// Overrides the minimum net speech (seconds).
+    #[schema(nullable = false, exclusive_minimum = 0.0, maximum = 600.0)]
     pub min_net_speech_secs: Option<f64>,
 }
 
@@ -150,30 +183,84 @@ pub struct ListCallsQuery {
     pub agent: Option<String>,
     pub team: Option<String>,
     pub script: Option<String>,
-    /// Start date (inclusive): `YYYY-MM-DD`, RFC 3339 or Unix seconds.
+    /// Start date (inclusive): `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or Unix seconds.
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub from: Option<String>,
     /// End date (a bare date includes that whole day).
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub to: Option<String>,
     pub flagged: Option<bool>,
     /// Only calls where this script rule failed.
     pub rule_failed: Option<String>,
-    /// Customer sentiment label: `positive`, `neutral` or `negative`.
-    pub sentiment: Option<String>,
-    /// `queued`, `running`, `analyzed` or `failed`.
-    pub status: Option<String>,
+    /// Customer sentiment label.
+    pub sentiment: Option<SentimentParam>,
+    pub status: Option<StatusParam>,
     /// `date` (newest first, default), `date_asc` or `severity` (flagged, most failed rules first).
-    pub sort: Option<String>,
-    /// 1..=200, default 50.
+    pub sort: Option<SortParam>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,15}$")]
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentParam {
+    Positive,
+    Neutral,
+    Negative,
+}
+
+impl SentimentParam {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SentimentParam::Positive => "positive",
+            SentimentParam::Neutral => "neutral",
+            SentimentParam::Negative => "negative",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusParam {
+    Queued,
+    Running,
+    Analyzed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortParam {
+    Date,
+    DateAsc,
+    Severity,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptFormat {
+    Json,
+    Srt,
+    Vtt,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupByParam {
+    Agent,
+    Team,
+    Script,
+    Day,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TranscriptQuery {
     /// `json` (default), `srt` or `vtt`.
-    pub format: Option<String>,
+    pub format: Option<TranscriptFormat>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -206,8 +293,9 @@ pub struct Transcript {
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words that must all occur in the transcript (any order).
-    pub q: Option<String>,
-    /// 1..=200, default 20.
+    #[param(min_length = 1, max_length = 1000, pattern = r"[A-Za-z0-9]")]
+    pub q: String,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -260,6 +348,7 @@ pub struct ScriptList {
 #[into_params(parameter_in = Query)]
 pub struct ScriptVersionQuery {
     /// A specific version (default: the latest).
+    #[param(minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -282,7 +371,9 @@ pub enum Verdict {
 #[serde(deny_unknown_fields)]
 pub struct NewReview {
     /// Per script rule id of the call: does the reviewer agree with the automatic result?
+    /// At least one; rule ids must be the call's (else 422).
     pub verdicts: BTreeMap<String, Verdict>,
+    #[schema(nullable = false, max_length = 10000)]
     pub note: Option<String>,
 }
 
@@ -322,9 +413,13 @@ pub struct AuditQuery {
     pub speaker_id: Option<String>,
     /// `enrol`, `verify`, `identify`, `watchlist_add`, `delete`.
     pub action: Option<String>,
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub from: Option<String>,
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub to: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    #[param(pattern = r"^[0-9]{1,15}$")]
     pub cursor: Option<String>,
 }
 
@@ -366,15 +461,19 @@ pub struct AuditList {
 #[into_params(parameter_in = Query)]
 pub struct ComplianceQuery {
     /// `agent`, `team`, `script` or `day` (default).
-    pub group_by: Option<String>,
+    pub group_by: Option<GroupByParam>,
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub from: Option<String>,
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub to: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub from: Option<String>,
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub to: Option<String>,
 }
 
@@ -423,11 +522,40 @@ pub struct SentimentAggregate {
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// `https://` (or `http://`) endpoint receiving JSON POSTs.
+    #[schema(max_length = 2048, pattern = r"^https?://[^/\s]+[^\s]*$")]
     pub url: String,
-    /// Any of `call.analyzed`, `call.flagged`, `verification.decided`, `watchlist.hit`, or `*`.
-    pub events: Vec<String>,
+    /// Events to receive; `*` for all.
+    #[schema(min_items = 1)]
+    pub events: Vec<EventName>,
     /// HMAC key for `X-Callsight-Signature`; generated when absent (returned once).
+    #[schema(nullable = false, min_length = 16, max_length = 256)]
     pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum EventName {
+    #[serde(rename = "call.analyzed")]
+    CallAnalyzed,
+    #[serde(rename = "call.flagged")]
+    CallFlagged,
+    #[serde(rename = "verification.decided")]
+    VerificationDecided,
+    #[serde(rename = "watchlist.hit")]
+    WatchlistHit,
+    #[serde(rename = "*")]
+    All,
+}
+
+impl EventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::CallAnalyzed => "call.analyzed",
+            EventName::CallFlagged => "call.flagged",
+            EventName::VerificationDecided => "verification.decided",
+            EventName::WatchlistHit => "watchlist.hit",
+            EventName::All => "*",
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

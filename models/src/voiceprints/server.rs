@@ -157,7 +157,11 @@ impl ServerVoiceprintIndex {
                 CreateCollectionBuilder::new(name)
                     .vectors_config(VectorParamsBuilder::new(dimension as u64, Distance::Cosine))
                     // payload_m: per-tenant HNSW links on the tenant index (below).
-                    .hnsw_config(HnswConfigDiffBuilder::default().m(16).ef_construct(100).payload_m(16)),
+                    // Full-scan threshold as `EdgeIndexConfig::full_scan_threshold_kb`: tenant-sized
+                    // filters are answered exactly.
+                    .hnsw_config(
+                        HnswConfigDiffBuilder::default().m(16).ef_construct(100).payload_m(16).full_scan_threshold(40_000),
+                    ),
             ),
         );
         if let Err(error) = created {
