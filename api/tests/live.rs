@@ -198,7 +198,10 @@ async fn schemathesis_finds_no_server_errors() {
     let max_examples = std::env::var("CALLSIGHT_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "25".into());
     let base_url = server.base_url.clone();
     let admin_key = server.admin_key.clone();
+    let config_file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemathesis.toml");
     let output = tokio::process::Command::new(&schemathesis)
+        .arg("--config-file")
+        .arg(config_file)
         .arg("run")
         .arg(format!("{base_url}/v1/openapi.json"))
         .arg("--header")

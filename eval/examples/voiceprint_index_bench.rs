@@ -10,11 +10,15 @@ use callsight_eval::index_bench::bench_voiceprint_search_with;
 use callsight_models::voiceprints::{EdgeIndexConfig, EdgeVoiceprintIndex};
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |position: usize, default: u64| -> Result<u64> {
         match args.get(position) {
-            Some(text) => text.parse().with_context(|| format!("argument {} ({text:?}) is not a number", position + 1)),
+            Some(text) => text
+                .parse()
+                .with_context(|| format!("argument {} ({text:?}) is not a number", position + 1)),
             None => Ok(default),
         }
     };
@@ -27,7 +31,11 @@ fn main() -> Result<()> {
     let dir = temp.path().join("voiceprints");
     let env_number = |name: &str| -> Result<Option<usize>> {
         match std::env::var(name) {
-            Ok(text) => Ok(Some(text.parse().with_context(|| format!("{name}={text:?} is not a number"))?)),
+            Ok(text) => {
+                Ok(Some(text.parse().with_context(|| {
+                    format!("{name}={text:?} is not a number")
+                })?))
+            }
             Err(_) => Ok(None),
         }
     };
@@ -36,13 +44,17 @@ fn main() -> Result<()> {
         config.hnsw_ef_search = Some(ef);
     }
     config.hnsw_m = env_number("BENCH_HNSW_M")?.unwrap_or(config.hnsw_m);
-    config.full_scan_threshold_kb = env_number("BENCH_FULL_SCAN_KB")?.unwrap_or(config.full_scan_threshold_kb);
-    config.indexing_threshold_kb = env_number("BENCH_INDEXING_KB")?.unwrap_or(config.indexing_threshold_kb);
+    config.full_scan_threshold_kb =
+        env_number("BENCH_FULL_SCAN_KB")?.unwrap_or(config.full_scan_threshold_kb);
+    config.indexing_threshold_kb =
+        env_number("BENCH_INDEXING_KB")?.unwrap_or(config.indexing_threshold_kb);
     println!("{config:?}");
     let index = EdgeVoiceprintIndex::open_with_config(&dir, config)?;
     // Wait for the HNSW build (background optimisation may already be under way) before searching.
     let report =
-        bench_voiceprint_search_with(&index, voiceprints, dimension, queries, seed, &|| Ok(index.optimize()?))?;
+        bench_voiceprint_search_with(&index, voiceprints, dimension, queries, seed, &|| {
+            Ok(index.optimize()?)
+        })?;
     let indexed_vectors = index.indexed_vectors()?;
     let shards = index.shard_summaries()?;
 

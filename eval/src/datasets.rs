@@ -478,14 +478,46 @@ struct SpeakerVoicePackage {
 /// cross-language same-voice pair. Italian (Carlo, Menardi), French (June, Armelle) and Spanish
 /// (Allison, the Colombian voice) give same-language different-voice pairs.
 const SPEAKER_VOICES: [SpeakerVoicePackage; 8] = [
-    SpeakerVoicePackage { voice: "allison", language: "en", package: "asterisk-core-sounds-en-wav" },
-    SpeakerVoicePackage { voice: "allison", language: "es", package: "asterisk-core-sounds-es-wav" },
-    SpeakerVoicePackage { voice: "june", language: "fr", package: "asterisk-core-sounds-fr-wav" },
-    SpeakerVoicePackage { voice: "carlo", language: "it", package: "asterisk-core-sounds-it-wav" },
-    SpeakerVoicePackage { voice: "ivrvoice-ru", language: "ru", package: "asterisk-core-sounds-ru-wav" },
-    SpeakerVoicePackage { voice: "menardi", language: "it", package: "asterisk-prompt-it-menardi-wav" },
-    SpeakerVoicePackage { voice: "es-co", language: "es", package: "asterisk-prompt-es-co" },
-    SpeakerVoicePackage { voice: "armelle", language: "fr", package: "asterisk-prompt-fr-armelle" },
+    SpeakerVoicePackage {
+        voice: "allison",
+        language: "en",
+        package: "asterisk-core-sounds-en-wav",
+    },
+    SpeakerVoicePackage {
+        voice: "allison",
+        language: "es",
+        package: "asterisk-core-sounds-es-wav",
+    },
+    SpeakerVoicePackage {
+        voice: "june",
+        language: "fr",
+        package: "asterisk-core-sounds-fr-wav",
+    },
+    SpeakerVoicePackage {
+        voice: "carlo",
+        language: "it",
+        package: "asterisk-core-sounds-it-wav",
+    },
+    SpeakerVoicePackage {
+        voice: "ivrvoice-ru",
+        language: "ru",
+        package: "asterisk-core-sounds-ru-wav",
+    },
+    SpeakerVoicePackage {
+        voice: "menardi",
+        language: "it",
+        package: "asterisk-prompt-it-menardi-wav",
+    },
+    SpeakerVoicePackage {
+        voice: "es-co",
+        language: "es",
+        package: "asterisk-prompt-es-co",
+    },
+    SpeakerVoicePackage {
+        voice: "armelle",
+        language: "fr",
+        package: "asterisk-prompt-fr-armelle",
+    },
 ];
 
 /// How many trials of each kind [`prepare_speaker_trials`] draws.
@@ -540,12 +572,23 @@ pub fn prepare_speaker_trials(data_dir: &Path, config: &SpeakerTrialsConfig) -> 
         for file in files {
             let wav = if file.extension().is_some_and(|e| e == "gsm") {
                 let relative = file.strip_prefix(&root).unwrap_or(&file);
-                let target = data_dir.join("speaker-audio").join(voice.package).join(relative).with_extension("wav");
+                let target = data_dir
+                    .join("speaker-audio")
+                    .join(voice.package)
+                    .join(relative)
+                    .with_extension("wav");
                 if !target.is_file() {
                     if let Some(parent) = target.parent() {
-                        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                        fs::create_dir_all(parent)
+                            .with_context(|| format!("cannot create {}", parent.display()))?;
                     }
-                    run_tool(Command::new("sox").arg(&file).arg("-b").arg("16").arg(&target))?;
+                    run_tool(
+                        Command::new("sox")
+                            .arg(&file)
+                            .arg("-b")
+                            .arg("16")
+                            .arg(&target),
+                    )?;
                 }
                 target
             } else {
@@ -554,11 +597,17 @@ pub fn prepare_speaker_trials(data_dir: &Path, config: &SpeakerTrialsConfig) -> 
             match wav_duration_secs(&wav) {
                 Ok(secs) if secs >= config.min_duration_secs => kept.push(wav),
                 Ok(_) => {}
-                Err(error) => tracing::debug!(file = %wav.display(), error = format!("{error:#}"), "skipping unreadable prompt"),
+                Err(error) => {
+                    tracing::debug!(file = %wav.display(), error = format!("{error:#}"), "skipping unreadable prompt")
+                }
             }
         }
         if kept.len() < 2 {
-            bail!("{}: fewer than two prompts of {} s or longer", voice.package, config.min_duration_secs);
+            bail!(
+                "{}: fewer than two prompts of {} s or longer",
+                voice.package,
+                config.min_duration_secs
+            );
         }
         pools.push(kept);
     }
@@ -567,8 +616,19 @@ pub fn prepare_speaker_trials(data_dir: &Path, config: &SpeakerTrialsConfig) -> 
     let mut seen = HashSet::new();
     let mut lines: Vec<String> = Vec::new();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let relative = |path: &Path| path.strip_prefix(data_dir).unwrap_or(path).to_string_lossy().into_owned();
-    let mut draw = |a: usize, b: usize, n: usize, target: bool, condition: &str, rng: &mut SplitMix64, lines: &mut Vec<String>| {
+    let relative = |path: &Path| {
+        path.strip_prefix(data_dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut draw = |a: usize,
+                    b: usize,
+                    n: usize,
+                    target: bool,
+                    condition: &str,
+                    rng: &mut SplitMix64,
+                    lines: &mut Vec<String>| {
         let mut added = 0;
         let mut attempts = 0;
         while added < n && attempts < n * 20 {
@@ -578,35 +638,83 @@ pub fn prepare_speaker_trials(data_dir: &Path, config: &SpeakerTrialsConfig) -> 
             if enrol == test {
                 continue;
             }
-            let key = if enrol < test { (enrol.clone(), test.clone()) } else { (test.clone(), enrol.clone()) };
+            let key = if enrol < test {
+                (enrol.clone(), test.clone())
+            } else {
+                (test.clone(), enrol.clone())
+            };
             if !seen.insert(key) {
                 continue;
             }
-            lines.push(format!("{} {} {} {condition}", u8::from(target), relative(enrol), relative(test)));
+            lines.push(format!(
+                "{} {} {} {condition}",
+                u8::from(target),
+                relative(enrol),
+                relative(test)
+            ));
             added += 1;
         }
-        *counts.entry(format!("{}_{condition}", if target { "target" } else { "nontarget" })).or_default() += added;
+        *counts
+            .entry(format!(
+                "{}_{condition}",
+                if target { "target" } else { "nontarget" }
+            ))
+            .or_default() += added;
     };
     for idx in 0..SPEAKER_VOICES.len() {
-        draw(idx, idx, config.n_target_per_package, true, "same_language", &mut rng, &mut lines);
+        draw(
+            idx,
+            idx,
+            config.n_target_per_package,
+            true,
+            "same_language",
+            &mut rng,
+            &mut lines,
+        );
     }
     let mut different_voice_pairs = Vec::new();
     for a in 0..SPEAKER_VOICES.len() {
         for b in a + 1..SPEAKER_VOICES.len() {
             let (va, vb) = (&SPEAKER_VOICES[a], &SPEAKER_VOICES[b]);
             if va.voice == vb.voice {
-                draw(a, b, config.n_cross_language_target, true, "cross_language", &mut rng, &mut lines);
+                draw(
+                    a,
+                    b,
+                    config.n_cross_language_target,
+                    true,
+                    "cross_language",
+                    &mut rng,
+                    &mut lines,
+                );
             } else if va.language == vb.language {
-                draw(a, b, config.n_same_language_nontarget_per_pair, false, "same_language", &mut rng, &mut lines);
+                draw(
+                    a,
+                    b,
+                    config.n_same_language_nontarget_per_pair,
+                    false,
+                    "same_language",
+                    &mut rng,
+                    &mut lines,
+                );
             } else {
                 different_voice_pairs.push((a, b));
             }
         }
     }
     // Cross-language impostors spread evenly over the voice pairs.
-    let per_pair = config.n_cross_language_nontarget.div_ceil(different_voice_pairs.len().max(1));
+    let per_pair = config
+        .n_cross_language_nontarget
+        .div_ceil(different_voice_pairs.len().max(1));
     for (a, b) in different_voice_pairs {
-        draw(a, b, per_pair, false, "cross_language", &mut rng, &mut lines);
+        draw(
+            a,
+            b,
+            per_pair,
+            false,
+            "cross_language",
+            &mut rng,
+            &mut lines,
+        );
     }
 
     let trials_path = data_dir.join("speaker-trials.txt");
@@ -617,14 +725,23 @@ pub fn prepare_speaker_trials(data_dir: &Path, config: &SpeakerTrialsConfig) -> 
         text.push_str(line);
         text.push('\n');
     }
-    fs::write(&trials_path, text).with_context(|| format!("cannot write {}", trials_path.display()))?;
+    fs::write(&trials_path, text)
+        .with_context(|| format!("cannot write {}", trials_path.display()))?;
     let utterances: BTreeMap<String, usize> = SPEAKER_VOICES
         .iter()
         .zip(&pools)
-        .map(|(voice, pool)| (format!("{}:{} ({})", voice.voice, voice.language, voice.package), pool.len()))
+        .map(|(voice, pool)| {
+            (
+                format!("{}:{} ({})", voice.voice, voice.language, voice.package),
+                pool.len(),
+            )
+        })
         .collect();
     let stats = serde_json::json!({ "config": config, "utterances": utterances, "trials": counts });
-    fs::write(trials_path.with_extension("stats.json"), serde_json::to_string_pretty(&stats)?)?;
+    fs::write(
+        trials_path.with_extension("stats.json"),
+        serde_json::to_string_pretty(&stats)?,
+    )?;
     tracing::info!(trials = %trials_path.display(), n_trials = lines.len(), "prepared speaker-verification trials");
     Ok(trials_path)
 }

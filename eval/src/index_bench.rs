@@ -64,12 +64,18 @@ pub fn bench_voiceprint_search_with(
     seed: u64,
     after_insert: &dyn Fn() -> Result<()>,
 ) -> Result<IndexBenchReport> {
-    ensure!(voiceprints > 0 && dimension > 0 && queries > 0, "voiceprints, dimension and queries must be positive");
+    ensure!(
+        voiceprints > 0 && dimension > 0 && queries > 0,
+        "voiceprints, dimension and queries must be positive"
+    );
     let mut rng = SplitMix64(seed);
     // Which stored voiceprint each query is a near-duplicate of, chosen up front so the vectors
     // need not all be kept.
-    let targets: Vec<usize> = (0..queries).map(|_| (rng.next() % voiceprints as u64) as usize).collect();
-    let mut target_vectors: std::collections::HashMap<usize, Vec<f32>> = std::collections::HashMap::new();
+    let targets: Vec<usize> = (0..queries)
+        .map(|_| (rng.next() % voiceprints as u64) as usize)
+        .collect();
+    let mut target_vectors: std::collections::HashMap<usize, Vec<f32>> =
+        std::collections::HashMap::new();
 
     let insert_started = Instant::now();
     let mut batch = Vec::with_capacity(INSERT_BATCH);
@@ -80,7 +86,9 @@ pub fn bench_voiceprint_search_with(
         }
         batch.push(bench_voiceprint(seed, point_idx, vector));
         if batch.len() == INSERT_BATCH {
-            index.upsert(&batch).with_context(|| format!("upserting up to voiceprint {point_idx}"))?;
+            index
+                .upsert(&batch)
+                .with_context(|| format!("upserting up to voiceprint {point_idx}"))?;
             batch.clear();
         }
     }
@@ -98,8 +106,13 @@ pub fn bench_voiceprint_search_with(
     let mut planted_cosine_sum = 0.0f64;
     let mut foreign_tenant_hits = 0usize;
     for &target in &targets {
-        let stored = target_vectors.get(&target).context("target vector was not kept")?;
-        let noisy: Vec<f32> = stored.iter().map(|value| value + PLANT_NOISE * rng.gaussian()).collect();
+        let stored = target_vectors
+            .get(&target)
+            .context("target vector was not kept")?;
+        let noisy: Vec<f32> = stored
+            .iter()
+            .map(|value| value + PLANT_NOISE * rng.gaussian())
+            .collect();
         let query = normalised(noisy);
         planted_cosine_sum += f64::from(stored.iter().zip(&query).map(|(a, b)| a * b).sum::<f32>());
         let tenant = tenant_of(target);
@@ -111,12 +124,20 @@ pub fn bench_voiceprint_search_with(
             speaker_id: None,
         };
         let started = Instant::now();
-        let hits = index.search(&query, &filter, SEARCH_LIMIT).context("search")?;
+        let hits = index
+            .search(&query, &filter, SEARCH_LIMIT)
+            .context("search")?;
         latencies_ms.push(started.elapsed().as_secs_f64() * 1_000.0);
-        if hits.first().is_some_and(|hit| hit.voiceprint.id == voiceprint_id(seed, target)) {
+        if hits
+            .first()
+            .is_some_and(|hit| hit.voiceprint.id == voiceprint_id(seed, target))
+        {
             found_first += 1;
         }
-        foreign_tenant_hits += hits.iter().filter(|hit| hit.voiceprint.tenant != tenant).count();
+        foreign_tenant_hits += hits
+            .iter()
+            .filter(|hit| hit.voiceprint.tenant != tenant)
+            .count();
     }
     latencies_ms.sort_by(f64::total_cmp);
     Ok(IndexBenchReport {
@@ -178,7 +199,12 @@ fn percentile(sorted: &[f64], fraction: f64) -> f64 {
 }
 
 fn normalised(vector: Vec<f32>) -> Vec<f32> {
-    let norm = vector.iter().map(|value| value * value).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+    let norm = vector
+        .iter()
+        .map(|value| value * value)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
     vector.into_iter().map(|value| value / norm).collect()
 }
 

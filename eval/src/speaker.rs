@@ -11,7 +11,9 @@ use anyhow::{Context, Result, bail};
 use callsight_pipeline::audio::decode_file;
 use callsight_pipeline::audio::resample::resample;
 use callsight_pipeline::biometrics::enrol::embed_speech;
-use callsight_pipeline::biometrics::{Calibration, ModelId, SpeechClip, cosine, detect_speech, probit, threshold_at_far};
+use callsight_pipeline::biometrics::{
+    Calibration, ModelId, SpeechClip, cosine, detect_speech, probit, threshold_at_far,
+};
 use callsight_pipeline::engines::VoiceActivityDetector;
 use callsight_pipeline::speaker::SpeakerEmbedder;
 use callsight_pipeline::types::PIPELINE_SAMPLE_RATE_HZ;
@@ -41,10 +43,17 @@ pub fn parse_trials(text: &str, base_dir: &Path) -> Result<Vec<Trial>> {
         let target = match fields.first() {
             Some(&"1") | Some(&"target") => true,
             Some(&"0") | Some(&"nontarget") => false,
-            _ => bail!("line {}: expected `1|0 enrol.wav test.wav [condition]`", line_idx + 1),
+            _ => bail!(
+                "line {}: expected `1|0 enrol.wav test.wav [condition]`",
+                line_idx + 1
+            ),
         };
         if !(3..=4).contains(&fields.len()) {
-            bail!("line {}: expected 3 or 4 fields, found {}", line_idx + 1, fields.len());
+            bail!(
+                "line {}: expected 3 or 4 fields, found {}",
+                line_idx + 1,
+                fields.len()
+            );
         }
         trials.push(Trial {
             target,
@@ -58,7 +67,8 @@ pub fn parse_trials(text: &str, base_dir: &Path) -> Result<Vec<Trial>> {
 
 /// Reads a trial list; paths are relative to the list's folder.
 pub fn read_trials(path: &Path) -> Result<Vec<Trial>> {
-    let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     parse_trials(&text, base_dir).with_context(|| format!("in {}", path.display()))
 }
@@ -73,8 +83,12 @@ pub struct ErrorPoint {
 }
 
 pub fn error_curve(target: &[f64], nontarget: &[f64]) -> Vec<ErrorPoint> {
-    let mut scores: Vec<(f64, bool)> =
-        target.iter().map(|&s| (s, true)).chain(nontarget.iter().map(|&s| (s, false))).filter(|(s, _)| s.is_finite()).collect();
+    let mut scores: Vec<(f64, bool)> = target
+        .iter()
+        .map(|&s| (s, true))
+        .chain(nontarget.iter().map(|&s| (s, false)))
+        .filter(|(s, _)| s.is_finite())
+        .collect();
     scores.sort_by(|a, b| a.0.total_cmp(&b.0));
     let n_target = scores.iter().filter(|(_, t)| *t).count().max(1) as f64;
     let n_nontarget = scores.iter().filter(|(_, t)| !*t).count().max(1) as f64;
@@ -83,15 +97,27 @@ pub fn error_curve(target: &[f64], nontarget: &[f64]) -> Vec<ErrorPoint> {
     let mut idx = 0;
     while idx < scores.len() {
         let threshold = scores[idx].0;
-        points.push(ErrorPoint { threshold, p_miss: misses as f64 / n_target, p_fa: false_accepts as f64 / n_nontarget });
+        points.push(ErrorPoint {
+            threshold,
+            p_miss: misses as f64 / n_target,
+            p_fa: false_accepts as f64 / n_nontarget,
+        });
         // Everything tied at this score moves from accepted to rejected together.
         while idx < scores.len() && scores[idx].0 == threshold {
-            if scores[idx].1 { misses += 1 } else { false_accepts -= 1 }
+            if scores[idx].1 {
+                misses += 1
+            } else {
+                false_accepts -= 1
+            }
             idx += 1;
         }
     }
     let above_all = scores.last().map_or(0.0, |s| s.0 + 1e-9);
-    points.push(ErrorPoint { threshold: above_all, p_miss: misses as f64 / n_target, p_fa: false_accepts as f64 / n_nontarget });
+    points.push(ErrorPoint {
+        threshold: above_all,
+        p_miss: misses as f64 / n_target,
+        p_fa: false_accepts as f64 / n_nontarget,
+    });
     points
 }
 
@@ -123,11 +149,23 @@ pub fn equal_error_rate(target: &[f64], nontarget: &[f64]) -> (f64, f64) {
 
 /// Minimum normalised detection cost `min_t (C_miss·P_miss·p + C_fa·P_fa·(1-p)) / min(C_miss·p,
 /// C_fa·(1-p))` (NIST SRE / VoxSRC definition) and its threshold.
-pub fn min_dcf(target: &[f64], nontarget: &[f64], p_target: f64, c_miss: f64, c_fa: f64) -> (f64, f64) {
+pub fn min_dcf(
+    target: &[f64],
+    nontarget: &[f64],
+    p_target: f64,
+    c_miss: f64,
+    c_fa: f64,
+) -> (f64, f64) {
     let normaliser = (c_miss * p_target).min(c_fa * (1.0 - p_target));
     error_curve(target, nontarget)
         .iter()
-        .map(|point| ((c_miss * point.p_miss * p_target + c_fa * point.p_fa * (1.0 - p_target)) / normaliser, point.threshold))
+        .map(|point| {
+            (
+                (c_miss * point.p_miss * p_target + c_fa * point.p_fa * (1.0 - p_target))
+                    / normaliser,
+                point.threshold,
+            )
+        })
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .unwrap_or((f64::NAN, f64::NAN))
 }
@@ -145,9 +183,12 @@ pub fn det_svg(title: &str, systems: &[DetSystem<'_>]) -> String {
     const SIZE: f64 = 480.0;
     const MARGIN: f64 = 60.0;
     const TICKS: [f64; 9] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
-    const COLOURS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
+    const COLOURS: [&str; 6] = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+    ];
     let (low, high) = (probit(TICKS[0]), probit(TICKS[TICKS.len() - 1]));
-    let scale = |p: f64| (probit(p.clamp(1e-6, 1.0 - 1e-6)).clamp(low, high) - low) / (high - low) * SIZE;
+    let scale =
+        |p: f64| (probit(p.clamp(1e-6, 1.0 - 1e-6)).clamp(low, high) - low) / (high - low) * SIZE;
     let x_of = |p_fa: f64| MARGIN + scale(p_fa);
     let y_of = |p_miss: f64| MARGIN + SIZE - scale(p_miss);
     let width = SIZE + 2.0 * MARGIN + 180.0;
@@ -158,18 +199,53 @@ pub fn det_svg(title: &str, systems: &[DetSystem<'_>]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(svg, r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>"#, MARGIN + SIZE / 2.0, xml_escape(title));
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>"#,
+        MARGIN + SIZE / 2.0,
+        xml_escape(title)
+    );
     for &tick in &TICKS {
         let label = format!("{}", tick * 100.0);
         let (x, y) = (x_of(tick), y_of(tick));
-        let _ = writeln!(svg, r##"<line x1="{x:.1}" y1="{MARGIN}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/>"##, MARGIN + SIZE);
-        let _ = writeln!(svg, r##"<line x1="{MARGIN}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/>"##, MARGIN + SIZE);
-        let _ = writeln!(svg, r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#, MARGIN + SIZE + 16.0);
-        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#, MARGIN - 6.0, y + 4.0);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{MARGIN}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/>"##,
+            MARGIN + SIZE
+        );
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{MARGIN}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/>"##,
+            MARGIN + SIZE
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
+            MARGIN + SIZE + 16.0
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#,
+            MARGIN - 6.0,
+            y + 4.0
+        );
     }
-    let _ = writeln!(svg, r##"<rect x="{MARGIN}" y="{MARGIN}" width="{SIZE}" height="{SIZE}" fill="none" stroke="#333"/>"##);
-    let _ = writeln!(svg, r##"<line x1="{MARGIN}" y1="{:.1}" x2="{:.1}" y2="{MARGIN}" stroke="#999" stroke-dasharray="4 4"/>"##, MARGIN + SIZE, MARGIN + SIZE);
-    let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">False accept rate (%)</text>"#, MARGIN + SIZE / 2.0, height - 14.0);
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{MARGIN}" y="{MARGIN}" width="{SIZE}" height="{SIZE}" fill="none" stroke="#333"/>"##
+    );
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{MARGIN}" y1="{:.1}" x2="{:.1}" y2="{MARGIN}" stroke="#999" stroke-dasharray="4 4"/>"##,
+        MARGIN + SIZE,
+        MARGIN + SIZE
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">False accept rate (%)</text>"#,
+        MARGIN + SIZE / 2.0,
+        height - 14.0
+    );
     let _ = writeln!(
         svg,
         r#"<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">Miss rate (%)</text>"#,
@@ -189,11 +265,19 @@ pub fn det_svg(title: &str, systems: &[DetSystem<'_>]) -> String {
             last = Some(xy);
             let _ = write!(points, "{:.1},{:.1} ", xy.0, xy.1);
         }
-        let _ = writeln!(svg, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, points.trim_end());
+        let _ = writeln!(
+            svg,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+            points.trim_end()
+        );
         let (eer, _) = equal_error_rate(system.target, system.nontarget);
         let legend_y = MARGIN + 10.0 + 20.0 * system_idx as f64;
         let legend_x = MARGIN + SIZE + 14.0;
-        let _ = writeln!(svg, r#"<line x1="{legend_x}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{colour}" stroke-width="3"/>"#, legend_x + 20.0);
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{legend_x}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{colour}" stroke-width="3"/>"#,
+            legend_x + 20.0
+        );
         let _ = writeln!(
             svg,
             r#"<text x="{}" y="{:.1}">{} (EER {:.2} %)</text>"#,
@@ -208,7 +292,10 @@ pub fn det_svg(title: &str, systems: &[DetSystem<'_>]) -> String {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// One trial with its score.
@@ -274,30 +361,61 @@ const MAX_RECORDED_FAILURES: usize = 20;
 
 impl SvReport {
     pub fn target_scores(&self) -> Vec<f64> {
-        self.scores.iter().filter(|s| s.target).map(|s| s.cosine).collect()
+        self.scores
+            .iter()
+            .filter(|s| s.target)
+            .map(|s| s.cosine)
+            .collect()
     }
     pub fn nontarget_scores(&self) -> Vec<f64> {
-        self.scores.iter().filter(|s| !s.target).map(|s| s.cosine).collect()
+        self.scores
+            .iter()
+            .filter(|s| !s.target)
+            .map(|s| s.cosine)
+            .collect()
     }
 
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
         let pct = |x: f64| format!("{:.2} %", x * 100.0);
-        let opt_pct = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{:.2} %", x * 100.0));
+        let opt_pct =
+            |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{:.2} %", x * 100.0));
         let opt_num = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{x:.3}"));
         let _ = writeln!(md, "### Speaker verification: {}\n", self.model);
         let _ = writeln!(
             md,
             "{} target and {} non-target trials over {} files ({} failed, {} trials skipped).\n",
-            self.n_target, self.n_nontarget, self.n_files, self.n_failed_files, self.n_skipped_trials
+            self.n_target,
+            self.n_nontarget,
+            self.n_files,
+            self.n_failed_files,
+            self.n_skipped_trials
         );
         let _ = writeln!(md, "| metric | value | cosine threshold |\n|---|---|---|");
-        let _ = writeln!(md, "| EER | {} | {:.3} |", pct(self.eer), self.eer_threshold);
-        let _ = writeln!(md, "| minDCF (p=0.01) | {:.3} | {:.3} |", self.min_dcf, self.min_dcf_threshold);
+        let _ = writeln!(
+            md,
+            "| EER | {} | {:.3} |",
+            pct(self.eer),
+            self.eer_threshold
+        );
+        let _ = writeln!(
+            md,
+            "| minDCF (p=0.01) | {:.3} | {:.3} |",
+            self.min_dcf, self.min_dcf_threshold
+        );
         for threshold in &self.thresholds {
-            let _ = writeln!(md, "| FRR at FAR {} | {} | {:.3} |", pct(threshold.far), pct(threshold.frr), threshold.cosine);
+            let _ = writeln!(
+                md,
+                "| FRR at FAR {} | {} | {:.3} |",
+                pct(threshold.far),
+                pct(threshold.frr),
+                threshold.cosine
+            );
         }
-        let _ = writeln!(md, "\n| condition | targets | non-targets | EER | mean target cos | mean non-target cos | FRR @1% FAR | FAR @1% FAR |");
+        let _ = writeln!(
+            md,
+            "\n| condition | targets | non-targets | EER | mean target cos | mean non-target cos | FRR @1% FAR | FAR @1% FAR |"
+        );
         let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
         for condition in &self.conditions {
             let _ = writeln!(
@@ -336,11 +454,23 @@ fn mean(values: &[f64]) -> Option<f64> {
 
 /// Loads a file as 16 kHz mono, runs the VAD and embeds its speech (all of it if the VAD finds
 /// none long enough: prompts are clean studio speech, and a missed VAD should not drop a trial).
-fn embed_file(path: &Path, embedder: &dyn SpeakerEmbedder, vad: &dyn VoiceActivityDetector, vad_config: &VadConfig) -> Result<Vec<f32>> {
+fn embed_file(
+    path: &Path,
+    embedder: &dyn SpeakerEmbedder,
+    vad: &dyn VoiceActivityDetector,
+    vad_config: &VadConfig,
+) -> Result<Vec<f32>> {
     let audio = decode_file(path)?;
-    let samples_16k = resample(&audio.mixed_to_mono(), audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)?;
+    let samples_16k = resample(
+        &audio.mixed_to_mono(),
+        audio.sample_rate_hz,
+        PIPELINE_SAMPLE_RATE_HZ,
+    )?;
     let speech = detect_speech(&samples_16k, vad, vad_config)?;
-    let clip = SpeechClip { samples_16k: &samples_16k, speech };
+    let clip = SpeechClip {
+        samples_16k: &samples_16k,
+        speech,
+    };
     if let Some(embedding) = embed_speech(std::slice::from_ref(&clip), embedder, 30.0)? {
         return Ok(embedding);
     }
@@ -349,7 +479,11 @@ fn embed_file(path: &Path, embedder: &dyn SpeakerEmbedder, vad: &dyn VoiceActivi
         callsight_pipeline::biometrics::l2_normalise(&mut embedding);
         return Ok(embedding);
     }
-    bail!("{}: too short to embed ({} samples at 16 kHz)", path.display(), samples_16k.len())
+    bail!(
+        "{}: too short to embed ({} samples at 16 kHz)",
+        path.display(),
+        samples_16k.len()
+    )
 }
 
 /// Embeds every file of `trials` once (speech only, see the VAD), scores each trial by cosine,
@@ -364,7 +498,10 @@ pub fn evaluate_speaker_verification(
     fitted_on: &str,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<SvReport> {
-    let mut files: Vec<&Path> = trials.iter().flat_map(|t| [t.enrol.as_path(), t.test.as_path()]).collect();
+    let mut files: Vec<&Path> = trials
+        .iter()
+        .flat_map(|t| [t.enrol.as_path(), t.test.as_path()])
+        .collect();
     files.sort();
     files.dedup();
     let mut embeddings: HashMap<&Path, Vec<f32>> = HashMap::new();
@@ -387,7 +524,10 @@ pub fn evaluate_speaker_verification(
     let mut scores = Vec::with_capacity(trials.len());
     let mut n_skipped_trials = 0;
     for trial in trials {
-        match (embeddings.get(trial.enrol.as_path()), embeddings.get(trial.test.as_path())) {
+        match (
+            embeddings.get(trial.enrol.as_path()),
+            embeddings.get(trial.test.as_path()),
+        ) {
             (Some(enrol), Some(test)) => scores.push(ScoredTrial {
                 target: trial.target,
                 enrol: trial.enrol.clone(),
@@ -398,38 +538,66 @@ pub fn evaluate_speaker_verification(
             _ => n_skipped_trials += 1,
         }
     }
-    let target: Vec<f64> = scores.iter().filter(|s| s.target).map(|s| s.cosine).collect();
-    let nontarget: Vec<f64> = scores.iter().filter(|s| !s.target).map(|s| s.cosine).collect();
+    let target: Vec<f64> = scores
+        .iter()
+        .filter(|s| s.target)
+        .map(|s| s.cosine)
+        .collect();
+    let nontarget: Vec<f64> = scores
+        .iter()
+        .filter(|s| !s.target)
+        .map(|s| s.cosine)
+        .collect();
     if target.is_empty() || nontarget.is_empty() {
-        bail!("need scored target and non-target trials, have {} and {}", target.len(), nontarget.len());
+        bail!(
+            "need scored target and non-target trials, have {} and {}",
+            target.len(),
+            nontarget.len()
+        );
     }
     let (eer, eer_threshold) = equal_error_rate(&target, &nontarget);
-    let (min_dcf_value, min_dcf_threshold) = min_dcf(&target, &nontarget, MIN_DCF_P_TARGET, 1.0, 1.0);
-    let frr_at = |threshold: f64, values: &[f64]| values.iter().filter(|&&s| s < threshold).count() as f64 / values.len() as f64;
+    let (min_dcf_value, min_dcf_threshold) =
+        min_dcf(&target, &nontarget, MIN_DCF_P_TARGET, 1.0, 1.0);
+    let frr_at = |threshold: f64, values: &[f64]| {
+        values.iter().filter(|&&s| s < threshold).count() as f64 / values.len() as f64
+    };
     let thresholds = REPORTED_FARS
         .iter()
         .map(|&far| {
             let cosine = threshold_at_far(&nontarget, far);
-            ThresholdAtFar { far, cosine, frr: frr_at(cosine, &target) }
+            ThresholdAtFar {
+                far,
+                cosine,
+                frr: frr_at(cosine, &target),
+            }
         })
         .collect();
     let global_threshold = threshold_at_far(&nontarget, 0.01);
     let mut by_condition: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for score in &scores {
-        let entry = by_condition.entry(score.condition.clone().unwrap_or_else(|| "all".to_owned())).or_default();
-        if score.target { entry.0.push(score.cosine) } else { entry.1.push(score.cosine) }
+        let entry = by_condition
+            .entry(score.condition.clone().unwrap_or_else(|| "all".to_owned()))
+            .or_default();
+        if score.target {
+            entry.0.push(score.cosine)
+        } else {
+            entry.1.push(score.cosine)
+        }
     }
     let conditions = by_condition
         .into_iter()
         .map(|(condition, (target, nontarget))| ConditionReport {
             n_target: target.len(),
             n_nontarget: nontarget.len(),
-            eer: (!target.is_empty() && !nontarget.is_empty()).then(|| equal_error_rate(&target, &nontarget).0),
+            eer: (!target.is_empty() && !nontarget.is_empty())
+                .then(|| equal_error_rate(&target, &nontarget).0),
             mean_target_cosine: mean(&target),
             mean_nontarget_cosine: mean(&nontarget),
             frr_at_global_1pct_far: (!target.is_empty()).then(|| frr_at(global_threshold, &target)),
-            far_at_global_1pct_far: (!nontarget.is_empty())
-                .then(|| nontarget.iter().filter(|&&s| s >= global_threshold).count() as f64 / nontarget.len() as f64),
+            far_at_global_1pct_far: (!nontarget.is_empty()).then(|| {
+                nontarget.iter().filter(|&&s| s >= global_threshold).count() as f64
+                    / nontarget.len() as f64
+            }),
             condition,
         })
         .collect();
@@ -460,7 +628,10 @@ mod tests {
 
     #[test]
     fn parses_voxceleb_lists_relative_to_the_list() -> Result<()> {
-        let trials = parse_trials("1 a/x.wav a/y.wav\n# comment\n\n0 a/x.wav b/z.wav cross_language\n", Path::new("/data"))?;
+        let trials = parse_trials(
+            "1 a/x.wav a/y.wav\n# comment\n\n0 a/x.wav b/z.wav cross_language\n",
+            Path::new("/data"),
+        )?;
         assert_eq!(trials.len(), 2);
         assert!(trials[0].target && !trials[1].target);
         assert_eq!(trials[0].enrol, PathBuf::from("/data/a/x.wav"));
@@ -481,9 +652,15 @@ mod tests {
         // target rather than accept the impostor: 0.25 at 0.7.
         let (target, nontarget) = ([0.6, 0.7, 0.8, 0.9], [0.1, 0.2, 0.3, 0.65]);
         let (eer, threshold) = equal_error_rate(&target, &nontarget);
-        assert!((eer - 0.25).abs() < 1e-12 && (threshold - 0.65).abs() < 1e-12, "{eer} at {threshold}");
+        assert!(
+            (eer - 0.25).abs() < 1e-12 && (threshold - 0.65).abs() < 1e-12,
+            "{eer} at {threshold}"
+        );
         let (dcf, dcf_threshold) = min_dcf(&target, &nontarget, 0.01, 1.0, 1.0);
-        assert!((dcf - 0.25).abs() < 1e-12 && (dcf_threshold - 0.7).abs() < 1e-12, "{dcf} at {dcf_threshold}");
+        assert!(
+            (dcf - 0.25).abs() < 1e-12 && (dcf_threshold - 0.7).abs() < 1e-12,
+            "{dcf} at {dcf_threshold}"
+        );
         // All scores equal: chance.
         let (eer, _) = equal_error_rate(&[0.5; 10], &[0.5; 10]);
         assert!((eer - 0.5).abs() < 1e-9);
@@ -493,7 +670,11 @@ mod tests {
     fn gaussian_scores_give_the_analytic_eer() {
         // Targets N(1,1), non-targets N(-1,1): EER = Φ(-1) ≈ 15.87 %.
         let n = 20_000;
-        let grid = |shift: f64| -> Vec<f64> { (1..n).map(|i| probit(i as f64 / n as f64) + shift).collect() };
+        let grid = |shift: f64| -> Vec<f64> {
+            (1..n)
+                .map(|i| probit(i as f64 / n as f64) + shift)
+                .collect()
+        };
         let (eer, threshold) = equal_error_rate(&grid(1.0), &grid(-1.0));
         assert!((eer - 0.1587).abs() < 0.002, "eer {eer}");
         assert!(threshold.abs() < 0.01);
@@ -504,8 +685,16 @@ mod tests {
         let svg = det_svg(
             "test <DET>",
             &[
-                DetSystem { name: "a", target: &[0.9, 0.8, 0.4], nontarget: &[0.1, 0.5, 0.2] },
-                DetSystem { name: "b & c", target: &[0.7], nontarget: &[0.3] },
+                DetSystem {
+                    name: "a",
+                    target: &[0.9, 0.8, 0.4],
+                    nontarget: &[0.1, 0.5, 0.2],
+                },
+                DetSystem {
+                    name: "b & c",
+                    target: &[0.7],
+                    nontarget: &[0.3],
+                },
             ],
         );
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));

@@ -19,33 +19,44 @@ type Opener<'a> = dyn Fn() -> Box<dyn VoiceprintIndex> + 'a;
 fn for_each_backend(check: fn(&Opener)) {
     let temp = tempfile::tempdir().expect("temp dir");
     let dir = temp.path().join("voiceprints");
-    let open_edge = || -> Box<dyn VoiceprintIndex> { Box::new(EdgeVoiceprintIndex::open(&dir).expect("open edge index")) };
+    let open_edge = || -> Box<dyn VoiceprintIndex> {
+        Box::new(EdgeVoiceprintIndex::open(&dir).expect("open edge index"))
+    };
     check(&open_edge);
 
     match std::env::var("CALLSIGHT_TEST_QDRANT_URL") {
         Ok(url) if !url.is_empty() => {
-            let api_key = std::env::var("CALLSIGHT_TEST_QDRANT_API_KEY").ok().filter(|key| !key.is_empty());
+            let api_key = std::env::var("CALLSIGHT_TEST_QDRANT_API_KEY")
+                .ok()
+                .filter(|key| !key.is_empty());
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|elapsed| elapsed.as_nanos())
                 .unwrap_or_default();
             let prefix = format!("callsight_test_{}_{nanos}_", std::process::id());
-            let connect =
-                || ServerVoiceprintIndex::connect(&url, api_key.clone(), &prefix).expect("connect to the qdrant server");
+            let connect = || {
+                ServerVoiceprintIndex::connect(&url, api_key.clone(), &prefix)
+                    .expect("connect to the qdrant server")
+            };
             let open_server = || -> Box<dyn VoiceprintIndex> { Box::new(connect()) };
             check(&open_server);
-            connect().delete_all_collections().expect("drop test collections");
+            connect()
+                .delete_all_collections()
+                .expect("drop test collections");
         }
         // Written to stderr directly: libtest captures `println!` of passing tests, and the skip
         // must be visible.
         _ => {
-            let _ = writeln!(std::io::stderr(), "skipped: set CALLSIGHT_TEST_QDRANT_URL to test the Qdrant server backend");
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: set CALLSIGHT_TEST_QDRANT_URL to test the Qdrant server backend"
+            );
         }
     }
 }
 
 fn unit(values: &[f32]) -> Vec<f32> {
-    let mut vector = vec![0.0; DIMENSION];
+    let mut vector = [0.0; DIMENSION];
     vector[..values.len()].copy_from_slice(values);
     let norm = vector.iter().map(|value| value * value).sum::<f32>().sqrt();
     vector.iter().map(|value| value / norm).collect()
@@ -57,7 +68,14 @@ fn basis(axis: usize) -> Vec<f32> {
     vector
 }
 
-fn print(id_byte: u8, tenant: &str, speaker_id: &str, kind: VoiceprintKind, version: &str, vector: Vec<f32>) -> Voiceprint {
+fn print(
+    id_byte: u8,
+    tenant: &str,
+    speaker_id: &str,
+    kind: VoiceprintKind,
+    version: &str,
+    vector: Vec<f32>,
+) -> Voiceprint {
     Voiceprint {
         id: format!("00000000-0000-4000-8000-0000000000{id_byte:02x}"),
         tenant: tenant.to_string(),
@@ -81,28 +99,59 @@ fn filter(tenant: &str, version: &str) -> VoiceprintFilter {
     }
 }
 
-fn ids_of_hits(index: &dyn VoiceprintIndex, query: &[f32], filter: &VoiceprintFilter, limit: usize) -> Vec<String> {
-    index.search(query, filter, limit).expect("search").into_iter().map(|hit| hit.voiceprint.id).collect()
+fn ids_of_hits(
+    index: &dyn VoiceprintIndex,
+    query: &[f32],
+    filter: &VoiceprintFilter,
+    limit: usize,
+) -> Vec<String> {
+    index
+        .search(query, filter, limit)
+        .expect("search")
+        .into_iter()
+        .map(|hit| hit.voiceprint.id)
+        .collect()
 }
 
 fn sorted_ids(voiceprints: &[Voiceprint]) -> Vec<String> {
-    let mut ids: Vec<String> = voiceprints.iter().map(|voiceprint| voiceprint.id.clone()).collect();
+    let mut ids: Vec<String> = voiceprints
+        .iter()
+        .map(|voiceprint| voiceprint.id.clone())
+        .collect();
     ids.sort();
     ids
 }
 
 fn assert_same_voiceprint(stored: &Voiceprint, expected: &Voiceprint) {
     let Voiceprint { vector, .. } = stored;
-    assert_eq!(Voiceprint { vector: Vec::new(), ..stored.clone() }, Voiceprint { vector: Vec::new(), ..expected.clone() });
+    assert_eq!(
+        Voiceprint {
+            vector: Vec::new(),
+            ..stored.clone()
+        },
+        Voiceprint {
+            vector: Vec::new(),
+            ..expected.clone()
+        }
+    );
     assert_eq!(vector.len(), expected.vector.len());
     for (got, want) in vector.iter().zip(&expected.vector) {
-        assert!((got - want).abs() < 1e-5, "stored vector {vector:?} differs from {:?}", expected.vector);
+        assert!(
+            (got - want).abs() < 1e-5,
+            "stored vector {vector:?} differs from {:?}",
+            expected.vector
+        );
     }
 }
 
 fn check_empty_index(open: &Opener) {
     let index = open();
-    assert!(index.search(&basis(0), &filter("t1", "v1"), 5).expect("search").is_empty());
+    assert!(
+        index
+            .search(&basis(0), &filter("t1", "v1"), 5)
+            .expect("search")
+            .is_empty()
+    );
     assert!(index.list(&filter("t1", "v1")).expect("list").is_empty());
     assert_eq!(index.delete_speaker("t1", "nobody").expect("delete"), 0);
     assert!(!index.backend_name().is_empty());
@@ -111,37 +160,90 @@ fn check_empty_index(open: &Opener) {
 fn check_ranking_and_payload(open: &Opener) {
     let index = open();
     let exact = print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0));
-    let near = print(2, "t1", "bob", VoiceprintKind::Customer, "v1", unit(&[1.0, 0.5]));
+    let near = print(
+        2,
+        "t1",
+        "bob",
+        VoiceprintKind::Customer,
+        "v1",
+        unit(&[1.0, 0.5]),
+    );
     let far = print(3, "t1", "carol", VoiceprintKind::Agent, "v1", basis(1));
-    index.upsert(&[far.clone(), exact.clone(), near.clone()]).expect("upsert");
+    index
+        .upsert(&[far.clone(), exact.clone(), near.clone()])
+        .expect("upsert");
 
-    let hits = index.search(&basis(0), &filter("t1", "v1"), 3).expect("search");
+    let hits = index
+        .search(&basis(0), &filter("t1", "v1"), 3)
+        .expect("search");
     let ids: Vec<&str> = hits.iter().map(|hit| hit.voiceprint.id.as_str()).collect();
     assert_eq!(ids, [exact.id.as_str(), near.id.as_str(), far.id.as_str()]);
     assert!((hits[0].cosine - 1.0).abs() < 1e-4, "{hits:?}");
-    assert!((hits[1].cosine - 1.0 / 1.25f32.sqrt()).abs() < 1e-4, "{hits:?}");
+    assert!(
+        (hits[1].cosine - 1.0 / 1.25f32.sqrt()).abs() < 1e-4,
+        "{hits:?}"
+    );
     assert!(hits[2].cosine.abs() < 1e-4, "{hits:?}");
     assert_same_voiceprint(&hits[0].voiceprint, &exact);
     assert_same_voiceprint(&hits[1].voiceprint, &near);
 
-    assert_eq!(ids_of_hits(&*index, &basis(0), &filter("t1", "v1"), 2), [exact.id.as_str(), near.id.as_str()]);
-    assert!(index.search(&basis(0), &filter("t1", "v1"), 0).expect("search").is_empty());
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &filter("t1", "v1"), 2),
+        [exact.id.as_str(), near.id.as_str()]
+    );
+    assert!(
+        index
+            .search(&basis(0), &filter("t1", "v1"), 0)
+            .expect("search")
+            .is_empty()
+    );
     let listed = index.list(&filter("t1", "v1")).expect("list");
     assert_eq!(sorted_ids(&listed), sorted_ids(&[exact, near, far]));
 }
 
 fn check_tenant_isolation(open: &Opener) {
     let index = open();
-    let a = print(1, "tenant-a", "same-speaker", VoiceprintKind::Customer, "v1", basis(0));
-    let b = print(2, "tenant-b", "same-speaker", VoiceprintKind::Customer, "v1", basis(0));
+    let a = print(
+        1,
+        "tenant-a",
+        "same-speaker",
+        VoiceprintKind::Customer,
+        "v1",
+        basis(0),
+    );
+    let b = print(
+        2,
+        "tenant-b",
+        "same-speaker",
+        VoiceprintKind::Customer,
+        "v1",
+        basis(0),
+    );
     index.upsert(&[a.clone(), b.clone()]).expect("upsert");
-    assert_eq!(ids_of_hits(&*index, &basis(0), &filter("tenant-a", "v1"), 10), [a.id.as_str()]);
-    assert_eq!(ids_of_hits(&*index, &basis(0), &filter("tenant-b", "v1"), 10), [b.id.as_str()]);
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &filter("tenant-a", "v1"), 10),
+        [a.id.as_str()]
+    );
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &filter("tenant-b", "v1"), 10),
+        [b.id.as_str()]
+    );
     assert!(ids_of_hits(&*index, &basis(0), &filter("tenant-c", "v1"), 10).is_empty());
-    assert_eq!(sorted_ids(&index.list(&filter("tenant-b", "v1")).expect("list")), [b.id.as_str()]);
+    assert_eq!(
+        sorted_ids(&index.list(&filter("tenant-b", "v1")).expect("list")),
+        [b.id.as_str()]
+    );
     // Deleting a speaker id in one tenant leaves the same id in another tenant alone.
-    assert_eq!(index.delete_speaker("tenant-a", "same-speaker").expect("delete"), 1);
-    assert_eq!(ids_of_hits(&*index, &basis(0), &filter("tenant-b", "v1"), 10), [b.id]);
+    assert_eq!(
+        index
+            .delete_speaker("tenant-a", "same-speaker")
+            .expect("delete"),
+        1
+    );
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &filter("tenant-b", "v1"), 10),
+        [b.id]
+    );
 }
 
 fn check_model_version_isolation(open: &Opener) {
@@ -155,12 +257,25 @@ fn check_model_version_isolation(open: &Opener) {
         vector: vec![0.0, 1.0, 0.0],
         ..old.clone()
     };
-    index.upsert(&[old.clone(), new.clone(), other_model.clone()]).expect("upsert");
-    assert_eq!(ids_of_hits(&*index, &basis(0), &filter("t1", "v1"), 10), [old.id.as_str()]);
-    assert_eq!(ids_of_hits(&*index, &basis(0), &filter("t1", "v2"), 10), [new.id.as_str()]);
+    index
+        .upsert(&[old.clone(), new.clone(), other_model.clone()])
+        .expect("upsert");
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &filter("t1", "v1"), 10),
+        [old.id.as_str()]
+    );
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &filter("t1", "v2"), 10),
+        [new.id.as_str()]
+    );
     assert!(ids_of_hits(&*index, &basis(0), &filter("t1", "v3"), 10).is_empty());
-    let other_filter = VoiceprintFilter { model_name: "ecapa-test".into(), ..filter("t1", "v1") };
-    let hits = index.search(&[0.0, 1.0, 0.0], &other_filter, 10).expect("search other model");
+    let other_filter = VoiceprintFilter {
+        model_name: "ecapa-test".into(),
+        ..filter("t1", "v1")
+    };
+    let hits = index
+        .search(&[0.0, 1.0, 0.0], &other_filter, 10)
+        .expect("search other model");
     assert_eq!(hits.len(), 1);
     assert_same_voiceprint(&hits[0].voiceprint, &other_model);
 }
@@ -168,16 +283,53 @@ fn check_model_version_isolation(open: &Opener) {
 fn check_kind_and_speaker_filters(open: &Opener) {
     let index = open();
     let customer = print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0));
-    let fraudster = print(2, "t1", "mallory", VoiceprintKind::Fraudster, "v1", unit(&[1.0, 1.0]));
-    let agent = print(3, "t1", "agent-7", VoiceprintKind::Agent, "v1", unit(&[1.0, 0.2]));
-    index.upsert(&[customer.clone(), fraudster.clone(), agent.clone()]).expect("upsert");
-    let fraud_only = VoiceprintFilter { kind: Some(VoiceprintKind::Fraudster), ..filter("t1", "v1") };
-    assert_eq!(ids_of_hits(&*index, &basis(0), &fraud_only, 10), [fraudster.id.as_str()]);
-    let agents = VoiceprintFilter { kind: Some(VoiceprintKind::Agent), ..filter("t1", "v1") };
-    assert_eq!(sorted_ids(&index.list(&agents).expect("list")), [agent.id.as_str()]);
-    let alice = VoiceprintFilter { speaker_id: Some("alice".into()), ..filter("t1", "v1") };
-    assert_eq!(ids_of_hits(&*index, &basis(1), &alice, 10), [customer.id.as_str()]);
-    let alice_fraud = VoiceprintFilter { kind: Some(VoiceprintKind::Fraudster), ..alice };
+    let fraudster = print(
+        2,
+        "t1",
+        "mallory",
+        VoiceprintKind::Fraudster,
+        "v1",
+        unit(&[1.0, 1.0]),
+    );
+    let agent = print(
+        3,
+        "t1",
+        "agent-7",
+        VoiceprintKind::Agent,
+        "v1",
+        unit(&[1.0, 0.2]),
+    );
+    index
+        .upsert(&[customer.clone(), fraudster.clone(), agent.clone()])
+        .expect("upsert");
+    let fraud_only = VoiceprintFilter {
+        kind: Some(VoiceprintKind::Fraudster),
+        ..filter("t1", "v1")
+    };
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &fraud_only, 10),
+        [fraudster.id.as_str()]
+    );
+    let agents = VoiceprintFilter {
+        kind: Some(VoiceprintKind::Agent),
+        ..filter("t1", "v1")
+    };
+    assert_eq!(
+        sorted_ids(&index.list(&agents).expect("list")),
+        [agent.id.as_str()]
+    );
+    let alice = VoiceprintFilter {
+        speaker_id: Some("alice".into()),
+        ..filter("t1", "v1")
+    };
+    assert_eq!(
+        ids_of_hits(&*index, &basis(1), &alice, 10),
+        [customer.id.as_str()]
+    );
+    let alice_fraud = VoiceprintFilter {
+        kind: Some(VoiceprintKind::Fraudster),
+        ..alice
+    };
     assert!(ids_of_hits(&*index, &basis(0), &alice_fraud, 10).is_empty());
 }
 
@@ -185,19 +337,36 @@ fn check_upsert_replaces_by_id(open: &Opener) {
     let index = open();
     let first = print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0));
     index.upsert(std::slice::from_ref(&first)).expect("upsert");
-    let replacement = Voiceprint { speaker_id: "alice-2".into(), net_speech_secs: 99.0, vector: basis(2), ..first.clone() };
-    index.upsert(std::slice::from_ref(&replacement)).expect("upsert again");
+    let replacement = Voiceprint {
+        speaker_id: "alice-2".into(),
+        net_speech_secs: 99.0,
+        vector: basis(2),
+        ..first.clone()
+    };
+    index
+        .upsert(std::slice::from_ref(&replacement))
+        .expect("upsert again");
     let listed = index.list(&filter("t1", "v1")).expect("list");
     assert_eq!(listed.len(), 1);
     assert_same_voiceprint(&listed[0], &replacement);
-    let hits = index.search(&basis(2), &filter("t1", "v1"), 5).expect("search");
+    let hits = index
+        .search(&basis(2), &filter("t1", "v1"), 5)
+        .expect("search");
     assert_eq!(hits.len(), 1);
     assert!((hits[0].cosine - 1.0).abs() < 1e-4);
     // The same id under another model version moves there: ids are unique index-wide.
-    let moved = Voiceprint { model_version: "v2".into(), ..replacement.clone() };
-    index.upsert(std::slice::from_ref(&moved)).expect("upsert into v2");
+    let moved = Voiceprint {
+        model_version: "v2".into(),
+        ..replacement.clone()
+    };
+    index
+        .upsert(std::slice::from_ref(&moved))
+        .expect("upsert into v2");
     assert!(index.list(&filter("t1", "v1")).expect("list v1").is_empty());
-    assert_eq!(sorted_ids(&index.list(&filter("t1", "v2")).expect("list v2")), [moved.id]);
+    assert_eq!(
+        sorted_ids(&index.list(&filter("t1", "v2")).expect("list v2")),
+        [moved.id]
+    );
 }
 
 fn check_delete_speaker(open: &Opener) {
@@ -208,14 +377,32 @@ fn check_delete_speaker(open: &Opener) {
     let bob = print(4, "t1", "bob", VoiceprintKind::Customer, "v1", basis(0));
     let other_tenant_alice = print(5, "t2", "alice", VoiceprintKind::Customer, "v1", basis(0));
     index
-        .upsert(&[alice_1, alice_2, alice_v2, bob.clone(), other_tenant_alice.clone()])
+        .upsert(&[
+            alice_1,
+            alice_2,
+            alice_v2,
+            bob.clone(),
+            other_tenant_alice.clone(),
+        ])
         .expect("upsert");
     assert_eq!(index.delete_speaker("t1", "alice").expect("delete"), 3);
-    assert_eq!(sorted_ids(&index.list(&filter("t1", "v1")).expect("list")), [bob.id.as_str()]);
+    assert_eq!(
+        sorted_ids(&index.list(&filter("t1", "v1")).expect("list")),
+        [bob.id.as_str()]
+    );
     assert!(index.list(&filter("t1", "v2")).expect("list").is_empty());
-    assert_eq!(sorted_ids(&index.list(&filter("t2", "v1")).expect("list")), [other_tenant_alice.id]);
-    assert_eq!(ids_of_hits(&*index, &basis(0), &filter("t1", "v1"), 10), [bob.id]);
-    assert_eq!(index.delete_speaker("t1", "alice").expect("delete again"), 0);
+    assert_eq!(
+        sorted_ids(&index.list(&filter("t2", "v1")).expect("list")),
+        [other_tenant_alice.id]
+    );
+    assert_eq!(
+        ids_of_hits(&*index, &basis(0), &filter("t1", "v1"), 10),
+        [bob.id]
+    );
+    assert_eq!(
+        index.delete_speaker("t1", "alice").expect("delete again"),
+        0
+    );
 }
 
 fn check_persistence_across_reopen(open: &Opener) {
@@ -223,39 +410,94 @@ fn check_persistence_across_reopen(open: &Opener) {
     let second = print(2, "t1", "bob", VoiceprintKind::Agent, "v2", basis(3));
     {
         let index = open();
-        index.upsert(&[first.clone(), second.clone()]).expect("upsert");
+        index
+            .upsert(&[first.clone(), second.clone()])
+            .expect("upsert");
     }
     let index = open();
     let listed = index.list(&filter("t1", "v1")).expect("list");
     assert_eq!(listed.len(), 1);
     assert_same_voiceprint(&listed[0], &first);
-    assert_eq!(ids_of_hits(&*index, &basis(3), &filter("t1", "v2"), 5), [second.id.as_str()]);
+    assert_eq!(
+        ids_of_hits(&*index, &basis(3), &filter("t1", "v2"), 5),
+        [second.id.as_str()]
+    );
     // Reopened shards take writes and keep their dimension.
-    index.upsert(&[print(3, "t1", "carol", VoiceprintKind::Customer, "v1", basis(1))]).expect("upsert after reopen");
+    index
+        .upsert(&[print(
+            3,
+            "t1",
+            "carol",
+            VoiceprintKind::Customer,
+            "v1",
+            basis(1),
+        )])
+        .expect("upsert after reopen");
     assert_eq!(index.list(&filter("t1", "v1")).expect("list").len(), 2);
     assert!(index.search(&[1.0, 0.0], &filter("t1", "v1"), 5).is_err());
 }
 
 fn check_bad_input_is_an_error(open: &Opener) {
     let index = open();
-    index.upsert(&[print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0))]).expect("upsert");
+    index
+        .upsert(&[print(
+            1,
+            "t1",
+            "alice",
+            VoiceprintKind::Customer,
+            "v1",
+            basis(0),
+        )])
+        .expect("upsert");
     // Query of the wrong dimension.
-    assert!(index.search(&[1.0, 0.0, 0.0], &filter("t1", "v1"), 5).is_err());
+    assert!(
+        index
+            .search(&[1.0, 0.0, 0.0], &filter("t1", "v1"), 5)
+            .is_err()
+    );
     // Voiceprint of the wrong dimension for an existing model.
-    let short = print(2, "t1", "bob", VoiceprintKind::Customer, "v1", vec![1.0, 0.0]);
+    let short = print(
+        2,
+        "t1",
+        "bob",
+        VoiceprintKind::Customer,
+        "v1",
+        vec![1.0, 0.0],
+    );
     assert!(index.upsert(&[short]).is_err());
     // Mixed dimensions within one model in one batch.
     let mixed = [
         print(3, "t1", "bob", VoiceprintKind::Customer, "v9", basis(0)),
-        print(4, "t1", "bob", VoiceprintKind::Customer, "v9", vec![1.0, 0.0]),
+        print(
+            4,
+            "t1",
+            "bob",
+            VoiceprintKind::Customer,
+            "v9",
+            vec![1.0, 0.0],
+        ),
     ];
     assert!(index.upsert(&mixed).is_err());
     // Ids must be UUIDs; vectors finite.
-    let bad_id = Voiceprint { id: "not-a-uuid".into(), ..print(5, "t1", "bob", VoiceprintKind::Customer, "v1", basis(0)) };
+    let bad_id = Voiceprint {
+        id: "not-a-uuid".into(),
+        ..print(5, "t1", "bob", VoiceprintKind::Customer, "v1", basis(0))
+    };
     assert!(index.upsert(&[bad_id]).is_err());
     let mut nan = basis(0);
     nan[1] = f32::NAN;
-    assert!(index.upsert(&[print(6, "t1", "bob", VoiceprintKind::Customer, "v1", nan.clone())]).is_err());
+    assert!(
+        index
+            .upsert(&[print(
+                6,
+                "t1",
+                "bob",
+                VoiceprintKind::Customer,
+                "v1",
+                nan.clone()
+            )])
+            .is_err()
+    );
     assert!(index.search(&nan, &filter("t1", "v1"), 5).is_err());
     // Nothing of the rejected batches was written.
     assert_eq!(index.list(&filter("t1", "v1")).expect("list").len(), 1);
@@ -345,21 +587,37 @@ fn edge_hnsw_index_keeps_tenants_apart() {
             vector: raw.iter().map(|value| value / norm).collect(),
         });
     }
-    let open = |dir: &Path| EdgeVoiceprintIndex::open_with_config(dir, config.clone()).expect("open");
+    let open =
+        |dir: &Path| EdgeVoiceprintIndex::open_with_config(dir, config.clone()).expect("open");
     let index = open(temp.path());
     for batch in voiceprints.chunks(1_000) {
         index.upsert(batch).expect("upsert");
     }
     index.optimize().expect("optimize");
-    assert!(index.indexed_vectors().expect("info") > 0, "the optimizer built no HNSW index");
+    assert!(
+        index.indexed_vectors().expect("info") > 0,
+        "the optimizer built no HNSW index"
+    );
     for target in voiceprints.iter().step_by(397) {
         // A slightly perturbed copy of the target, searched within the target's tenant and the next.
         let query: Vec<f32> = target.vector.iter().map(|value| value + 0.001).collect();
-        let own = VoiceprintFilter { tenant: target.tenant.clone(), ..filter("", "v1") };
+        let own = VoiceprintFilter {
+            tenant: target.tenant.clone(),
+            ..filter("", "v1")
+        };
         let hits = index.search(&query, &own, 5).expect("search");
-        assert_eq!(hits.first().map(|hit| hit.voiceprint.id.as_str()), Some(target.id.as_str()));
-        assert!(hits.iter().all(|hit| hit.voiceprint.tenant == target.tenant));
-        let other = VoiceprintFilter { tenant: "t-none".into(), ..own.clone() };
+        assert_eq!(
+            hits.first().map(|hit| hit.voiceprint.id.as_str()),
+            Some(target.id.as_str())
+        );
+        assert!(
+            hits.iter()
+                .all(|hit| hit.voiceprint.tenant == target.tenant)
+        );
+        let other = VoiceprintFilter {
+            tenant: "t-none".into(),
+            ..own.clone()
+        };
         assert!(index.search(&query, &other, 5).expect("search").is_empty());
     }
     drop(index);

@@ -84,8 +84,11 @@ pub(crate) async fn upload_call(
                 }
                 metadata_text = Some(util::read_field(field, MAX_METADATA_BYTES, "metadata").await?);
             }
-            // Extra parts (a client's own bookkeeping) are ignored, as form handlers usually do.
-            other => tracing::debug!(part = other, "ignoring an unknown multipart part"),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unexpected multipart part {other:?}: expected `audio` and optionally `metadata`"
+                )));
+            }
         }
     }
     let (audio_bytes, file_name) =
@@ -234,11 +237,10 @@ fn parse_metadata(bytes: Option<&[u8]>) -> ApiResult<CallMetadata> {
 
 /// `agent,customer` → `agent_customer` (the report's spelling), etc.
 fn parse_channel_layout(text: &str) -> ApiResult<&'static str> {
-    let normalised: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-    match normalised.as_str() {
-        "agent,customer" | "agent_customer" => Ok("agent_customer"),
-        "customer,agent" | "customer_agent" => Ok("customer_agent"),
-        "mixed" | "mono" => Ok("mixed"),
+    match text {
+        "agent,customer" => Ok("agent_customer"),
+        "customer,agent" => Ok("customer_agent"),
+        "mixed" => Ok("mixed"),
         _ => Err(ApiError::Unprocessable(format!(
             "invalid metadata channels {text:?}: expected \"agent,customer\", \"customer,agent\" or \"mixed\""
         ))),
@@ -558,11 +560,11 @@ pub(crate) async fn search(
     caller.require(Action::ReadCalls)?;
     let query = util::query(query)?;
     let q = query.q;
-    if !q.chars().any(char::is_alphanumeric) {
-        return Err(ApiError::BadRequest("query parameter q must contain at least one word".into()));
+    if q.is_empty() {
+        return Err(ApiError::BadRequest("query parameter q must not be empty".into()));
     }
-    if q.len() > 1000 {
-        return Err(ApiError::BadRequest("query parameter q is longer than 1000 bytes".into()));
+    if q.chars().count() > 1000 {
+        return Err(ApiError::BadRequest("query parameter q is longer than 1000 characters".into()));
     }
     let limit = util::page_limit(query.limit, 20, 200)?;
     let hits = state.store.search_transcripts(&caller.tenant, &q, limit).await?;
@@ -609,7 +611,7 @@ mod tests {
 
     #[test]
     fn channel_layouts() {
-        assert_eq!(parse_channel_layout("agent, customer").ok(), Some("agent_customer"));
+        assert_eq!(parse_channel_layout("agent,customer").ok(), Some("agent_customer"));
         assert_eq!(parse_channel_layout("customer,agent").ok(), Some("customer_agent"));
         assert!(parse_channel_layout("left,right").is_err());
     }

@@ -24,7 +24,7 @@ fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiRe
         let essence = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         let accepted = matches!(
             essence.as_str(),
-            "" | "application/json" | "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" | "text/plain"
+            "" | "application/json" | "application/yaml" | "application/x-yaml" | "text/yaml"
         );
         if !accepted {
             return Err(ApiError::UnsupportedMediaType(format!(
@@ -53,7 +53,7 @@ fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiRe
 #[utoipa::path(
     post, path = "/v1/scripts", tag = "scripts",
     request_body(description = "Script file (JSON or YAML)",
-        content((Object = "application/json"), (String = "application/yaml"))),
+        content((Object = "application/json"), (String = "application/yaml"), (String = "application/x-yaml"), (String = "text/yaml"))),
     responses(
         (status = 201, description = "Created as version 1 (or the next version after a delete)", body = ScriptView),
         (status = 409, description = "A live script with this id exists", body = ErrorBody),
@@ -83,7 +83,7 @@ pub(crate) async fn create_script(
     put, path = "/v1/scripts/{id}", tag = "scripts",
     params(("id" = String, Path, description = "Script id")),
     request_body(description = "Script file (JSON or YAML)",
-        content((Object = "application/json"), (String = "application/yaml"))),
+        content((Object = "application/json"), (String = "application/yaml"), (String = "application/x-yaml"), (String = "text/yaml"))),
     responses(
         (status = 200, description = "The new version", body = ScriptView),
         (status = 404, description = "No such script", body = ErrorBody),

@@ -59,14 +59,11 @@ async fn read_form(
             }
             "kind" if enrolment => {
                 let text = util::read_field(field, 64, "kind").await?;
-                form.kind = Some(String::from_utf8_lossy(&text).trim().to_string());
+                form.kind = Some(String::from_utf8_lossy(&text).to_string());
             }
             "min_net_speech_secs" if enrolment => {
                 let text = util::read_field(field, 64, "min_net_speech_secs").await?;
-                let text = String::from_utf8_lossy(&text).trim().to_string();
-                if text.is_empty() || text == "null" {
-                    continue;
-                }
+                let text = String::from_utf8_lossy(&text).to_string();
                 let secs = text
                     .parse::<f64>()
                     .ok()
@@ -74,8 +71,9 @@ async fn read_form(
                     .ok_or_else(|| ApiError::Unprocessable(format!("invalid min_net_speech_secs {text:?}: expected seconds in (0, 600]")))?;
                 form.min_net_speech_secs = Some(secs);
             }
-            // Extra parts are ignored, as form handlers usually do.
-            other => tracing::debug!(part = other, "ignoring an unknown multipart part"),
+            other => {
+                return Err(ApiError::BadRequest(format!("unexpected multipart part {other:?}")));
+            }
         }
     }
     if form.clips.is_empty() {
@@ -204,7 +202,7 @@ pub(crate) async fn enrol(
     util::check_client_id("speaker id", &speaker_id)?;
     let form = read_form(&state, multipart, MAX_ENROL_CLIPS, true).await?;
     let kind = match form.kind.as_deref() {
-        None | Some("") => SpeakerKind::Customer,
+        None => SpeakerKind::Customer,
         Some(text) => match SpeakerKind::parse(text) {
             Some(SpeakerKind::Fraudster) => {
                 return Err(ApiError::Unprocessable("fraudster voices are enrolled with POST /v1/watchlist/{id}".into()));

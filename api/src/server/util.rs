@@ -127,13 +127,27 @@ pub(crate) fn check_client_id(what: &str, id: &str) -> ApiResult<()> {
 /// A pagination cursor: the offset of the next page, as an opaque string.
 pub(crate) fn parse_cursor(cursor: Option<&str>) -> ApiResult<i64> {
     match cursor {
-        None | Some("") => Ok(0),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|offset| *offset >= 0)
-            .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor {text:?}"))),
+        None => Ok(0),
+        Some(text) if is_digits(text, 1, 15) => {
+            text.parse::<i64>().map_err(|_| ApiError::BadRequest(format!("invalid cursor {text:?}")))
+        }
+        Some(text) => Err(ApiError::BadRequest(format!("invalid cursor {text:?}"))),
     }
+}
+
+/// ASCII digits only, `min..=max` of them (the OpenAPI patterns use `[0-9]{m,n}`).
+fn is_digits(text: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// White space as ECMAScript regular expressions (`\s`, used by the OpenAPI patterns) define it,
+/// so the server accepts exactly what the document allows.
+pub(crate) fn is_ecma_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}'
+            | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
+    )
 }
 
 pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
@@ -198,8 +212,8 @@ pub(crate) fn parse_time_bound(name: &str, text: &str, bound: DateBound) -> ApiR
             "invalid {name} {text:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds"
         ))
     };
-    if let Ok(secs) = text.parse::<i64>() {
-        return Ok(secs);
+    if is_digits(text, 1, 12) {
+        return text.parse::<i64>().map_err(|_| invalid());
     }
     let (date, time) = match text.split_once('T') {
         Some((date, time)) => (date, Some(time)),
@@ -212,7 +226,7 @@ pub(crate) fn parse_time_bound(name: &str, text: &str, bound: DateBound) -> ApiR
     let (Ok(year), Ok(month), Ok(day)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) else {
         return Err(invalid());
     };
-    if y.len() != 4 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    if !is_digits(y, 4, 4) || !is_digits(m, 2, 2) || !is_digits(d, 2, 2) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Err(invalid());
     }
     let day_start = days_from_civil(year, month, day) * 86_400;
@@ -227,10 +241,13 @@ pub(crate) fn parse_time_bound(name: &str, text: &str, bound: DateBound) -> ApiR
             let (Some(h), Some(mi), Some(s), None) = (hms.next(), hms.next(), hms.next(), hms.next()) else {
                 return Err(invalid());
             };
+            if !is_digits(h, 2, 2) || !is_digits(mi, 2, 2) || !is_digits(s, 2, 2) {
+                return Err(invalid());
+            }
             let (Ok(h), Ok(mi), Ok(s)) = (h.parse::<i64>(), mi.parse::<i64>(), s.parse::<i64>()) else {
                 return Err(invalid());
             };
-            if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..61).contains(&s) {
+            if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..60).contains(&s) {
                 return Err(invalid());
             }
             Ok(day_start + h * 3600 + mi * 60 + s)

@@ -207,9 +207,13 @@ pub(crate) async fn create_webhook(
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     caller.require(Action::ManageWebhooks)?;
     let request: NewWebhook = util::json_body(&headers, body, 64 * 1024)?;
-    let url = request.url.trim();
+    // Exactly the document's pattern `^https?://[^/\s]+[^\s]*$` and length limit.
+    let url = request.url.as_str();
     let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    if host.is_none_or(|rest| rest.is_empty() || rest.starts_with('/')) || url.len() > 2048 || url.contains(char::is_whitespace) {
+    if host.is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
+        || url.chars().count() > 2048
+        || url.chars().any(util::is_ecma_whitespace)
+    {
         return Err(ApiError::Unprocessable(format!("invalid webhook url {url:?}: expected http(s)://host/path")));
     }
     if request.events.is_empty() {
@@ -218,7 +222,7 @@ pub(crate) async fn create_webhook(
     let mut events: Vec<String> = request.events.iter().map(|e| e.as_str().to_string()).collect();
     events.dedup();
     let secret = match request.secret {
-        Some(secret) if secret.len() < 16 || secret.len() > 256 => {
+        Some(secret) if !(16..=256).contains(&secret.chars().count()) => {
             return Err(ApiError::Unprocessable("secret must be 16 to 256 characters".into()));
         }
         Some(secret) => secret,

@@ -9,24 +9,36 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::util::rfc3339;
 
+/// For optional request fields that the document marks non-nullable: absent is `None`, an
+/// explicit `null` is an error (as the schema says).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
 /// The optional `metadata` part of an upload.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallMetadata {
     /// The recorder's id for the call; unique per tenant (a second upload with it gets 409).
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub external_call_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub agent_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub team: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub customer_id: Option<String>,
     /// Which party is on which channel: `agent,customer`, `customer,agent` or `mixed` (default).
     /// A two-party layout needs a two-channel recording.
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, pattern = r"^(agent,customer|customer,agent|mixed)$")]
     pub channels: Option<String>,
     /// Compliance script to evaluate; must exist for the tenant (else 422).
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub script_id: Option<String>,
     /// A specific version of `script_id` (default: the latest).
@@ -293,7 +305,8 @@ pub struct Transcript {
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words that must all occur in the transcript (any order).
-    #[param(min_length = 1, max_length = 1000, pattern = r"[A-Za-z0-9]")]
+    /// Punctuation is ignored; a query without any word finds nothing.
+    #[param(min_length = 1, max_length = 1000)]
     pub q: String,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -373,6 +386,7 @@ pub struct NewReview {
     /// Per script rule id of the call: does the reviewer agree with the automatic result?
     /// At least one; rule ids must be the call's (else 422).
     pub verdicts: BTreeMap<String, Verdict>,
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, max_length = 10000)]
     pub note: Option<String>,
 }
@@ -528,6 +542,7 @@ pub struct NewWebhook {
     #[schema(min_items = 1)]
     pub events: Vec<EventName>,
     /// HMAC key for `X-Callsight-Signature`; generated when absent (returned once).
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, min_length = 16, max_length = 256)]
     pub secret: Option<String>,
 }

@@ -31,7 +31,10 @@ use qdrant_edge::{
     VectorInternal, VectorStructInternal, WithPayloadInterface, WithVector,
 };
 
-use super::{ModelKey, check_vector, field, filter_equalities, group_by_model, index_error, model_slug, payload_json};
+use super::{
+    ModelKey, check_vector, field, filter_equalities, group_by_model, index_error, model_slug,
+    payload_json,
+};
 
 const BACKEND: &str = "qdrant-edge";
 /// Written next to each shard so that reopening knows which model a directory holds.
@@ -99,9 +102,18 @@ struct ModelShard {
 
 impl ModelShard {
     fn optimize(&self) -> Result<()> {
-        let _guard = self.optimize_lock.lock().map_err(|_| index_error(BACKEND, "optimizer lock poisoned"))?;
+        let _guard = self
+            .optimize_lock
+            .lock()
+            .map_err(|_| index_error(BACKEND, "optimizer lock poisoned"))?;
         self.shard.optimize().map_err(|error| {
-            index_error(BACKEND, format!("optimising {} {}: {error}", self.key.model_name, self.key.model_version))
+            index_error(
+                BACKEND,
+                format!(
+                    "optimising {} {}: {error}",
+                    self.key.model_name, self.key.model_version
+                ),
+            )
         })?;
         Ok(())
     }
@@ -134,7 +146,10 @@ impl BackgroundOptimizer {
                 }
             })
             .map_err(|error| index_error(BACKEND, format!("starting the optimizer thread: {error}")))?;
-        Ok(BackgroundOptimizer { sender: Some(sender), worker: Some(worker) })
+        Ok(BackgroundOptimizer {
+            sender: Some(sender),
+            worker: Some(worker),
+        })
     }
 }
 
@@ -171,20 +186,26 @@ impl EdgeVoiceprintIndex {
     }
 
     pub fn open_with_config(dir: &Path, config: EdgeIndexConfig) -> Result<Self> {
-        fs::create_dir_all(dir)
-            .map_err(|error| index_error(BACKEND, format!("creating {}: {error}", dir.display())))?;
-        let entries =
-            fs::read_dir(dir).map_err(|error| index_error(BACKEND, format!("reading {}: {error}", dir.display())))?;
+        fs::create_dir_all(dir).map_err(|error| {
+            index_error(BACKEND, format!("creating {}: {error}", dir.display()))
+        })?;
+        let entries = fs::read_dir(dir)
+            .map_err(|error| index_error(BACKEND, format!("reading {}: {error}", dir.display())))?;
         let mut shards = HashMap::new();
         for entry in entries {
-            let entry = entry.map_err(|error| index_error(BACKEND, format!("reading {}: {error}", dir.display())))?;
+            let entry = entry.map_err(|error| {
+                index_error(BACKEND, format!("reading {}: {error}", dir.display()))
+            })?;
             let shard_dir = entry.path();
             let meta_path = shard_dir.join(MODEL_META_FILE);
             if !meta_path.is_file() {
                 continue;
             }
             let meta = read_meta(&meta_path)?;
-            let key = ModelKey { model_name: meta.model_name.clone(), model_version: meta.model_version.clone() };
+            let key = ModelKey {
+                model_name: meta.model_name.clone(),
+                model_version: meta.model_version.clone(),
+            };
             let shard = open_shard(&shard_dir, meta.dimension, &config)?;
             tracing::debug!(model = %meta.model_name, version = %meta.model_version, "opened voiceprint shard");
             shards.insert(
@@ -198,7 +219,11 @@ impl EdgeVoiceprintIndex {
                 }),
             );
         }
-        let optimizer = if config.optimize_in_background { Some(BackgroundOptimizer::start()?) } else { None };
+        let optimizer = if config.optimize_in_background {
+            Some(BackgroundOptimizer::start()?)
+        } else {
+            None
+        };
         Ok(EdgeVoiceprintIndex {
             dir: dir.to_path_buf(),
             config,
@@ -221,7 +246,10 @@ impl EdgeVoiceprintIndex {
     /// Persists every shard's pending writes (they are in the WAL already; this shortens replay).
     pub fn flush(&self) -> Result<()> {
         for model_shard in self.all_shards()? {
-            model_shard.shard.flush().map_err(|error| index_error(BACKEND, format!("flush: {error}")))?;
+            model_shard
+                .shard
+                .flush()
+                .map_err(|error| index_error(BACKEND, format!("flush: {error}")))?;
         }
         Ok(())
     }
@@ -230,7 +258,10 @@ impl EdgeVoiceprintIndex {
     pub fn indexed_vectors(&self) -> Result<usize> {
         let mut indexed = 0;
         for model_shard in self.all_shards()? {
-            let info = model_shard.shard.info().map_err(|error| index_error(BACKEND, format!("shard info: {error}")))?;
+            let info = model_shard
+                .shard
+                .info()
+                .map_err(|error| index_error(BACKEND, format!("shard info: {error}")))?;
             indexed += info.indexed_vectors_count;
         }
         Ok(indexed)
@@ -241,7 +272,10 @@ impl EdgeVoiceprintIndex {
     pub fn shard_summaries(&self) -> Result<Vec<String>> {
         let mut summaries = Vec::new();
         for model_shard in self.all_shards()? {
-            let info = model_shard.shard.info().map_err(|error| index_error(BACKEND, format!("shard info: {error}")))?;
+            let info = model_shard
+                .shard
+                .info()
+                .map_err(|error| index_error(BACKEND, format!("shard info: {error}")))?;
             summaries.push(format!(
                 "{} {}: {} segments, {} points, {} in HNSW",
                 model_shard.key.model_name,
@@ -260,11 +294,22 @@ impl EdgeVoiceprintIndex {
     }
 
     fn all_shards(&self) -> Result<Vec<Arc<ModelShard>>> {
-        Ok(self.shards.read().map_err(|_| index_error(BACKEND, "shard map lock poisoned"))?.values().cloned().collect())
+        Ok(self
+            .shards
+            .read()
+            .map_err(|_| index_error(BACKEND, "shard map lock poisoned"))?
+            .values()
+            .cloned()
+            .collect())
     }
 
     fn shard_of(&self, key: &ModelKey) -> Result<Option<Arc<ModelShard>>> {
-        Ok(self.shards.read().map_err(|_| index_error(BACKEND, "shard map lock poisoned"))?.get(key).cloned())
+        Ok(self
+            .shards
+            .read()
+            .map_err(|_| index_error(BACKEND, "shard map lock poisoned"))?
+            .get(key)
+            .cloned())
     }
 
     /// The shard of `key`, created with `dimension` if the model is new.
@@ -272,14 +317,27 @@ impl EdgeVoiceprintIndex {
         if let Some(existing) = self.shard_of(key)? {
             return Ok(existing);
         }
-        let mut shards = self.shards.write().map_err(|_| index_error(BACKEND, "shard map lock poisoned"))?;
+        let mut shards = self
+            .shards
+            .write()
+            .map_err(|_| index_error(BACKEND, "shard map lock poisoned"))?;
         if let Some(existing) = shards.get(key) {
             return Ok(existing.clone());
         }
-        let shard_dir = self.dir.join(model_slug(&key.model_name, &key.model_version));
-        fs::create_dir_all(&shard_dir)
-            .map_err(|error| index_error(BACKEND, format!("creating {}: {error}", shard_dir.display())))?;
-        let meta = ModelMeta { model_name: key.model_name.clone(), model_version: key.model_version.clone(), dimension };
+        let shard_dir = self
+            .dir
+            .join(model_slug(&key.model_name, &key.model_version));
+        fs::create_dir_all(&shard_dir).map_err(|error| {
+            index_error(
+                BACKEND,
+                format!("creating {}: {error}", shard_dir.display()),
+            )
+        })?;
+        let meta = ModelMeta {
+            model_name: key.model_name.clone(),
+            model_version: key.model_version.clone(),
+            dimension,
+        };
         let shard = open_shard(&shard_dir, dimension, &self.config)?;
         // Written after the shard exists, so a directory with metadata always holds a shard.
         write_meta(&shard_dir.join(MODEL_META_FILE), &meta)?;
@@ -296,7 +354,11 @@ impl EdgeVoiceprintIndex {
     }
 
     fn maybe_optimize_in_background(&self, model_shard: &Arc<ModelShard>) {
-        let Some(sender) = self.optimizer.as_ref().and_then(|optimizer| optimizer.sender.as_ref()) else {
+        let Some(sender) = self
+            .optimizer
+            .as_ref()
+            .and_then(|optimizer| optimizer.sender.as_ref())
+        else {
             return;
         };
         let info = match model_shard.shard.info() {
@@ -307,7 +369,10 @@ impl EdgeVoiceprintIndex {
             }
         };
         let unindexed = info.points_count.saturating_sub(info.indexed_vectors_count);
-        let unindexed_kb = unindexed.saturating_mul(model_shard.dimension).saturating_mul(4) / 1024;
+        let unindexed_kb = unindexed
+            .saturating_mul(model_shard.dimension)
+            .saturating_mul(4)
+            / 1024;
         if unindexed_kb >= self.config.indexing_threshold_kb
             && !model_shard.optimize_queued.swap(true, Ordering::SeqCst)
             && sender.send(model_shard.clone()).is_err()
@@ -326,17 +391,26 @@ impl Drop for EdgeVoiceprintIndex {
 impl VoiceprintIndex for EdgeVoiceprintIndex {
     fn upsert(&self, voiceprints: &[Voiceprint]) -> Result<()> {
         let groups = group_by_model(BACKEND, voiceprints)?;
-        let _write = self.write_lock.lock().map_err(|_| index_error(BACKEND, "write lock poisoned"))?;
+        let _write = self
+            .write_lock
+            .lock()
+            .map_err(|_| index_error(BACKEND, "write lock poisoned"))?;
         // Check every group against its shard before writing anything.
         let mut targets = Vec::with_capacity(groups.len());
         for (key, members) in &groups {
-            let dimension = members.first().map(|first| first.vector.len()).unwrap_or_default();
+            let dimension = members
+                .first()
+                .map(|first| first.vector.len())
+                .unwrap_or_default();
             if let Some(existing) = self.shard_of(key)? {
                 check_vector(
                     BACKEND,
                     &members[0].vector,
                     existing.dimension,
-                    &format!("voiceprint {} of model {} {}", members[0].id, key.model_name, key.model_version),
+                    &format!(
+                        "voiceprint {} of model {} {}",
+                        members[0].id, key.model_name, key.model_version
+                    ),
                 )?;
             }
             targets.push((key, members, dimension));
@@ -350,27 +424,43 @@ impl VoiceprintIndex for EdgeVoiceprintIndex {
             // Upsert replaces by id across models too: drop these ids from every other shard.
             for other in self.all_shards()? {
                 if other.key != *key {
-                    apply(&other, UpdateOperation::PointOperation(PointOperations::DeletePoints { ids: ids.clone() }))?;
+                    apply(
+                        &other,
+                        UpdateOperation::PointOperation(PointOperations::DeletePoints {
+                            ids: ids.clone(),
+                        }),
+                    )?;
                 }
             }
             let points = members
                 .iter()
                 .zip(&ids)
                 .map(|(voiceprint, id)| {
-                    PointStruct::new(*id, voiceprint.vector.clone(), serde_json::Value::Object(payload_json(voiceprint)))
-                        .into()
+                    PointStruct::new(
+                        *id,
+                        voiceprint.vector.clone(),
+                        serde_json::Value::Object(payload_json(voiceprint)),
+                    )
+                    .into()
                 })
                 .collect();
             apply(
                 &model_shard,
-                UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(points))),
+                UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                    PointInsertOperations::PointsList(points),
+                )),
             )?;
             self.maybe_optimize_in_background(&model_shard);
         }
         Ok(())
     }
 
-    fn search(&self, query: &[f32], filter: &VoiceprintFilter, limit: usize) -> Result<Vec<VoiceprintHit>> {
+    fn search(
+        &self,
+        query: &[f32],
+        filter: &VoiceprintFilter,
+        limit: usize,
+    ) -> Result<Vec<VoiceprintHit>> {
         let Some(model_shard) = self.shard_of(&ModelKey::of_filter(filter))? else {
             return Ok(Vec::new());
         };
@@ -379,19 +469,34 @@ impl VoiceprintIndex for EdgeVoiceprintIndex {
             return Ok(Vec::new());
         }
         let mut request = QueryRequest::new(limit);
-        request.query = Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::default_dense(query.to_vec()))));
+        request.query = Some(ScoringQuery::Vector(QueryEnum::Nearest(
+            NamedQuery::default_dense(query.to_vec()),
+        )));
         request.filter = Some(edge_filter(filter)?);
         request.with_payload = WithPayloadInterface::Bool(true);
         request.with_vector = WithVector::Bool(true);
         if let Some(ef) = self.config.hnsw_ef_search {
-            request.params = Some(SearchParams { hnsw_ef: Some(ef.max(limit)), ..SearchParams::default() });
+            request.params = Some(SearchParams {
+                hnsw_ef: Some(ef.max(limit)),
+                ..SearchParams::default()
+            });
         }
-        let scored = model_shard.shard.query(request).map_err(|error| index_error(BACKEND, format!("search: {error}")))?;
+        let scored = model_shard
+            .shard
+            .query(request)
+            .map_err(|error| index_error(BACKEND, format!("search: {error}")))?;
         scored
             .into_iter()
             .map(|point| {
-                let voiceprint = voiceprint_of(point.id, point.payload.map(|payload| payload.0), point.vector)?;
-                Ok(VoiceprintHit { voiceprint, cosine: point.score })
+                let voiceprint = voiceprint_of(
+                    point.id,
+                    point.payload.map(|payload| payload.0),
+                    point.vector,
+                )?;
+                Ok(VoiceprintHit {
+                    voiceprint,
+                    cosine: point.score,
+                })
             })
             .collect()
     }
@@ -410,10 +515,16 @@ impl VoiceprintIndex for EdgeVoiceprintIndex {
             request.filter = Some(edge_filter.clone());
             request.with_payload = Some(WithPayloadInterface::Bool(true));
             request.with_vector = WithVector::Bool(true);
-            let (records, next) =
-                model_shard.shard.scroll(request).map_err(|error| index_error(BACKEND, format!("list: {error}")))?;
+            let (records, next) = model_shard
+                .shard
+                .scroll(request)
+                .map_err(|error| index_error(BACKEND, format!("list: {error}")))?;
             for record in records {
-                voiceprints.push(voiceprint_of(record.id, record.payload.map(|payload| payload.0), record.vector)?);
+                voiceprints.push(voiceprint_of(
+                    record.id,
+                    record.payload.map(|payload| payload.0),
+                    record.vector,
+                )?);
             }
             match next {
                 Some(next) => offset = Some(next),
@@ -424,9 +535,15 @@ impl VoiceprintIndex for EdgeVoiceprintIndex {
     }
 
     fn delete_speaker(&self, tenant: &str, speaker_id: &str) -> Result<usize> {
-        let _write = self.write_lock.lock().map_err(|_| index_error(BACKEND, "write lock poisoned"))?;
+        let _write = self
+            .write_lock
+            .lock()
+            .map_err(|_| index_error(BACKEND, "write lock poisoned"))?;
         let filter = Filter {
-            must: Some(vec![keyword_condition(field::TENANT, tenant)?, keyword_condition(field::SPEAKER_ID, speaker_id)?]),
+            must: Some(vec![
+                keyword_condition(field::TENANT, tenant)?,
+                keyword_condition(field::SPEAKER_ID, speaker_id)?,
+            ]),
             ..Filter::default()
         };
         let mut removed = 0;
@@ -434,10 +551,17 @@ impl VoiceprintIndex for EdgeVoiceprintIndex {
             let mut count = CountRequest::new();
             count.filter = Some(filter.clone());
             count.exact = true;
-            let matching =
-                model_shard.shard.count(count).map_err(|error| index_error(BACKEND, format!("count: {error}")))?;
+            let matching = model_shard
+                .shard
+                .count(count)
+                .map_err(|error| index_error(BACKEND, format!("count: {error}")))?;
             if matching > 0 {
-                apply(&model_shard, UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter.clone())))?;
+                apply(
+                    &model_shard,
+                    UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(
+                        filter.clone(),
+                    )),
+                )?;
                 removed += matching;
             }
         }
@@ -450,11 +574,15 @@ impl VoiceprintIndex for EdgeVoiceprintIndex {
 }
 
 fn apply(model_shard: &ModelShard, operation: UpdateOperation) -> Result<()> {
-    model_shard.shard.update(operation).map_err(|error| index_error(BACKEND, format!("update: {error}")))
+    model_shard
+        .shard
+        .update(operation)
+        .map_err(|error| index_error(BACKEND, format!("update: {error}")))
 }
 
 fn json_path(key: &str) -> Result<JsonPath> {
-    key.parse().map_err(|()| index_error(BACKEND, format!("invalid payload key {key}")))
+    key.parse()
+        .map_err(|()| index_error(BACKEND, format!("invalid payload key {key}")))
 }
 
 fn keyword_condition(key: &str, value: &str) -> Result<Condition> {
@@ -469,7 +597,10 @@ fn edge_filter(filter: &VoiceprintFilter) -> Result<Filter> {
         .into_iter()
         .map(|(key, value)| keyword_condition(key, &value))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Filter { must: Some(must), ..Filter::default() })
+    Ok(Filter {
+        must: Some(must),
+        ..Filter::default()
+    })
 }
 
 fn voiceprint_of(
@@ -478,14 +609,25 @@ fn voiceprint_of(
     vector: Option<VectorStructInternal>,
 ) -> Result<Voiceprint> {
     let point = id.to_string();
-    let payload = payload.ok_or_else(|| index_error(BACKEND, format!("stored point {point} has no payload")))?;
+    let payload = payload
+        .ok_or_else(|| index_error(BACKEND, format!("stored point {point} has no payload")))?;
     let vector = match vector {
         Some(VectorStructInternal::Single(dense)) => dense,
         Some(VectorStructInternal::Named(mut named)) => match named.remove(DEFAULT_VECTOR_NAME) {
             Some(VectorInternal::Dense(dense)) => dense,
-            _ => return Err(index_error(BACKEND, format!("stored point {point} has no dense vector"))),
+            _ => {
+                return Err(index_error(
+                    BACKEND,
+                    format!("stored point {point} has no dense vector"),
+                ));
+            }
         },
-        _ => return Err(index_error(BACKEND, format!("stored point {point} has no dense vector"))),
+        _ => {
+            return Err(index_error(
+                BACKEND,
+                format!("stored point {point} has no dense vector"),
+            ));
+        }
     };
     super::voiceprint_from_payload(BACKEND, &point, &payload, vector)
 }
@@ -497,10 +639,15 @@ fn edge_config(dimension: usize, config: &EdgeIndexConfig) -> EdgeConfig {
         full_scan_threshold: config.full_scan_threshold_kb,
         ..HnswIndexConfig::default()
     };
-    let optimizers =
-        EdgeOptimizersConfig { indexing_threshold: Some(config.indexing_threshold_kb), ..EdgeOptimizersConfig::default() };
+    let optimizers = EdgeOptimizersConfig {
+        indexing_threshold: Some(config.indexing_threshold_kb),
+        ..EdgeOptimizersConfig::default()
+    };
     EdgeConfig::builder()
-        .vector(DEFAULT_VECTOR_NAME, EdgeVectorParamsBuilder::new(dimension, Distance::Cosine).build())
+        .vector(
+            DEFAULT_VECTOR_NAME,
+            EdgeVectorParamsBuilder::new(dimension, Distance::Cosine).build(),
+        )
         .hnsw_config(hnsw)
         .optimizers(optimizers)
         .build()
@@ -510,32 +657,54 @@ fn edge_config(dimension: usize, config: &EdgeIndexConfig) -> EdgeConfig {
 fn open_shard(shard_dir: &Path, dimension: usize, config: &EdgeIndexConfig) -> Result<EdgeShard> {
     let edge_config = edge_config(dimension, config);
     if shard_dir.join("edge_config.json").is_file() {
-        return EdgeShard::load(shard_dir, Some(edge_config))
-            .map_err(|error| index_error(BACKEND, format!("loading shard {}: {error}", shard_dir.display())));
+        return EdgeShard::load(shard_dir, Some(edge_config)).map_err(|error| {
+            index_error(
+                BACKEND,
+                format!("loading shard {}: {error}", shard_dir.display()),
+            )
+        });
     }
-    let shard = EdgeShard::new(shard_dir, edge_config)
-        .map_err(|error| index_error(BACKEND, format!("creating shard {}: {error}", shard_dir.display())))?;
+    let shard = EdgeShard::new(shard_dir, edge_config).map_err(|error| {
+        index_error(
+            BACKEND,
+            format!("creating shard {}: {error}", shard_dir.display()),
+        )
+    })?;
     // The tenant index makes Qdrant keep each tenant's points together and build per-tenant HNSW
     // links, so a tenant-filtered search never walks other tenants' points. The other keyword
     // indexes serve filters only; HNSW links for them would cost build time for nothing.
-    let mut indexes = vec![(field::TENANT, KeywordIndexParamsBuilder::new().is_tenant(true).build())];
+    let mut indexes = vec![(
+        field::TENANT,
+        KeywordIndexParamsBuilder::new().is_tenant(true).build(),
+    )];
     for key in field::KEYWORD_INDEXED {
-        indexes.push((key, KeywordIndexParamsBuilder::new().enable_hnsw(false).build()));
+        indexes.push((
+            key,
+            KeywordIndexParamsBuilder::new().enable_hnsw(false).build(),
+        ));
     }
     for (key, params) in indexes {
         shard
-            .update(UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(qdrant_edge::CreateIndex {
-                field_name: json_path(key)?,
-                field_schema: Some(PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(params))),
-            })))
-            .map_err(|error| index_error(BACKEND, format!("creating payload index {key}: {error}")))?;
+            .update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(qdrant_edge::CreateIndex {
+                    field_name: json_path(key)?,
+                    field_schema: Some(PayloadFieldSchema::FieldParams(
+                        PayloadSchemaParams::Keyword(params),
+                    )),
+                }),
+            ))
+            .map_err(|error| {
+                index_error(BACKEND, format!("creating payload index {key}: {error}"))
+            })?;
     }
     Ok(shard)
 }
 
 fn read_meta(path: &Path) -> Result<ModelMeta> {
-    let bytes = fs::read(path).map_err(|error| index_error(BACKEND, format!("reading {}: {error}", path.display())))?;
-    serde_json::from_slice(&bytes).map_err(|error| index_error(BACKEND, format!("parsing {}: {error}", path.display())))
+    let bytes = fs::read(path)
+        .map_err(|error| index_error(BACKEND, format!("reading {}: {error}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|error| index_error(BACKEND, format!("parsing {}: {error}", path.display())))
 }
 
 fn write_meta(path: &Path, meta: &ModelMeta) -> Result<()> {
@@ -543,6 +712,9 @@ fn write_meta(path: &Path, meta: &ModelMeta) -> Result<()> {
         .map_err(|error| index_error(BACKEND, format!("encoding {}: {error}", path.display())))?;
     // Write then rename, so a crash never leaves a half-written file.
     let temporary = path.with_extension("json.tmp");
-    fs::write(&temporary, json).map_err(|error| index_error(BACKEND, format!("writing {}: {error}", temporary.display())))?;
-    fs::rename(&temporary, path).map_err(|error| index_error(BACKEND, format!("writing {}: {error}", path.display())))
+    fs::write(&temporary, json).map_err(|error| {
+        index_error(BACKEND, format!("writing {}: {error}", temporary.display()))
+    })?;
+    fs::rename(&temporary, path)
+        .map_err(|error| index_error(BACKEND, format!("writing {}: {error}", path.display())))
 }

@@ -35,7 +35,10 @@ pub(crate) mod field {
 
 /// Builds the `PipelineError` of a backend.
 pub(crate) fn index_error(backend: &'static str, reason: impl Into<String>) -> PipelineError {
-    PipelineError::Index { backend, reason: reason.into() }
+    PipelineError::Index {
+        backend,
+        reason: reason.into(),
+    }
 }
 
 /// Name of the collection (server) or shard directory (edge) of one embedding model: readable,
@@ -45,39 +48,75 @@ pub(crate) fn model_slug(model_name: &str, model_version: &str) -> String {
     fn sanitise(text: &str) -> String {
         let cleaned: String = text
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
-        if cleaned.is_empty() { "_".to_string() } else { cleaned }
+        if cleaned.is_empty() {
+            "_".to_string()
+        } else {
+            cleaned
+        }
     }
     let mut hasher = Sha256::new();
     hasher.update(model_name.as_bytes());
     hasher.update([0u8]);
     hasher.update(model_version.as_bytes());
     let digest = hasher.finalize();
-    let hash: String = digest.iter().take(6).map(|byte| format!("{byte:02x}")).collect();
-    format!("{}-{}-{hash}", sanitise(model_name), sanitise(model_version))
+    let hash: String = digest
+        .iter()
+        .take(6)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!(
+        "{}-{}-{hash}",
+        sanitise(model_name),
+        sanitise(model_version)
+    )
 }
 
 /// Qdrant accepts only UUIDs or u64 as point ids; `Voiceprint.id` is a UUID string.
 pub(crate) fn point_uuid(backend: &'static str, id: &str) -> Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(id)
-        .map_err(|error| index_error(backend, format!("voiceprint id {id:?} is not a uuid: {error}")))
+    uuid::Uuid::parse_str(id).map_err(|error| {
+        index_error(
+            backend,
+            format!("voiceprint id {id:?} is not a uuid: {error}"),
+        )
+    })
 }
 
 /// Rejects vectors a collection of `dimension` cannot hold, or that would poison cosine scores.
-pub(crate) fn check_vector(backend: &'static str, vector: &[f32], dimension: usize, what: &str) -> Result<()> {
+pub(crate) fn check_vector(
+    backend: &'static str,
+    vector: &[f32],
+    dimension: usize,
+    what: &str,
+) -> Result<()> {
     if vector.len() != dimension {
         return Err(index_error(
             backend,
-            format!("{what} has dimension {}, but the model's voiceprints have dimension {dimension}", vector.len()),
+            format!(
+                "{what} has dimension {}, but the model's voiceprints have dimension {dimension}",
+                vector.len()
+            ),
         ));
     }
     if vector.iter().any(|value| !value.is_finite()) {
-        return Err(index_error(backend, format!("{what} contains a non-finite value")));
+        return Err(index_error(
+            backend,
+            format!("{what} contains a non-finite value"),
+        ));
     }
     if vector.iter().all(|value| *value == 0.0) {
-        return Err(index_error(backend, format!("{what} is all zeros; cosine similarity is undefined")));
+        return Err(index_error(
+            backend,
+            format!("{what} is all zeros; cosine similarity is undefined"),
+        ));
     }
     Ok(())
 }
@@ -91,11 +130,17 @@ pub(crate) struct ModelKey {
 
 impl ModelKey {
     pub fn of(voiceprint: &Voiceprint) -> Self {
-        ModelKey { model_name: voiceprint.model_name.clone(), model_version: voiceprint.model_version.clone() }
+        ModelKey {
+            model_name: voiceprint.model_name.clone(),
+            model_version: voiceprint.model_version.clone(),
+        }
     }
 
     pub fn of_filter(filter: &VoiceprintFilter) -> Self {
-        ModelKey { model_name: filter.model_name.clone(), model_version: filter.model_version.clone() }
+        ModelKey {
+            model_name: filter.model_name.clone(),
+            model_version: filter.model_version.clone(),
+        }
     }
 }
 
@@ -109,7 +154,13 @@ pub(crate) fn group_by_model<'a>(
     for voiceprint in voiceprints {
         point_uuid(backend, &voiceprint.id)?;
         if voiceprint.tenant.is_empty() || voiceprint.speaker_id.is_empty() {
-            return Err(index_error(backend, format!("voiceprint {} has an empty tenant or speaker id", voiceprint.id)));
+            return Err(index_error(
+                backend,
+                format!(
+                    "voiceprint {} has an empty tenant or speaker id",
+                    voiceprint.id
+                ),
+            ));
         }
         let key = ModelKey::of(voiceprint);
         match groups.iter_mut().find(|(existing, _)| *existing == key) {
@@ -118,13 +169,19 @@ pub(crate) fn group_by_model<'a>(
         }
     }
     for (key, members) in &groups {
-        let dimension = members.first().map(|first| first.vector.len()).unwrap_or_default();
+        let dimension = members
+            .first()
+            .map(|first| first.vector.len())
+            .unwrap_or_default();
         for member in members {
             check_vector(
                 backend,
                 &member.vector,
                 dimension,
-                &format!("voiceprint {} of model {} {}", member.id, key.model_name, key.model_version),
+                &format!(
+                    "voiceprint {} of model {} {}",
+                    member.id, key.model_name, key.model_version
+                ),
             )?;
         }
     }
@@ -136,12 +193,27 @@ pub(crate) fn payload_json(voiceprint: &Voiceprint) -> serde_json::Map<String, s
     let mut payload = serde_json::Map::new();
     payload.insert(field::VOICEPRINT_ID.into(), voiceprint.id.clone().into());
     payload.insert(field::TENANT.into(), voiceprint.tenant.clone().into());
-    payload.insert(field::SPEAKER_ID.into(), voiceprint.speaker_id.clone().into());
+    payload.insert(
+        field::SPEAKER_ID.into(),
+        voiceprint.speaker_id.clone().into(),
+    );
     payload.insert(field::KIND.into(), voiceprint.kind.as_str().into());
-    payload.insert(field::MODEL_NAME.into(), voiceprint.model_name.clone().into());
-    payload.insert(field::MODEL_VERSION.into(), voiceprint.model_version.clone().into());
-    payload.insert(field::ENROLLED_AT_UNIX_SECS.into(), voiceprint.enrolled_at_unix_secs.into());
-    payload.insert(field::NET_SPEECH_SECS.into(), voiceprint.net_speech_secs.into());
+    payload.insert(
+        field::MODEL_NAME.into(),
+        voiceprint.model_name.clone().into(),
+    );
+    payload.insert(
+        field::MODEL_VERSION.into(),
+        voiceprint.model_version.clone().into(),
+    );
+    payload.insert(
+        field::ENROLLED_AT_UNIX_SECS.into(),
+        voiceprint.enrolled_at_unix_secs.into(),
+    );
+    payload.insert(
+        field::NET_SPEECH_SECS.into(),
+        voiceprint.net_speech_secs.into(),
+    );
     payload
 }
 
@@ -158,19 +230,41 @@ pub(crate) fn voiceprint_from_payload(
             .get(key)
             .and_then(serde_json::Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| index_error(backend, format!("stored point {point} lacks the text field {key}")))
+            .ok_or_else(|| {
+                index_error(
+                    backend,
+                    format!("stored point {point} lacks the text field {key}"),
+                )
+            })
     };
     let kind_text = text(field::KIND)?;
-    let kind = VoiceprintKind::parse(&kind_text)
-        .ok_or_else(|| index_error(backend, format!("stored point {point} has unknown kind {kind_text:?}")))?;
+    let kind = VoiceprintKind::parse(&kind_text).ok_or_else(|| {
+        index_error(
+            backend,
+            format!("stored point {point} has unknown kind {kind_text:?}"),
+        )
+    })?;
     let enrolled_at_unix_secs = payload
         .get(field::ENROLLED_AT_UNIX_SECS)
         .and_then(serde_json::Value::as_i64)
-        .ok_or_else(|| index_error(backend, format!("stored point {point} lacks {}", field::ENROLLED_AT_UNIX_SECS)))?;
+        .ok_or_else(|| {
+            index_error(
+                backend,
+                format!(
+                    "stored point {point} lacks {}",
+                    field::ENROLLED_AT_UNIX_SECS
+                ),
+            )
+        })?;
     let net_speech_secs = payload
         .get(field::NET_SPEECH_SECS)
         .and_then(serde_json::Value::as_f64)
-        .ok_or_else(|| index_error(backend, format!("stored point {point} lacks {}", field::NET_SPEECH_SECS)))?;
+        .ok_or_else(|| {
+            index_error(
+                backend,
+                format!("stored point {point} lacks {}", field::NET_SPEECH_SECS),
+            )
+        })?;
     Ok(Voiceprint {
         id: text(field::VOICEPRINT_ID)?,
         tenant: text(field::TENANT)?,

@@ -16,13 +16,17 @@ use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::vector_output::Vector as OutputVector;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
-    Distance, FieldType, Filter, HnswConfigDiffBuilder, KeywordIndexParamsBuilder, PointId, PointStruct,
-    PointsIdsList, Query, QueryPointsBuilder, ScrollPointsBuilder, SearchParamsBuilder, UpsertPointsBuilder,
-    VectorParamsBuilder, VectorsOutput,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, HnswConfigDiffBuilder,
+    KeywordIndexParamsBuilder, PointId, PointStruct, PointsIdsList, Query, QueryPointsBuilder,
+    ScrollPointsBuilder, SearchParamsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    VectorsOutput,
 };
 
-use super::{ModelKey, check_vector, field, filter_equalities, group_by_model, index_error, model_slug, payload_json};
+use super::{
+    ModelKey, check_vector, field, filter_equalities, group_by_model, index_error, model_slug,
+    payload_json,
+};
 
 const BACKEND: &str = "qdrant-server";
 const SCROLL_PAGE: u32 = 1_000;
@@ -51,7 +55,9 @@ impl ServerVoiceprintIndex {
             .thread_name("voiceprint-qdrant")
             .enable_all()
             .build()
-            .map_err(|error| index_error(BACKEND, format!("starting the client runtime: {error}")))?;
+            .map_err(|error| {
+                index_error(BACKEND, format!("starting the client runtime: {error}"))
+            })?;
         let client = {
             let _entered = runtime.enter();
             Qdrant::from_url(url)
@@ -60,9 +66,9 @@ impl ServerVoiceprintIndex {
                 .build()
                 .map_err(|error| index_error(BACKEND, format!("connecting to {url}: {error}")))?
         };
-        runtime
-            .block_on(client.health_check())
-            .map_err(|error| index_error(BACKEND, format!("qdrant at {url} does not answer: {error}")))?;
+        runtime.block_on(client.health_check()).map_err(|error| {
+            index_error(BACKEND, format!("qdrant at {url} does not answer: {error}"))
+        })?;
         Ok(ServerVoiceprintIndex {
             runtime,
             client,
@@ -76,14 +82,23 @@ impl ServerVoiceprintIndex {
         for name in self.our_collections()? {
             self.runtime
                 .block_on(self.client.delete_collection(name.as_str()))
-                .map_err(|error| index_error(BACKEND, format!("deleting collection {name}: {error}")))?;
+                .map_err(|error| {
+                    index_error(BACKEND, format!("deleting collection {name}: {error}"))
+                })?;
         }
-        self.known_collections.lock().map_err(|_| index_error(BACKEND, "collection cache lock poisoned"))?.clear();
+        self.known_collections
+            .lock()
+            .map_err(|_| index_error(BACKEND, "collection cache lock poisoned"))?
+            .clear();
         Ok(())
     }
 
     fn collection_name(&self, key: &ModelKey) -> String {
-        format!("{}{}", self.collection_prefix, model_slug(&key.model_name, &key.model_version))
+        format!(
+            "{}{}",
+            self.collection_prefix,
+            model_slug(&key.model_name, &key.model_version)
+        )
     }
 
     fn our_collections(&self) -> Result<Vec<String>> {
@@ -124,7 +139,9 @@ impl ServerVoiceprintIndex {
         let exists = self
             .runtime
             .block_on(self.client.collection_exists(name))
-            .map_err(|error| index_error(BACKEND, format!("checking collection {name}: {error}")))?;
+            .map_err(|error| {
+                index_error(BACKEND, format!("checking collection {name}: {error}"))
+            })?;
         if !exists {
             return Ok(None);
         }
@@ -142,7 +159,12 @@ impl ServerVoiceprintIndex {
                 VectorsConfigKind::Params(params) => usize::try_from(params.size).ok(),
                 VectorsConfigKind::ParamsMap(_) => None,
             })
-            .ok_or_else(|| index_error(BACKEND, format!("collection {name} has no single dense vector")))?;
+            .ok_or_else(|| {
+                index_error(
+                    BACKEND,
+                    format!("collection {name} has no single dense vector"),
+                )
+            })?;
         self.remember(name, dimension)?;
         Ok(Some(dimension))
     }
@@ -160,7 +182,11 @@ impl ServerVoiceprintIndex {
                     // Full-scan threshold as `EdgeIndexConfig::full_scan_threshold_kb`: tenant-sized
                     // filters are answered exactly.
                     .hnsw_config(
-                        HnswConfigDiffBuilder::default().m(16).ef_construct(100).payload_m(16).full_scan_threshold(40_000),
+                        HnswConfigDiffBuilder::default()
+                            .m(16)
+                            .ef_construct(100)
+                            .payload_m(16)
+                            .full_scan_threshold(40_000),
                     ),
             ),
         );
@@ -168,11 +194,16 @@ impl ServerVoiceprintIndex {
             // Another process may have created it meanwhile.
             return match self.existing_dimension(name)? {
                 Some(existing) => Ok(existing),
-                None => Err(index_error(BACKEND, format!("creating collection {name}: {error}"))),
+                None => Err(index_error(
+                    BACKEND,
+                    format!("creating collection {name}: {error}"),
+                )),
             };
         }
-        let mut indexes = vec![CreateFieldIndexCollectionBuilder::new(name, field::TENANT, FieldType::Keyword)
-            .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true))];
+        let mut indexes = vec![
+            CreateFieldIndexCollectionBuilder::new(name, field::TENANT, FieldType::Keyword)
+                .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true)),
+        ];
         for key in field::KEYWORD_INDEXED {
             indexes.push(
                 CreateFieldIndexCollectionBuilder::new(name, key, FieldType::Keyword)
@@ -182,10 +213,19 @@ impl ServerVoiceprintIndex {
         for index in indexes {
             self.runtime
                 .block_on(self.client.create_field_index(index.wait(true)))
-                .map_err(|error| index_error(BACKEND, format!("creating payload index of {name}: {error}")))?;
+                .map_err(|error| {
+                    index_error(
+                        BACKEND,
+                        format!("creating payload index of {name}: {error}"),
+                    )
+                })?;
         }
         self.remember(name, dimension)?;
-        tracing::info!(collection = name, dimension, "created voiceprint collection");
+        tracing::info!(
+            collection = name,
+            dimension,
+            "created voiceprint collection"
+        );
         Ok(dimension)
     }
 }
@@ -197,13 +237,19 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
         let mut targets = Vec::with_capacity(groups.len());
         for (key, members) in &groups {
             let name = self.collection_name(key);
-            let dimension = members.first().map(|first| first.vector.len()).unwrap_or_default();
+            let dimension = members
+                .first()
+                .map(|first| first.vector.len())
+                .unwrap_or_default();
             if let Some(existing) = self.existing_dimension(&name)? {
                 check_vector(
                     BACKEND,
                     &members[0].vector,
                     existing,
-                    &format!("voiceprint {} of model {} {}", members[0].id, key.model_name, key.model_version),
+                    &format!(
+                        "voiceprint {} of model {} {}",
+                        members[0].id, key.model_name, key.model_version
+                    ),
                 )?;
             }
             targets.push((name, members, dimension));
@@ -213,31 +259,53 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             self.ensure_collection(&name, dimension)?;
             let ids: Vec<PointId> = members
                 .iter()
-                .map(|voiceprint| super::point_uuid(BACKEND, &voiceprint.id).map(|id| PointId::from(id.to_string())))
+                .map(|voiceprint| {
+                    super::point_uuid(BACKEND, &voiceprint.id)
+                        .map(|id| PointId::from(id.to_string()))
+                })
                 .collect::<Result<_>>()?;
             // Upsert replaces by id across models too: drop these ids from every other collection.
             for other in all_collections.iter().filter(|other| **other != name) {
                 self.runtime
-                    .block_on(self.client.delete_points(
-                        DeletePointsBuilder::new(other.as_str()).points(PointsIdsList { ids: ids.clone() }).wait(true),
-                    ))
-                    .map_err(|error| index_error(BACKEND, format!("replacing ids in {other}: {error}")))?;
+                    .block_on(
+                        self.client.delete_points(
+                            DeletePointsBuilder::new(other.as_str())
+                                .points(PointsIdsList { ids: ids.clone() })
+                                .wait(true),
+                        ),
+                    )
+                    .map_err(|error| {
+                        index_error(BACKEND, format!("replacing ids in {other}: {error}"))
+                    })?;
             }
             let mut points = Vec::with_capacity(members.len());
             for (voiceprint, id) in members.iter().zip(&ids) {
                 let payload = qdrant_client::Payload::from(payload_json(voiceprint));
-                points.push(PointStruct::new(id.clone(), voiceprint.vector.clone(), payload));
+                points.push(PointStruct::new(
+                    id.clone(),
+                    voiceprint.vector.clone(),
+                    payload,
+                ));
             }
             for chunk in points.chunks(UPSERT_CHUNK) {
                 self.runtime
-                    .block_on(self.client.upsert_points(UpsertPointsBuilder::new(name.as_str(), chunk.to_vec()).wait(true)))
-                    .map_err(|error| index_error(BACKEND, format!("upserting into {name}: {error}")))?;
+                    .block_on(self.client.upsert_points(
+                        UpsertPointsBuilder::new(name.as_str(), chunk.to_vec()).wait(true),
+                    ))
+                    .map_err(|error| {
+                        index_error(BACKEND, format!("upserting into {name}: {error}"))
+                    })?;
             }
         }
         Ok(())
     }
 
-    fn search(&self, query: &[f32], filter: &VoiceprintFilter, limit: usize) -> Result<Vec<VoiceprintHit>> {
+    fn search(
+        &self,
+        query: &[f32],
+        filter: &VoiceprintFilter,
+        limit: usize,
+    ) -> Result<Vec<VoiceprintHit>> {
         let name = self.collection_name(&ModelKey::of_filter(filter));
         let Some(dimension) = self.existing_dimension(&name)? else {
             return Ok(Vec::new());
@@ -263,7 +331,10 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             .into_iter()
             .map(|point| {
                 let voiceprint = voiceprint_of(point.id, &point.payload, point.vectors)?;
-                Ok(VoiceprintHit { voiceprint, cosine: point.score })
+                Ok(VoiceprintHit {
+                    voiceprint,
+                    cosine: point.score,
+                })
             })
             .collect()
     }
@@ -308,14 +379,29 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
         for name in self.our_collections()? {
             let counted = self
                 .runtime
-                .block_on(self.client.count(CountPointsBuilder::new(name.as_str()).filter(filter.clone()).exact(true)))
+                .block_on(
+                    self.client.count(
+                        CountPointsBuilder::new(name.as_str())
+                            .filter(filter.clone())
+                            .exact(true),
+                    ),
+                )
                 .map_err(|error| index_error(BACKEND, format!("counting in {name}: {error}")))?;
-            let matching = counted.result.map(|result| result.count).unwrap_or_default();
+            let matching = counted
+                .result
+                .map(|result| result.count)
+                .unwrap_or_default();
             if matching == 0 {
                 continue;
             }
             self.runtime
-                .block_on(self.client.delete_points(DeletePointsBuilder::new(name.as_str()).points(filter.clone()).wait(true)))
+                .block_on(
+                    self.client.delete_points(
+                        DeletePointsBuilder::new(name.as_str())
+                            .points(filter.clone())
+                            .wait(true),
+                    ),
+                )
                 .map_err(|error| index_error(BACKEND, format!("deleting from {name}: {error}")))?;
             removed += usize::try_from(matching).unwrap_or(usize::MAX);
         }
@@ -328,7 +414,11 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
 }
 
 fn server_filter(filter: &VoiceprintFilter) -> Filter {
-    Filter::must(filter_equalities(filter).into_iter().map(|(key, value)| Condition::matches(key, value)))
+    Filter::must(
+        filter_equalities(filter)
+            .into_iter()
+            .map(|(key, value)| Condition::matches(key, value)),
+    )
 }
 
 fn point_label(id: &Option<PointId>) -> String {
@@ -347,11 +437,21 @@ fn voiceprint_of(
     let point = point_label(&id);
     let payload = match serde_json::to_value(payload) {
         Ok(serde_json::Value::Object(map)) => map,
-        Ok(_) | Err(_) => return Err(index_error(BACKEND, format!("stored point {point} has an unreadable payload"))),
+        Ok(_) | Err(_) => {
+            return Err(index_error(
+                BACKEND,
+                format!("stored point {point} has an unreadable payload"),
+            ));
+        }
     };
     let vector = match vectors.as_ref().and_then(VectorsOutput::get_vector) {
         Some(OutputVector::Dense(dense)) => dense.data,
-        _ => return Err(index_error(BACKEND, format!("stored point {point} has no dense vector"))),
+        _ => {
+            return Err(index_error(
+                BACKEND,
+                format!("stored point {point} has no dense vector"),
+            ));
+        }
     };
     super::voiceprint_from_payload(BACKEND, &point, &payload, vector)
 }

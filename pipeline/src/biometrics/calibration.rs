@@ -153,9 +153,7 @@ impl CalibrationSet {
     }
 
     pub fn get(&self, model: &ModelId) -> Option<&Calibration> {
-        self.calibrations
-            .iter()
-            .find(|c| c.model_name == model.model_name && c.model_version == model.model_version)
+        self.calibrations.iter().find(|c| c.model_name == model.model_name && c.model_version == model.model_version)
     }
 
     /// The calibration of `model`, or an error telling the operator how to make one.
@@ -272,17 +270,31 @@ fn sigmoid(z: f64) -> f64 {
 /// Inverse of the standard normal CDF (Acklam's rational approximation, relative error below
 /// 1.2e-9: ample for thresholds and DET-plot axes).
 pub fn probit(p: f64) -> f64 {
-    const A: [f64; 6] =
-        [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] =
-        [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] =
+        [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
     const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
     const P_LOW: f64 = 0.02425;
     let p = p.clamp(1e-300, 1.0 - 1e-16);
     if p < P_LOW {
         let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     } else if p <= 1.0 - P_LOW {
         let q = p - 0.5;
         let r = q * q;

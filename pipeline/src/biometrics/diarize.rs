@@ -29,7 +29,13 @@ pub struct DiarizeConfig {
 
 impl Default for DiarizeConfig {
     fn default() -> Self {
-        Self { window_secs: 1.5, hop_secs: 0.75, same_speaker_min_cosine: 0.6, min_speaker_share: 0.1, agent_min_cosine: 0.5 }
+        Self {
+            window_secs: 1.5,
+            hop_secs: 0.75,
+            same_speaker_min_cosine: 0.6,
+            min_speaker_share: 0.1,
+            agent_min_cosine: 0.5,
+        }
     }
 }
 
@@ -44,7 +50,11 @@ pub fn cut_windows(n_samples: usize, window: usize, hop: usize, min_len: usize) 
         return std::iter::once(0..n_samples).collect();
     }
     let hop = hop.max(1);
-    let mut windows: Vec<std::ops::Range<usize>> = (0..).map(|i| i * hop).take_while(|&start| start + window <= n_samples).map(|start| start..start + window).collect();
+    let mut windows: Vec<std::ops::Range<usize>> = (0..)
+        .map(|i| i * hop)
+        .take_while(|&start| start + window <= n_samples)
+        .map(|start| start..start + window)
+        .collect();
     if windows.last().is_some_and(|last| last.end < n_samples) {
         windows.push(n_samples - window..n_samples);
     }
@@ -80,11 +90,8 @@ pub fn split_in_two(embeddings: &[Vec<f32>]) -> TwoWaySplit {
     let mut best: Option<(f64, TwoWaySplit)> = None;
     for initial in [principal_split(embeddings, dimension), farthest_pair_split(embeddings)] {
         let split = two_means(embeddings, initial, dimension);
-        let cohesion: f64 = embeddings
-            .iter()
-            .zip(&split.labels)
-            .map(|(e, &label)| f64::from(cosine(e, &split.centroids[label])))
-            .sum();
+        let cohesion: f64 =
+            embeddings.iter().zip(&split.labels).map(|(e, &label)| f64::from(cosine(e, &split.centroids[label]))).sum();
         if best.as_ref().is_none_or(|(best_cohesion, _)| cohesion > *best_cohesion + 1e-9) {
             best = Some((cohesion, split));
         }
@@ -112,14 +119,10 @@ fn mean_of(embeddings: &[Vec<f32>], dimension: usize, keep: impl Fn(usize) -> bo
 fn principal_split(embeddings: &[Vec<f32>], dimension: usize) -> Vec<usize> {
     let (mut mean, count) = mean_of(embeddings, dimension, |_| true);
     mean.iter_mut().for_each(|m| *m /= count.max(1) as f32);
-    let centred: Vec<Vec<f32>> =
-        embeddings.iter().map(|e| e.iter().zip(&mean).map(|(x, m)| x - m).collect()).collect();
+    let centred: Vec<Vec<f32>> = embeddings.iter().map(|e| e.iter().zip(&mean).map(|(x, m)| x - m).collect()).collect();
     // Power iteration on the scatter matrix, started from the point farthest from the mean.
-    let mut direction = centred
-        .iter()
-        .max_by(|a, b| cosine(a, a).total_cmp(&cosine(b, b)))
-        .cloned()
-        .unwrap_or_default();
+    let mut direction =
+        centred.iter().max_by(|a, b| cosine(a, a).total_cmp(&cosine(b, b))).cloned().unwrap_or_default();
     for _ in 0..50 {
         let mut next = vec![0.0f32; dimension];
         for row in &centred {
@@ -201,13 +204,18 @@ pub fn diarize_clusters(
         let start = ((segment.start_secs.max(0.0) * RATE_HZ) as usize).min(samples_16k.len());
         let end = ((segment.end_secs * RATE_HZ) as usize).clamp(start, samples_16k.len());
         for range in cut_windows(end - start, window, hop, embedder.min_samples()) {
-            let embedding = checked_embedding(embedder, embedder.embed(&samples_16k[start + range.start..start + range.end])?)?;
+            let embedding =
+                checked_embedding(embedder, embedder.embed(&samples_16k[start + range.start..start + range.end])?)?;
             let centre_samples = start + (range.start + range.end) / 2;
             windows.push(Window { segment_idx, centre_secs: centre_samples as f64 / RATE_HZ, embedding });
         }
     }
     if windows.is_empty() {
-        return Ok(Diarization { spans: segments.into_iter().map(|s| (s, 0)).collect(), centroids: Vec::new(), split_cosine: None });
+        return Ok(Diarization {
+            spans: segments.into_iter().map(|s| (s, 0)).collect(),
+            centroids: Vec::new(),
+            split_cosine: None,
+        });
     }
 
     let embeddings: Vec<Vec<f32>> = windows.iter().map(|w| w.embedding.clone()).collect();
@@ -229,7 +237,9 @@ pub fn diarize_clusters(
         if members.is_empty() {
             let middle = 0.5 * (segment.start_secs + segment.end_secs);
             let nearest = (0..windows.len())
-                .min_by(|&a, &b| (windows[a].centre_secs - middle).abs().total_cmp(&(windows[b].centre_secs - middle).abs()))
+                .min_by(|&a, &b| {
+                    (windows[a].centre_secs - middle).abs().total_cmp(&(windows[b].centre_secs - middle).abs())
+                })
                 .map_or(0, |i| labels[i]);
             push_span(&mut spans, *segment, nearest);
             continue;
@@ -256,7 +266,8 @@ pub fn diarize_clusters(
 fn smooth_labels(windows: &[Window], labels: &mut [usize]) {
     let original = labels.to_vec();
     for i in 1..windows.len().saturating_sub(1) {
-        let same_segment = windows[i - 1].segment_idx == windows[i].segment_idx && windows[i + 1].segment_idx == windows[i].segment_idx;
+        let same_segment = windows[i - 1].segment_idx == windows[i].segment_idx
+            && windows[i + 1].segment_idx == windows[i].segment_idx;
         if same_segment && original[i - 1] == original[i + 1] && original[i] != original[i - 1] {
             labels[i] = original[i - 1];
         }
@@ -276,12 +287,18 @@ fn push_span(spans: &mut Vec<(TimeSpan, usize)>, span: TimeSpan, cluster: usize)
 /// one cluster, only if at least `agent_min_cosine` similar; otherwise it is the customer).
 /// Without: on two clusters the one that speaks first is the agent — call-centre agents open the
 /// call with the greeting — and a lone cluster stays [`Speaker::Unknown`].
-pub fn label_parties(diarization: &Diarization, agent_voiceprint: Option<&[f32]>, agent_min_cosine: f32) -> Vec<(TimeSpan, Speaker)> {
+pub fn label_parties(
+    diarization: &Diarization,
+    agent_voiceprint: Option<&[f32]>,
+    agent_min_cosine: f32,
+) -> Vec<(TimeSpan, Speaker)> {
     let agent_cluster: Option<usize> = match (diarization.centroids.len(), agent_voiceprint) {
         (0, _) => None,
         (1, Some(agent)) => (cosine(&diarization.centroids[0], agent) >= agent_min_cosine).then_some(0),
         (1, None) => None,
-        (_, Some(agent)) => Some(usize::from(cosine(&diarization.centroids[1], agent) > cosine(&diarization.centroids[0], agent))),
+        (_, Some(agent)) => {
+            Some(usize::from(cosine(&diarization.centroids[1], agent) > cosine(&diarization.centroids[0], agent)))
+        }
         (_, None) => diarization.spans.first().map(|(_, cluster)| *cluster),
     };
     let unknown_when_unlabelled = diarization.centroids.len() != 1 || agent_voiceprint.is_none();
@@ -358,7 +375,8 @@ mod tests {
         assert_eq!(speaker_at(&spans, 11.0), Some(Speaker::Agent));
         assert_eq!(speaker_at(&spans, 15.0), Some(Speaker::Customer));
         // The turn change inside the last segment lands within a window of the truth.
-        let change = spans.iter().find(|(s, sp)| s.start_secs >= 10.0 && *sp == Speaker::Customer).unwrap().0.start_secs;
+        let change =
+            spans.iter().find(|(s, sp)| s.start_secs >= 10.0 && *sp == Speaker::Customer).unwrap().0.start_secs;
         assert!((change - 13.0).abs() <= 0.75, "change at {change}");
         assert!(spans.windows(2).all(|pair| pair[0].0.end_secs <= pair[1].0.start_secs + 1e-9));
     }
@@ -369,7 +387,8 @@ mod tests {
         let (samples, segments) = two_party_call(&mut rng);
         // The agent here is the 700 Hz voice.
         let agent_voiceprint = ToneEmbedder.embed(&tone(700.0, 3.0, 0.3, &mut rng)).unwrap();
-        let spans = diarize(&samples, &segments, &ToneEmbedder, Some(&agent_voiceprint), &DiarizeConfig::default()).unwrap();
+        let spans =
+            diarize(&samples, &segments, &ToneEmbedder, Some(&agent_voiceprint), &DiarizeConfig::default()).unwrap();
         assert_eq!(speaker_at(&spans, 2.0), Some(Speaker::Customer));
         assert_eq!(speaker_at(&spans, 7.0), Some(Speaker::Agent));
     }

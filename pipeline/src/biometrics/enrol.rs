@@ -32,7 +32,12 @@ pub struct EnrolConfig {
 
 impl Default for EnrolConfig {
     fn default() -> Self {
-        Self { min_net_speech_secs: 20.0, max_chunk_secs: 30.0, quality: QualityConfig::default(), vad: VadConfig::default() }
+        Self {
+            min_net_speech_secs: 20.0,
+            max_chunk_secs: 30.0,
+            quality: QualityConfig::default(),
+            vad: VadConfig::default(),
+        }
     }
 }
 
@@ -116,8 +121,7 @@ pub fn enrol_speech(
         return Err(PipelineError::InvalidOption("enrolment needs a tenant and a speaker id".to_owned()));
     }
     let model = ModelId::of(embedder);
-    let mut existing =
-        index.list(&model.filter(&request.tenant, Some(request.kind), Some(&request.speaker_id)))?;
+    let mut existing = index.list(&model.filter(&request.tenant, Some(request.kind), Some(&request.speaker_id)))?;
     existing.sort_by(|a, b| a.id.cmp(&b.id));
     let stored_secs = match request.mode {
         EnrolMode::Add => existing.iter().map(|v| v.net_speech_secs.max(0.0)).sum(),
@@ -148,7 +152,12 @@ pub fn enrol_speech(
     })?;
     let mut parts: Vec<(&[f32], f64)> = vec![(&new_embedding, net_speech_secs)];
     if request.mode == EnrolMode::Add {
-        parts.extend(existing.iter().filter(|v| v.vector.len() == new_embedding.len()).map(|v| (v.vector.as_slice(), v.net_speech_secs)));
+        parts.extend(
+            existing
+                .iter()
+                .filter(|v| v.vector.len() == new_embedding.len())
+                .map(|v| (v.vector.as_slice(), v.net_speech_secs)),
+        );
     }
     let vector = weighted_mean_embedding(&parts).unwrap_or(new_embedding.clone());
     let total_net_speech_secs = stored_secs + net_speech_secs;
@@ -190,7 +199,11 @@ pub fn enrol_speech(
 
 /// One embedding for all the speech of `clips`: pieces of at most `max_chunk_secs` embedded and
 /// averaged by duration, renormalised. `None` when no piece reaches the embedder's minimum.
-pub fn embed_speech(clips: &[SpeechClip<'_>], embedder: &dyn SpeakerEmbedder, max_chunk_secs: f64) -> Result<Option<Vec<f32>>> {
+pub fn embed_speech(
+    clips: &[SpeechClip<'_>],
+    embedder: &dyn SpeakerEmbedder,
+    max_chunk_secs: f64,
+) -> Result<Option<Vec<f32>>> {
     let chunk = ((max_chunk_secs * RATE_HZ) as usize).max(embedder.min_samples()).max(1);
     let mut embeddings: Vec<(Vec<f32>, f64)> = Vec::new();
     for clip in clips {
@@ -209,8 +222,8 @@ pub fn embed_speech(clips: &[SpeechClip<'_>], embedder: &dyn SpeakerEmbedder, ma
 mod tests {
     use super::*;
     use crate::biometrics::ReasonCode;
-    use crate::biometrics::testing::{EnergyVad, MemoryIndex, Rng, ToneEmbedder, noise, tone};
     use crate::biometrics::cosine;
+    use crate::biometrics::testing::{EnergyVad, MemoryIndex, Rng, ToneEmbedder, noise, tone};
 
     fn request(mode: EnrolMode) -> EnrolRequest {
         EnrolRequest {
@@ -235,7 +248,9 @@ mod tests {
         let mut rng = Rng::new(1);
         let audio = clip(300.0, 12.4, &mut rng);
         let index = MemoryIndex::default();
-        let outcome = enrol(&[&audio], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &EnrolConfig::default()).unwrap();
+        let outcome =
+            enrol(&[&audio], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &EnrolConfig::default())
+                .unwrap();
         assert_eq!(outcome.status, EnrolStatus::Rejected);
         assert_eq!(outcome.reasons.len(), 1, "{:?}", outcome.reasons);
         assert_eq!(outcome.reasons[0].code, ReasonCode::TooLittleSpeech);
@@ -259,7 +274,9 @@ mod tests {
         let (first, second) = (clip(300.0, 12.0, &mut rng), clip(300.0, 10.0, &mut rng));
         let index = MemoryIndex::default();
         let config = EnrolConfig::default();
-        let outcome = enrol(&[&first, &second], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
+        let outcome =
+            enrol(&[&first, &second], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config)
+                .unwrap();
         assert_eq!(outcome.status, EnrolStatus::Enrolled, "{:?}", outcome.reasons);
         assert_eq!(outcome.voiceprint_ids.len(), 1);
         let stored = index.voiceprints.lock().unwrap()[0].clone();
@@ -271,7 +288,8 @@ mod tests {
         let top_up = clip(400.0, 5.0, &mut rng);
         let mut add_config = config.clone();
         add_config.quality.check_multiple_speakers = false;
-        let added = enrol(&[&top_up], &request(EnrolMode::Add), &ToneEmbedder, &EnergyVad, &index, &add_config).unwrap();
+        let added =
+            enrol(&[&top_up], &request(EnrolMode::Add), &ToneEmbedder, &EnergyVad, &index, &add_config).unwrap();
         assert_eq!(added.status, EnrolStatus::Enrolled, "{:?}", added.reasons);
         assert_eq!(added.voiceprint_ids, outcome.voiceprint_ids, "adding keeps the voiceprint id");
         assert!((added.total_net_speech_secs - 27.0).abs() < 0.3);
@@ -285,7 +303,8 @@ mod tests {
 
         // Re-enrolment replaces: same id, only the new voice.
         let fresh = clip(400.0, 21.0, &mut rng);
-        let replaced = enrol(&[&fresh], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
+        let replaced =
+            enrol(&[&fresh], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
         assert_eq!(replaced.voiceprint_ids, outcome.voiceprint_ids);
         let voiceprints = index.voiceprints.lock().unwrap().clone();
         assert_eq!(voiceprints.len(), 1);
@@ -311,12 +330,14 @@ mod tests {
         assert_eq!(codes, vec![ReasonCode::LowSnr], "{:?}", outcome.reasons);
 
         let clipped: Vec<f32> = clip(300.0, 21.0, &mut rng).iter().map(|s| (s * 5.0).clamp(-1.0, 1.0)).collect();
-        let outcome = enrol(&[&clipped], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
+        let outcome =
+            enrol(&[&clipped], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
         assert_eq!(outcome.reasons.iter().map(|r| r.code).collect::<Vec<_>>(), vec![ReasonCode::Clipping]);
 
         let mut two_voices = clip(300.0, 11.0, &mut rng);
         two_voices.extend(clip(800.0, 11.0, &mut rng));
-        let outcome = enrol(&[&two_voices], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
+        let outcome =
+            enrol(&[&two_voices], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
         assert_eq!(outcome.reasons.iter().map(|r| r.code).collect::<Vec<_>>(), vec![ReasonCode::MultipleSpeakers]);
         assert!(index.voiceprints.lock().unwrap().is_empty());
     }

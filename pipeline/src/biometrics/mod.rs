@@ -12,12 +12,10 @@ pub mod screen;
 pub mod verify;
 
 pub use calibration::{Calibration, CalibrationSet, FarPoint, fit_linear_calibration, probit, threshold_at_far};
-pub use diarize::{DiarizeConfig, Diarization, diarize, diarize_clusters, label_parties};
+pub use diarize::{Diarization, DiarizeConfig, diarize, diarize_clusters, label_parties};
 pub use enrol::{EnrolConfig, EnrolMode, EnrolOutcome, EnrolRequest, EnrolStatus, enrol, enrol_speech};
 pub use quality::{QualityConfig, QualityReport, SpeechClip, analyse_speech, check_quality, detect_speech};
-pub use screen::{
-    Candidate, ScreenConfig, VoiceReuse, WatchlistHit, find_voice_reuse, identify, screen_watchlist,
-};
+pub use screen::{Candidate, ScreenConfig, VoiceReuse, WatchlistHit, find_voice_reuse, identify, screen_watchlist};
 pub use verify::{Decision, Probe, Verification, VerifyConfig, VerifyRequest, analyse_probe, verify, verify_probe};
 
 use serde::{Deserialize, Serialize};
@@ -64,7 +62,12 @@ impl ModelId {
         Self { model_name: embedder.model_name().to_owned(), model_version: embedder.model_version().to_owned() }
     }
 
-    pub(crate) fn filter(&self, tenant: &str, kind: Option<VoiceprintKind>, speaker_id: Option<&str>) -> VoiceprintFilter {
+    pub(crate) fn filter(
+        &self,
+        tenant: &str,
+        kind: Option<VoiceprintKind>,
+        speaker_id: Option<&str>,
+    ) -> VoiceprintFilter {
         VoiceprintFilter {
             tenant: tenant.to_owned(),
             model_name: self.model_name.clone(),

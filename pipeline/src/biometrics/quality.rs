@@ -85,7 +85,11 @@ fn sample_range(span: &TimeSpan, n_samples: usize) -> std::ops::Range<usize> {
 
 /// Runs the VAD over a clip and returns its unpadded speech spans: padding would add silence,
 /// which dilutes an embedding and inflates net speech.
-pub fn detect_speech(samples_16k: &[f32], vad: &dyn VoiceActivityDetector, vad_config: &VadConfig) -> Result<Vec<TimeSpan>> {
+pub fn detect_speech(
+    samples_16k: &[f32],
+    vad: &dyn VoiceActivityDetector,
+    vad_config: &VadConfig,
+) -> Result<Vec<TimeSpan>> {
     let probabilities = vad.speech_probabilities(samples_16k)?;
     Ok(speech_segments(&probabilities, samples_16k.len() as f64 / RATE_HZ, vad_config))
 }

@@ -129,7 +129,8 @@ pub fn find_voice_reuse(
 ) -> Result<Vec<VoiceReuse>> {
     calibration.ensure_model(&probe.model)?;
     let threshold = calibration.threshold_for_far(config.reuse_far);
-    let hits = best_per_speaker(index, probe, tenant, VoiceprintKind::Customer, config.max_hits, Some(claimed_speaker_id))?;
+    let hits =
+        best_per_speaker(index, probe, tenant, VoiceprintKind::Customer, config.max_hits, Some(claimed_speaker_id))?;
     Ok(hits
         .into_iter()
         .map(|(voiceprint, cosine)| VoiceReuse {
@@ -160,7 +161,13 @@ pub fn identify(
         .into_iter()
         .map(|(voiceprint, cosine)| {
             let score = calibration.llr(cosine);
-            Candidate { speaker_id: voiceprint.speaker_id, voiceprint_id: voiceprint.id, score, cosine, above_threshold: score >= threshold }
+            Candidate {
+                speaker_id: voiceprint.speaker_id,
+                voiceprint_id: voiceprint.id,
+                score,
+                cosine,
+                above_threshold: score >= threshold,
+            }
         })
         .collect())
 }
@@ -241,9 +248,13 @@ mod tests {
         let mut rng = Rng::new(2);
         let index = populated_index(&mut rng);
         let calibration = tone_calibration();
-        let reuse = find_voice_reuse(&probe(300.0, &mut rng), "bank", "cust-1", &index, &calibration, &ScreenConfig::default()).unwrap();
+        let reuse =
+            find_voice_reuse(&probe(300.0, &mut rng), "bank", "cust-1", &index, &calibration, &ScreenConfig::default())
+                .unwrap();
         assert_eq!(reuse.iter().map(|r| r.speaker_id.as_str()).collect::<Vec<_>>(), vec!["cust-2"]);
-        let none = find_voice_reuse(&probe(700.0, &mut rng), "bank", "cust-3", &index, &calibration, &ScreenConfig::default()).unwrap();
+        let none =
+            find_voice_reuse(&probe(700.0, &mut rng), "bank", "cust-3", &index, &calibration, &ScreenConfig::default())
+                .unwrap();
         assert!(none.is_empty());
     }
 

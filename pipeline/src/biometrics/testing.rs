@@ -165,4 +165,3 @@ pub fn tone_calibration() -> Calibration {
     let model = ModelId { model_name: "tone".into(), model_version: "1".into() };
     Calibration::fit(&model, &target, &nontarget, 0.5, "synthetic tone trials").unwrap()
 }
-

@@ -196,12 +196,14 @@ mod tests {
         let calibration = tone_calibration();
         let config = VerifyConfig::default();
         let same = clip(300.0, 5.0, &mut rng);
-        let verification = verify(&[&same], &claim("alice"), &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap();
+        let verification =
+            verify(&[&same], &claim("alice"), &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap();
         assert_eq!(verification.decision, Decision::Accept, "{verification:?}");
         assert!(verification.score.unwrap() > verification.threshold);
         assert!(verification.reasons.is_empty());
         let other = clip(800.0, 5.0, &mut rng);
-        let verification = verify(&[&other], &claim("alice"), &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap();
+        let verification =
+            verify(&[&other], &claim("alice"), &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap();
         assert_eq!(verification.decision, Decision::Reject, "{verification:?}");
         // The threshold is the calibrated one for 1 % FAR.
         assert!((verification.threshold - calibration.threshold_for_far(0.01)).abs() < 1e-12);
@@ -214,9 +216,16 @@ mod tests {
         let mut rng = Rng::new(2);
         let index = enrolled_index(&mut rng);
         let short = clip(300.0, 2.5, &mut rng);
-        let verification =
-            verify(&[&short], &claim("alice"), &ToneEmbedder, &EnergyVad, &index, &tone_calibration(), &VerifyConfig::default())
-                .unwrap();
+        let verification = verify(
+            &[&short],
+            &claim("alice"),
+            &ToneEmbedder,
+            &EnergyVad,
+            &index,
+            &tone_calibration(),
+            &VerifyConfig::default(),
+        )
+        .unwrap();
         assert_eq!(verification.decision, Decision::Inconclusive);
         assert_eq!(verification.reasons[0].code, ReasonCode::TooLittleSpeech);
         assert!(verification.score.is_some());
@@ -231,10 +240,12 @@ mod tests {
         let audio = clip(300.0, 5.0, &mut rng);
         let calibration = tone_calibration();
         let config = VerifyConfig::default();
-        let error = verify(&[&audio], &claim("bob"), &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap_err();
+        let error =
+            verify(&[&audio], &claim("bob"), &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap_err();
         assert!(matches!(error, PipelineError::UnknownSpeaker { ref speaker_id } if speaker_id == "bob"));
         let other_tenant = VerifyRequest { tenant: "other-bank".into(), ..claim("alice") };
-        let error = verify(&[&audio], &other_tenant, &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap_err();
+        let error =
+            verify(&[&audio], &other_tenant, &ToneEmbedder, &EnergyVad, &index, &calibration, &config).unwrap_err();
         assert!(matches!(error, PipelineError::UnknownSpeaker { .. }));
         let wrong = Calibration { model_version: "2".into(), ..calibration };
         let error = verify(&[&audio], &claim("alice"), &ToneEmbedder, &EnergyVad, &index, &wrong, &config).unwrap_err();
