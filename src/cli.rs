@@ -51,6 +51,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::models_cmd::ModelsCommand,
     },
+    /// Voice biometrics: enrol, verify, identify, watchlist, delete.
+    Speakers(crate::speakers_cmd::SpeakersArgs),
     /// Print the effective configuration (defaults, config file, CALLSIGHT__ environment) as TOML.
     Config,
     /// Measure accuracy on real speech (word error rate, sentiment accuracy).
@@ -142,6 +144,8 @@ pub fn analyze(
         hallucination: config.analysis.hallucination.clone(),
         metrics: config.analysis.metrics.clone(),
         matching: config.analysis.matching.clone(),
+        diarization: config.analysis.diarization.clone(),
+        agent_voiceprint: None,
     };
     let whisper_model = match args.model {
         Some(model) => model,

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use callsight_pipeline::biometrics::DiarizeConfig;
 use callsight_pipeline::compliance::MatchConfig;
 use callsight_pipeline::hallucination::HallucinationConfig;
 use callsight_pipeline::metrics::MetricsConfig;
@@ -37,6 +38,8 @@ pub struct AnalysisConfig {
     pub hallucination: HallucinationConfig,
     pub metrics: MetricsConfig,
     pub matching: MatchConfig,
+    /// How mono calls are split into agent and customer by voice.
+    pub diarization: DiarizeConfig,
 }
 
 impl Default for AnalysisConfig {
@@ -48,6 +51,7 @@ impl Default for AnalysisConfig {
             hallucination: HallucinationConfig::default(),
             metrics: MetricsConfig::default(),
             matching: MatchConfig::default(),
+            diarization: DiarizeConfig::default(),
         }
     }
 }

@@ -8,7 +8,8 @@ use callsight_models::silero::SileroVad;
 use callsight_models::text::{E5Embedder, SentimentHead};
 use callsight_models::whisper::{WhisperConfig, WhisperTranscriber};
 use callsight_pipeline::analyze::AnalysisEngines;
-use callsight_pipeline::engines::TextEmbedder;
+use callsight_pipeline::engines::{TextEmbedder, VoiceActivityDetector};
+use callsight_pipeline::speaker::SpeakerEmbedder;
 use clap::ValueEnum;
 
 use crate::cli::ModelArgs;
@@ -61,10 +62,41 @@ pub fn load_engines(
             .context("loading the multilingual-e5 text model")?,
     );
     let sentiment = SentimentHead::bundled(embedder.clone()).context("loading the sentiment head")?;
+    let speaker_embedder = load_speaker_embedder(&store, "campplus", parallel_jobs, threads)?;
     Ok(AnalysisEngines {
         vad: Arc::new(vad),
         transcriber: Arc::new(transcriber),
         sentiment: Arc::new(sentiment),
         text_embedder: Some(embedder),
+        speaker_embedder: Some(speaker_embedder),
     })
+}
+
+/// The voice embedder named in the configuration ("campplus" or "dvector"). The ONNX Runtime
+/// must already be initialised.
+pub fn load_speaker_embedder(
+    store: &ModelStore,
+    name: &str,
+    parallel_sessions: usize,
+    threads: usize,
+) -> anyhow::Result<Arc<dyn SpeakerEmbedder>> {
+    use callsight_models::speaker::{CampplusEmbedder, DvectorEmbedder};
+    Ok(match name {
+        "campplus" => Arc::new(
+            CampplusEmbedder::load(&store.require(ModelFile::Campplus)?, parallel_sessions, threads)
+                .context("loading the CAM++ speaker model")?,
+        ),
+        "dvector" => Arc::new(
+            DvectorEmbedder::load(&store.require(ModelFile::VoicefilterDvector)?, parallel_sessions, threads)
+                .context("loading the d-vector speaker model")?,
+        ),
+        other => anyhow::bail!("unknown speaker model {other:?}: expected campplus or dvector"),
+    })
+}
+
+/// Silero VAD alone, with the ONNX Runtime initialised (for commands that need no Whisper).
+pub fn load_vad(args: &ModelArgs, parallel_sessions: usize) -> anyhow::Result<Arc<dyn VoiceActivityDetector>> {
+    let store = model_store(args);
+    callsight_models::onnx::init_onnx_runtime(&store.require(ModelFile::OnnxRuntime)?)?;
+    Ok(Arc::new(SileroVad::load(&store.require(ModelFile::SileroVad)?, parallel_sessions).context("loading Silero VAD")?))
 }

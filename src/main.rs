@@ -1,12 +1,14 @@
 //! The `callsight` binary: command-line definition and glue. It parses configuration, sets up
 //! tracing, loads models once and hands them to the library crates.
 
+mod biometrics;
 mod cli;
 mod config;
 mod engines;
 mod jobs;
 mod eval_cmd;
 mod models_cmd;
+mod speakers_cmd;
 
 use clap::Parser;
 
@@ -37,6 +39,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         cli::Command::Analyze(args) => cli::analyze(args, &cli.models, &config),
+        cli::Command::Speakers(args) => speakers_cmd::run(args, &cli.models, &config),
         cli::Command::Config => {
             print!("{}", config.to_toml()?);
             Ok(std::process::ExitCode::SUCCESS)

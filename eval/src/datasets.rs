@@ -673,9 +673,8 @@ pub fn prepare_speaker_trials(data_dir: &Path, config: &SpeakerTrialsConfig) -> 
         );
     }
     let mut different_voice_pairs = Vec::new();
-    for a in 0..SPEAKER_VOICES.len() {
-        for b in a + 1..SPEAKER_VOICES.len() {
-            let (va, vb) = (&SPEAKER_VOICES[a], &SPEAKER_VOICES[b]);
+    for (a, va) in SPEAKER_VOICES.iter().enumerate() {
+        for (b, vb) in SPEAKER_VOICES.iter().enumerate().skip(a + 1) {
             if va.voice == vb.voice {
                 draw(
                     a,

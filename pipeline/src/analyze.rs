@@ -9,6 +9,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::audio::{DecodedAudio, resample};
+use crate::biometrics::{DiarizeConfig, diarize};
+use crate::speaker::SpeakerEmbedder;
 use crate::chunking::pack_speech;
 use crate::compliance::{ComplianceResult, MatchConfig, Script, evaluate_script};
 use crate::engines::{SentimentScorer, TextEmbedder, TranscribeOptions, Transcriber, VoiceActivityDetector};
@@ -52,6 +54,9 @@ pub struct AnalysisEngines {
     pub sentiment: Arc<dyn SentimentScorer>,
     /// Semantic phrase matching for compliance; fuzzy matching alone without it.
     pub text_embedder: Option<Arc<dyn TextEmbedder>>,
+    /// Voice embeddings to diarize mono calls into agent and customer; mono turns stay
+    /// `unknown` without it.
+    pub speaker_embedder: Option<Arc<dyn SpeakerEmbedder>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,6 +71,9 @@ pub struct AnalyzeOptions {
     pub hallucination: HallucinationConfig,
     pub metrics: MetricsConfig,
     pub matching: MatchConfig,
+    pub diarization: DiarizeConfig,
+    /// The agent's enrolled voiceprint (same embedder), to name the agent on mono calls.
+    pub agent_voiceprint: Option<Vec<f32>>,
 }
 
 /// Seconds spent in each stage, to see where the time goes.
@@ -73,6 +81,9 @@ pub struct AnalyzeOptions {
 pub struct StageTimings {
     pub resample_secs: f64,
     pub vad_secs: f64,
+    /// Telling the voices of a mono call apart (0 for stereo calls).
+    #[serde(default)]
+    pub diarize_secs: f64,
     pub transcribe_secs: f64,
     pub sentiment_secs: f64,
     pub compliance_secs: f64,
@@ -167,6 +178,8 @@ pub fn analyze_call(
     let mut segments: Vec<TranscriptSegment> = Vec::new();
     let mut speech_per_party: Vec<PartySpeech> = Vec::new();
     let mut seconds_per_language: Vec<(String, f64)> = Vec::new();
+    // Mono calls told apart by voice: (span, speaker) for each stretch of speech.
+    let mut diarized_speech: Option<Vec<(TimeSpan, Speaker)>> = None;
 
     for party in &parties {
         let started = Instant::now();
@@ -178,6 +191,27 @@ pub fn analyze_call(
         let speech = speech_segments(&probabilities, duration_secs, &options.vad);
         let padded = pad_segments(&speech, options.vad.speech_pad_secs, duration_secs);
         timings.vad_secs += started.elapsed().as_secs_f64();
+
+        // One mixed channel: tell the voices apart so turns and metrics are per party.
+        let speaker_spans = match (&engines.speaker_embedder, party.speaker) {
+            (Some(embedder), Speaker::Unknown) if !speech.is_empty() => {
+                let started = Instant::now();
+                progress("diarizing", 0, 1);
+                let spans = diarize(
+                    &samples_16k,
+                    &speech,
+                    embedder.as_ref(),
+                    options.agent_voiceprint.as_deref(),
+                    &options.diarization,
+                )?;
+                timings.diarize_secs += started.elapsed().as_secs_f64();
+                spans
+            }
+            _ => Vec::new(),
+        };
+        if speaker_spans.iter().any(|(_, speaker)| *speaker != Speaker::Unknown) {
+            diarized_speech = Some(speaker_spans.clone());
+        }
 
         let started = Instant::now();
         let chunks = pack_speech(&samples_16k, &padded);
@@ -213,14 +247,18 @@ pub fn analyze_call(
                     continue;
                 }
                 chunk_text.push(recognised.text.clone());
-                segments.push(TranscriptSegment {
-                    speaker: party.speaker,
-                    start_secs: words.first().map_or(0.0, |w| w.start_secs),
-                    end_secs: words.last().map_or(0.0, |w| w.end_secs),
-                    text: recognised.text,
-                    words,
-                    language: recognition.language.clone(),
-                });
+                if speaker_spans.is_empty() {
+                    segments.push(TranscriptSegment {
+                        speaker: party.speaker,
+                        start_secs: words.first().map_or(0.0, |w| w.start_secs),
+                        end_secs: words.last().map_or(0.0, |w| w.end_secs),
+                        text: recognised.text,
+                        words,
+                        language: recognition.language.clone(),
+                    });
+                } else {
+                    segments.extend(split_by_speaker(words, &speaker_spans, &recognition.language));
+                }
             }
             // Context carry-over helps names and spelling; a long prompt only invites loops.
             let joined = chunk_text.join(" ");
@@ -249,14 +287,31 @@ pub fn analyze_call(
     timings.sentiment_secs = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let activities: Vec<PartyActivity<'_>> = parties
+    if let (Some(spans), [mono]) = (&diarized_speech, parties.as_slice()) {
+        speech_per_party = [Speaker::Agent, Speaker::Customer]
+            .into_iter()
+            .map(|speaker| PartySpeech {
+                speaker,
+                segments: spans.iter().filter(|(_, s)| *s == speaker).map(|(span, _)| *span).collect(),
+            })
+            .filter(|party| !party.segments.is_empty())
+            .collect();
+        debug_assert_eq!(mono.speaker, Speaker::Unknown);
+    }
+    let samples_of = |speaker: Speaker| -> &[f32] {
+        match parties.iter().find(|p| p.speaker == speaker) {
+            Some(party) => &party.samples,
+            // Diarized mono call: both parties share the one channel.
+            None => parties.first().map_or(&[][..], |p| &p.samples),
+        }
+    };
+    let activities: Vec<PartyActivity<'_>> = speech_per_party
         .iter()
-        .zip(&speech_per_party)
-        .map(|(party, speech)| PartyActivity {
-            speaker: party.speaker,
+        .map(|speech| PartyActivity {
+            speaker: speech.speaker,
             speech: &speech.segments,
-            n_words: turns.iter().filter(|t| t.speaker == party.speaker).map(|t| t.words.len()).sum(),
-            samples: &party.samples,
+            n_words: turns.iter().filter(|t| t.speaker == speech.speaker).map(|t| t.words.len()).sum(),
+            samples: samples_of(speech.speaker),
             sample_rate_hz: audio.sample_rate_hz,
         })
         .collect();
@@ -302,6 +357,49 @@ pub fn analyze_call(
         speech: speech_per_party,
         timings,
     })
+}
+
+/// Splits one recognised segment where the diarized speaker changes; each word goes to the
+/// speaker whose span holds its midpoint (or the nearest span).
+fn split_by_speaker(words: Vec<Word>, spans: &[(TimeSpan, Speaker)], language: &str) -> Vec<TranscriptSegment> {
+    let speaker_at = |secs: f64| -> Speaker {
+        spans
+            .iter()
+            .min_by(|(a, _), (b, _)| distance_to(a, secs).total_cmp(&distance_to(b, secs)))
+            .map_or(Speaker::Unknown, |(_, speaker)| *speaker)
+    };
+    let mut segments: Vec<TranscriptSegment> = Vec::new();
+    for word in words {
+        let speaker = speaker_at(0.5 * (word.start_secs + word.end_secs));
+        match segments.last_mut() {
+            Some(segment) if segment.speaker == speaker => {
+                segment.end_secs = word.end_secs;
+                segment.words.push(word);
+            }
+            _ => segments.push(TranscriptSegment {
+                speaker,
+                start_secs: word.start_secs,
+                end_secs: word.end_secs,
+                text: String::new(),
+                words: vec![word],
+                language: language.to_string(),
+            }),
+        }
+    }
+    for segment in &mut segments {
+        segment.text = segment.words.iter().map(|w| w.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
+    }
+    segments
+}
+
+fn distance_to(span: &TimeSpan, secs: f64) -> f64 {
+    if secs < span.start_secs {
+        span.start_secs - secs
+    } else if secs > span.end_secs {
+        secs - span.end_secs
+    } else {
+        0.0
+    }
 }
 
 /// Scores an analysed call against another script (or script version) without transcribing it

@@ -126,6 +126,11 @@ pub(crate) async fn upload_call(
     // Decode the whole file once (blocking pool): truncated or corrupt audio is refused now,
     // not discovered by a worker later.
     let limits = DecodeLimits { max_duration_secs: state.config.max_audio_duration_secs };
+    let _permit = state
+        .upload_checks
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("upload check semaphore closed".into()))?;
     let (audio_bytes, probe) = blocking(move || {
         let probe = decode_bytes_with_limits(&audio_bytes, "audio", &limits)
             .map(|decoded| (decoded.n_channels(), decoded.duration_secs()));

@@ -61,6 +61,9 @@ pub struct ApiConfig {
     pub audio_dir: PathBuf,
     /// Longest recording accepted (seconds of audio).
     pub max_audio_duration_secs: f64,
+    /// Uploads decoded at once to check them (each holds the whole recording as samples in
+    /// memory); further uploads wait for a permit.
+    pub max_concurrent_upload_checks: usize,
     /// Serve `/metrics` without an API key (for a scraper on a private network); otherwise an
     /// admin key is needed.
     pub metrics_public: bool,
@@ -77,6 +80,7 @@ impl ApiConfig {
             rate_limit_per_minute: 600,
             audio_dir: audio_dir.into(),
             max_audio_duration_secs: 4.0 * 3600.0,
+            max_concurrent_upload_checks: 2,
             metrics_public: false,
         }
     }
@@ -90,12 +94,14 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub metrics: Metrics,
     pub(crate) rate_limiter: Arc<auth::RateLimiter>,
+    pub(crate) upload_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(store: Store, speakers: Arc<dyn SpeakerService>, config: ApiConfig, metrics: Metrics) -> Self {
         let rate_limiter = Arc::new(auth::RateLimiter::new(config.rate_limit_per_minute));
-        AppState { store, speakers, config: Arc::new(config), metrics, rate_limiter }
+        let upload_checks = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_upload_checks.max(1)));
+        AppState { store, speakers, config: Arc::new(config), metrics, rate_limiter, upload_checks }
     }
 }
 

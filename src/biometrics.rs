@@ -1,0 +1,273 @@
+//! The voice-biometrics engine behind both `callsight speakers ...` and the HTTP speaker
+//! endpoints: decode → 16 kHz → VAD → embed → calibrated decisions on the voiceprint index.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use callsight_api::server::speaker_service::{
+    BiometricReason, EnrolInput, EnrolResponse, EnrolStatus, IdentifyCandidate, IdentifyResponse, SpeakerKind,
+    SpeakerService, SpeakerServiceError, VerifyDecision, VerifyResponse, WatchlistHit,
+};
+use callsight_models::voiceprints::{EdgeVoiceprintIndex, ServerVoiceprintIndex};
+use callsight_pipeline::audio::{decode_bytes, resample};
+use callsight_pipeline::biometrics::{
+    self, Calibration, CalibrationSet, Decision, EnrolConfig, EnrolMode, EnrolRequest, ModelId, Reason, ScreenConfig,
+    SpeechClip, VerifyConfig, VerifyRequest,
+};
+use callsight_pipeline::engines::VoiceActivityDetector;
+use callsight_pipeline::speaker::{SpeakerEmbedder, VoiceprintIndex, VoiceprintKind};
+use callsight_pipeline::types::PIPELINE_SAMPLE_RATE_HZ;
+
+use crate::config::{BiometricsConfig, VoiceprintsConfig};
+
+/// How many identification candidates an answer lists at most.
+const MAX_CANDIDATES: usize = 5;
+
+pub struct BiometricsEngine {
+    embedder: Arc<dyn SpeakerEmbedder>,
+    vad: Arc<dyn VoiceActivityDetector>,
+    index: Arc<dyn VoiceprintIndex>,
+    calibration: Calibration,
+    enrol: EnrolConfig,
+    verify: VerifyConfig,
+    screen: ScreenConfig,
+}
+
+/// Opens the configured voiceprint index: Qdrant in-process under `data_dir/voiceprints`, or a
+/// Qdrant server.
+pub fn open_voiceprint_index(config: &VoiceprintsConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn VoiceprintIndex>> {
+    match (config.backend.as_str(), &config.url) {
+        ("server", Some(url)) => {
+            let api_key = match &config.api_key_env {
+                Some(name) => Some(std::env::var(name).with_context(|| format!("environment variable {name} (voiceprints.api_key_env) is not set"))?),
+                None => None,
+            };
+            Ok(Arc::new(ServerVoiceprintIndex::connect(url, api_key, &config.collection_prefix)?))
+        }
+        _ => {
+            let dir = data_dir.join("voiceprints");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            Ok(Arc::new(EdgeVoiceprintIndex::open(&dir).with_context(|| format!("opening the voiceprint index in {}", dir.display()))?))
+        }
+    }
+}
+
+impl BiometricsEngine {
+    pub fn new(
+        embedder: Arc<dyn SpeakerEmbedder>,
+        vad: Arc<dyn VoiceActivityDetector>,
+        index: Arc<dyn VoiceprintIndex>,
+        config: &BiometricsConfig,
+    ) -> anyhow::Result<Self> {
+        let model = ModelId::of(embedder.as_ref());
+        let calibration = CalibrationSet::builtin()
+            .require(&model)
+            .with_context(|| format!("no score calibration for speaker model {model}"))?
+            .clone();
+        let enrol = EnrolConfig { min_net_speech_secs: config.min_enrol_net_speech_secs, ..EnrolConfig::default() };
+        let verify = VerifyConfig {
+            target_far: config.target_false_accept_rate,
+            min_net_speech_secs: config.min_verify_net_speech_secs,
+            ..VerifyConfig::default()
+        };
+        let screen = ScreenConfig {
+            watchlist_far: config.watchlist_false_accept_rate,
+            reuse_far: config.target_false_accept_rate.min(config.watchlist_false_accept_rate),
+            ..ScreenConfig::default()
+        };
+        Ok(BiometricsEngine { embedder, vad, index, calibration, enrol, verify, screen })
+    }
+
+    pub fn index(&self) -> &Arc<dyn VoiceprintIndex> {
+        &self.index
+    }
+
+    pub fn model(&self) -> ModelId {
+        ModelId::of(self.embedder.as_ref())
+    }
+
+    /// The agent's voiceprint, to name the agent on diarized mono calls.
+    pub fn agent_voiceprint(&self, tenant: &str, agent_id: &str) -> Option<Vec<f32>> {
+        let model = self.model();
+        let filter = callsight_pipeline::speaker::VoiceprintFilter {
+            tenant: tenant.to_string(),
+            model_name: model.model_name,
+            model_version: model.model_version,
+            kind: Some(VoiceprintKind::Agent),
+            speaker_id: Some(agent_id.to_string()),
+        };
+        self.index.list(&filter).ok()?.into_iter().next().map(|v| v.vector)
+    }
+
+    fn decode_16k(bytes: &[u8], name: &str) -> Result<Vec<f32>, SpeakerServiceError> {
+        let audio = decode_bytes(bytes, name).map_err(|e| SpeakerServiceError::BadAudio(e.to_string()))?;
+        resample(&audio.mixed_to_mono(), audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ).map_err(SpeakerServiceError::from)
+    }
+
+    fn enrol_clips(
+        &self,
+        tenant: &str,
+        speaker_id: &str,
+        kind: VoiceprintKind,
+        clips: &[Vec<u8>],
+        min_net_speech_secs: Option<f64>,
+        mode: EnrolMode,
+    ) -> Result<EnrolResponse, SpeakerServiceError> {
+        let mut decoded = Vec::with_capacity(clips.len());
+        for (idx, clip) in clips.iter().enumerate() {
+            decoded.push(Self::decode_16k(clip, &format!("audio part {}", idx + 1))?);
+        }
+        let slices: Vec<&[f32]> = decoded.iter().map(Vec::as_slice).collect();
+        let config = EnrolConfig {
+            min_net_speech_secs: min_net_speech_secs.unwrap_or(self.enrol.min_net_speech_secs),
+            ..self.enrol.clone()
+        };
+        let request = EnrolRequest {
+            tenant: tenant.to_string(),
+            speaker_id: speaker_id.to_string(),
+            kind,
+            mode,
+            enrolled_at_unix_secs: now_unix_secs(),
+        };
+        let outcome =
+            biometrics::enrol(&slices, &request, self.embedder.as_ref(), self.vad.as_ref(), self.index.as_ref(), &config)?;
+        Ok(EnrolResponse {
+            speaker_id: outcome.speaker_id,
+            kind: wire_kind(outcome.kind),
+            status: match outcome.status {
+                biometrics::EnrolStatus::Enrolled => EnrolStatus::Enrolled,
+                biometrics::EnrolStatus::Rejected => EnrolStatus::Rejected,
+            },
+            voiceprint_ids: outcome.voiceprint_ids,
+            net_speech_secs: outcome.net_speech_secs,
+            missing_speech_secs: outcome.missing_speech_secs,
+            reasons: outcome.reasons.iter().map(wire_reason).collect(),
+        })
+    }
+
+    /// VAD + embedding of one probe, shared by verify and identify.
+    fn probe(&self, audio: &[u8]) -> Result<biometrics::verify::Probe, SpeakerServiceError> {
+        let samples = Self::decode_16k(audio, "audio")?;
+        let speech = biometrics::detect_speech(&samples, self.vad.as_ref(), &self.verify.vad)?;
+        let clips = [SpeechClip { samples_16k: &samples, speech }];
+        Ok(biometrics::analyse_probe(&clips, self.embedder.as_ref(), &self.verify)?)
+    }
+
+    fn watchlist_hits(&self, tenant: &str, probe: &biometrics::verify::Probe) -> Result<Vec<WatchlistHit>, SpeakerServiceError> {
+        if !probe.quality.passed() {
+            return Ok(Vec::new());
+        }
+        let hits = biometrics::screen_watchlist(probe, tenant, self.index.as_ref(), &self.calibration, &self.screen)?;
+        Ok(hits.into_iter().map(|hit| WatchlistHit { speaker_id: hit.speaker_id, score: hit.score }).collect())
+    }
+
+    /// Verification with screening; also reports other customer ids this voice is enrolled
+    /// under (voice reuse), as reasons so the IVR sees them with the decision.
+    pub fn verify_samples(&self, tenant: &str, speaker_id: &str, audio: &[u8]) -> Result<VerifyResponse, SpeakerServiceError> {
+        let probe = self.probe(audio)?;
+        let request =
+            VerifyRequest { tenant: tenant.to_string(), claimed_speaker_id: speaker_id.to_string(), kind: VoiceprintKind::Customer };
+        let verification = biometrics::verify_probe(&probe, &request, self.index.as_ref(), &self.calibration, &self.verify)?;
+        let watchlist_hits = self.watchlist_hits(tenant, &probe)?;
+        let mut reasons: Vec<BiometricReason> = verification.reasons.iter().map(wire_reason).collect();
+        if probe.quality.passed() {
+            let reuse = biometrics::find_voice_reuse(&probe, tenant, speaker_id, self.index.as_ref(), &self.calibration, &self.screen)?;
+            for other in reuse {
+                reasons.push(BiometricReason {
+                    code: "voice_reuse".into(),
+                    message: format!(
+                        "this voice also matches customer {} (score {:.2}, threshold {:.2})",
+                        other.speaker_id, other.score, other.threshold
+                    ),
+                });
+            }
+        }
+        Ok(VerifyResponse {
+            speaker_id: speaker_id.to_string(),
+            decision: match verification.decision {
+                Decision::Accept => VerifyDecision::Accept,
+                Decision::Reject => VerifyDecision::Reject,
+                Decision::Inconclusive => VerifyDecision::Inconclusive,
+            },
+            score: verification.score,
+            threshold: verification.threshold,
+            net_speech_secs: verification.net_speech_secs,
+            reasons,
+            watchlist_hits,
+        })
+    }
+}
+
+impl SpeakerService for BiometricsEngine {
+    fn enrol(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError> {
+        self.enrol_clips(&input.tenant, &input.speaker_id, pipeline_kind(input.kind), &input.clips, input.min_net_speech_secs, EnrolMode::Replace)
+    }
+
+    fn verify(&self, tenant: &str, speaker_id: &str, audio: &[u8]) -> Result<VerifyResponse, SpeakerServiceError> {
+        self.verify_samples(tenant, speaker_id, audio)
+    }
+
+    fn identify(&self, tenant: &str, audio: &[u8]) -> Result<IdentifyResponse, SpeakerServiceError> {
+        let probe = self.probe(audio)?;
+        let threshold = self.calibration.threshold_for_far(self.verify.target_far);
+        let candidates = if probe.quality.passed() {
+            biometrics::identify(&probe, tenant, self.index.as_ref(), &self.calibration, self.verify.target_far, MAX_CANDIDATES)?
+        } else {
+            Vec::new()
+        };
+        Ok(IdentifyResponse {
+            candidates: candidates
+                .into_iter()
+                .filter(|c| c.above_threshold)
+                .map(|c| IdentifyCandidate { speaker_id: c.speaker_id, kind: SpeakerKind::Customer, score: c.score })
+                .collect(),
+            threshold,
+            net_speech_secs: probe.quality.net_speech_secs,
+            reasons: probe.quality.reasons.iter().map(wire_reason).collect(),
+            watchlist_hits: self.watchlist_hits(tenant, &probe)?,
+        })
+    }
+
+    fn watchlist_add(
+        &self,
+        tenant: &str,
+        speaker_id: &str,
+        clips: Vec<Vec<u8>>,
+        min_net_speech_secs: Option<f64>,
+    ) -> Result<EnrolResponse, SpeakerServiceError> {
+        self.enrol_clips(tenant, speaker_id, VoiceprintKind::Fraudster, &clips, min_net_speech_secs, EnrolMode::Replace)
+    }
+
+    fn delete(&self, tenant: &str, speaker_id: &str) -> Result<(), SpeakerServiceError> {
+        match self.index.delete_speaker(tenant, speaker_id)? {
+            0 => Err(SpeakerServiceError::UnknownSpeaker(speaker_id.to_string())),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn now_unix_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn wire_reason(reason: &Reason) -> BiometricReason {
+    let code = serde_json::to_value(reason.code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    BiometricReason { code, message: reason.message.clone() }
+}
+
+pub fn pipeline_kind(kind: SpeakerKind) -> VoiceprintKind {
+    match kind {
+        SpeakerKind::Customer => VoiceprintKind::Customer,
+        SpeakerKind::Agent => VoiceprintKind::Agent,
+        SpeakerKind::Fraudster => VoiceprintKind::Fraudster,
+    }
+}
+
+fn wire_kind(kind: VoiceprintKind) -> SpeakerKind {
+    match kind {
+        VoiceprintKind::Customer => SpeakerKind::Customer,
+        VoiceprintKind::Agent => SpeakerKind::Agent,
+        VoiceprintKind::Fraudster => SpeakerKind::Fraudster,
+    }
+}
