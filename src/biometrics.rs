@@ -79,10 +79,6 @@ impl BiometricsEngine {
         Ok(BiometricsEngine { embedder, vad, index, calibration, enrol, verify, screen })
     }
 
-    pub fn index(&self) -> &Arc<dyn VoiceprintIndex> {
-        &self.index
-    }
-
     pub fn model(&self) -> ModelId {
         ModelId::of(self.embedder.as_ref())
     }
@@ -132,18 +128,28 @@ impl BiometricsEngine {
         };
         let outcome =
             biometrics::enrol(&slices, &request, self.embedder.as_ref(), self.vad.as_ref(), self.index.as_ref(), &config)?;
-        Ok(EnrolResponse {
-            speaker_id: outcome.speaker_id,
-            kind: wire_kind(outcome.kind),
-            status: match outcome.status {
-                biometrics::EnrolStatus::Enrolled => EnrolStatus::Enrolled,
-                biometrics::EnrolStatus::Rejected => EnrolStatus::Rejected,
-            },
-            voiceprint_ids: outcome.voiceprint_ids,
-            net_speech_secs: outcome.net_speech_secs,
-            missing_speech_secs: outcome.missing_speech_secs,
-            reasons: outcome.reasons.iter().map(wire_reason).collect(),
-        })
+        Ok(wire_enrolment(outcome))
+    }
+
+    /// Adds a party's speech from an analysed call to their voiceprint (speech spans already
+    /// known from the analysis).
+    pub fn enrol_passively(
+        &self,
+        tenant: &str,
+        customer_id: &str,
+        samples_16k: &[f32],
+        speech: &[callsight_pipeline::types::TimeSpan],
+    ) -> Result<EnrolResponse, SpeakerServiceError> {
+        let clips = [SpeechClip { samples_16k, speech: speech.to_vec() }];
+        let request = EnrolRequest {
+            tenant: tenant.to_string(),
+            speaker_id: customer_id.to_string(),
+            kind: VoiceprintKind::Customer,
+            mode: EnrolMode::Add,
+            enrolled_at_unix_secs: now_unix_secs(),
+        };
+        let outcome = biometrics::enrol_speech(&clips, &request, self.embedder.as_ref(), self.index.as_ref(), &self.enrol)?;
+        Ok(wire_enrolment(outcome))
     }
 
     /// VAD + embedding of one probe, shared by verify and identify.
@@ -244,6 +250,21 @@ impl SpeakerService for BiometricsEngine {
             0 => Err(SpeakerServiceError::UnknownSpeaker(speaker_id.to_string())),
             _ => Ok(()),
         }
+    }
+}
+
+fn wire_enrolment(outcome: biometrics::EnrolOutcome) -> EnrolResponse {
+    EnrolResponse {
+        speaker_id: outcome.speaker_id,
+        kind: wire_kind(outcome.kind),
+        status: match outcome.status {
+            biometrics::EnrolStatus::Enrolled => EnrolStatus::Enrolled,
+            biometrics::EnrolStatus::Rejected => EnrolStatus::Rejected,
+        },
+        voiceprint_ids: outcome.voiceprint_ids,
+        net_speech_secs: outcome.net_speech_secs,
+        missing_speech_secs: outcome.missing_speech_secs,
+        reasons: outcome.reasons.iter().map(wire_reason).collect(),
     }
 }
 

@@ -51,6 +51,15 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::models_cmd::ModelsCommand,
     },
+    /// Run the HTTP API (and, by default, a worker pool) on the data directory.
+    Serve(crate::service::ServeArgs),
+    /// Run standalone workers against the server's database (scale-out).
+    Worker(crate::service::WorkerArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: crate::service::KeysCommand,
+    },
     /// Voice biometrics: enrol, verify, identify, watchlist, delete.
     Speakers(crate::speakers_cmd::SpeakersArgs),
     /// Print the effective configuration (defaults, config file, CALLSIGHT__ environment) as TOML.

@@ -2,8 +2,16 @@
 //! new script version without transcribing again.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
+use callsight_api::server::metrics::Metrics;
+use callsight_api::server::{WebhookEvent, emit_event};
+use callsight_pipeline::audio::{DecodedAudio, resample};
+use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
+use callsight_workers::store::{NewAuditEntry, Store};
+
+use crate::biometrics::BiometricsEngine;
 use callsight_api::report::CallReport;
 use callsight_pipeline::analyze::{AnalysisEngines, AnalyzeOptions, CallAnalysis, ChannelLayout, analyze_call, rescore};
 use callsight_pipeline::compliance::{Script, parse_script};
@@ -15,8 +23,12 @@ pub struct AnalysisJobHandler {
     pub engines: AnalysisEngines,
     /// Settings from the configuration; per-call fields (layout, language, script) are set per job.
     pub base_options: AnalyzeOptions,
-    /// Called with every finished analysis (metrics: stage durations, real-time factor).
-    pub on_analysed: Box<dyn Fn(&CallAnalysis, f64) + Send + Sync>,
+    /// Names the agent on mono calls from their voiceprint; passive enrolment of customers.
+    pub biometrics: Option<Arc<BiometricsEngine>>,
+    pub store: Store,
+    /// The async runtime the store and webhooks run on (handlers run on its blocking pool).
+    pub runtime: tokio::runtime::Handle,
+    pub metrics: Metrics,
 }
 
 /// The full pipeline analysis is kept next to the audio so a re-score needs no transcription.
@@ -38,9 +50,10 @@ impl JobHandler for AnalysisJobHandler {
             JobKind::Rescore => self.rescore(job, script)?,
         };
         let total_secs = started.elapsed().as_secs_f64();
-        (self.on_analysed)(&analysis, total_secs);
+        self.record_metrics(&analysis, decode_secs, total_secs, job.job.kind);
         let report = CallReport::from_analysis(&job.call.id, &analysis, decode_secs, total_secs);
         let report_json = serde_json::to_value(&report).map_err(|e| JobError::transient(format!("serialising the report: {e}")))?;
+        self.emit_events(job, &analysis);
         Ok(JobOutcome::Analyzed(analysis_record(&analysis, report_json)))
     }
 }
@@ -59,10 +72,15 @@ impl AnalysisJobHandler {
             .map(str::parse::<ChannelLayout>)
             .transpose()
             .map_err(|e| JobError::permanent(e.to_string()))?;
+        let agent_voiceprint = match (&self.biometrics, &call.agent_id) {
+            (Some(biometrics), Some(agent_id)) => biometrics.agent_voiceprint(&call.tenant, agent_id),
+            _ => None,
+        };
         let options = AnalyzeOptions {
             channel_layout,
             language: call.language_hint.clone(),
             script,
+            agent_voiceprint,
             ..self.base_options.clone()
         };
         if job.cancel.is_cancelled() {
@@ -71,7 +89,86 @@ impl AnalysisJobHandler {
         let analysis = analyze_call(&audio, &options, &self.engines, &|_, _, _| {})
             .map_err(|e| JobError::transient(e.to_string()))?;
         write_analysis(audio_path, &analysis)?;
+        self.passive_enrolment(job, &audio, &analysis);
         Ok((analysis, decode_secs))
+    }
+
+    /// With `"enroll_customer_voice": true` in the upload metadata and a customer id, the
+    /// customer's speech is added to their voiceprint. Opt-in per call: the recorder knows when
+    /// the caller was authenticated; enrolling an impostor's call would poison the voiceprint.
+    fn passive_enrolment(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &CallAnalysis) {
+        let call = &job.call;
+        let (Some(biometrics), Some(customer_id)) = (&self.biometrics, &call.customer_id) else { return };
+        if call.metadata.get("enroll_customer_voice").and_then(serde_json::Value::as_bool) != Some(true) {
+            return;
+        }
+        let channel = match (analysis.channel_layout, audio.channels.len()) {
+            (ChannelLayout::AgentCustomer, n) if n >= 2 => 1,
+            (ChannelLayout::CustomerAgent, n) if n >= 2 => 0,
+            _ => {
+                tracing::info!(call_id = %call.id, "passive enrolment needs the customer on their own channel; skipped");
+                return;
+            }
+        };
+        let Some(speech) = analysis.speech.iter().find(|p| p.speaker == Speaker::Customer) else { return };
+        let outcome = resample(&audio.channels[channel], audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
+            .map_err(|e| e.to_string())
+            .and_then(|samples| {
+                biometrics.enrol_passively(&call.tenant, customer_id, &samples, &speech.segments).map_err(|e| e.to_string())
+            });
+        let (outcome_label, details) = match &outcome {
+            Ok(enrolled) => (serde_json::to_value(enrolled.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), serde_json::json!({"source": "passive", "call_id": call.id, "net_speech_secs": enrolled.net_speech_secs, "reasons": enrolled.reasons})),
+            Err(error) => ("error".to_string(), serde_json::json!({"source": "passive", "call_id": call.id, "error": error})),
+        };
+        if let Ok(enrolled) = &outcome
+            && !enrolled.voiceprint_ids.is_empty()
+            && let Err(error) = self.runtime.block_on(self.store.upsert_speaker(&call.tenant, customer_id, "customer", &enrolled.voiceprint_ids))
+        {
+            tracing::error!(%error, "recording the passively enrolled speaker failed");
+        }
+        let entry = NewAuditEntry { actor_key_id: None, action: "enrol".into(), speaker_id: Some(customer_id.clone()), outcome: outcome_label, score: None, details };
+        if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
+            tracing::error!(%error, "audit of passive enrolment failed");
+        }
+    }
+
+    fn record_metrics(&self, analysis: &CallAnalysis, decode_secs: f64, total_secs: f64, kind: JobKind) {
+        let t = &analysis.timings;
+        for (stage, secs) in [
+            ("decode", decode_secs),
+            ("resample", t.resample_secs),
+            ("vad", t.vad_secs),
+            ("diarize", t.diarize_secs),
+            ("transcribe", t.transcribe_secs),
+            ("sentiment", t.sentiment_secs),
+            ("compliance", t.compliance_secs),
+            ("metrics", t.metrics_secs),
+        ] {
+            self.metrics.record_stage(stage, secs);
+        }
+        if kind == JobKind::Analyze {
+            self.metrics.record_analysis(analysis.duration_secs, total_secs);
+        }
+    }
+
+    fn emit_events(&self, job: &ClaimedJob, analysis: &CallAnalysis) {
+        let call = &job.call;
+        let data = serde_json::json!({
+            "call_id": call.id,
+            "external_call_id": call.external_call_id,
+            "agent_id": call.agent_id,
+            "flags": analysis.flags,
+            "compliance_score": analysis.compliance.as_ref().map(|c| c.score),
+        });
+        let mut events = vec![WebhookEvent::CallAnalyzed];
+        if !analysis.flags.is_empty() {
+            events.push(WebhookEvent::CallFlagged);
+        }
+        for event in events {
+            if let Err(error) = self.runtime.block_on(emit_event(&self.store, &call.tenant, event, data.clone())) {
+                tracing::error!(%error, "queueing a webhook event failed");
+            }
+        }
     }
 
     fn rescore(&self, job: &ClaimedJob, script: Option<Script>) -> Result<(CallAnalysis, f64), JobError> {

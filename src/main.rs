@@ -8,6 +8,7 @@ mod engines;
 mod jobs;
 mod eval_cmd;
 mod models_cmd;
+mod service;
 mod speakers_cmd;
 
 use clap::Parser;
@@ -26,8 +27,9 @@ fn main() -> std::process::ExitCode {
 
 fn init_tracing(verbose: u8) {
     let default_level = match verbose {
-        0 => "warn",
-        1 => "info,whisper_rs=warn",
+        // qdrant-edge warns about process-wide flags it expects a Qdrant server to set.
+        0 => "warn,qdrant_edge=error",
+        1 => "info,whisper_rs=warn,qdrant_edge=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CALLSIGHT_LOG")
@@ -39,6 +41,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         cli::Command::Analyze(args) => cli::analyze(args, &cli.models, &config),
+        cli::Command::Serve(args) => service::serve(args, &cli.models, &config),
+        cli::Command::Worker(args) => service::worker(args, &cli.models, &config),
+        cli::Command::Keys { command } => service::keys(command, &config),
         cli::Command::Speakers(args) => speakers_cmd::run(args, &cli.models, &config),
         cli::Command::Config => {
             print!("{}", config.to_toml()?);

@@ -105,8 +105,11 @@ async fn start_server(configure: impl FnOnce(&mut ApiConfig)) -> Server {
     Server { base_url, store, admin_key, shutdown, _dir: dir }
 }
 
+/// One request the receiver got: headers and body.
+type ReceivedRequest = (HeaderMap, Vec<u8>);
+
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>);
+struct Received(Arc<Mutex<Vec<ReceivedRequest>>>);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_deliveries_are_signed_and_retried() {

@@ -126,7 +126,7 @@ pub(crate) async fn upload_call(
     // Decode the whole file once (blocking pool): truncated or corrupt audio is refused now,
     // not discovered by a worker later.
     let limits = DecodeLimits { max_duration_secs: state.config.max_audio_duration_secs };
-    let _permit = state
+    let permit = state
         .upload_checks
         .acquire()
         .await
@@ -137,6 +137,7 @@ pub(crate) async fn upload_call(
         (audio_bytes, probe)
     })
     .await?;
+    drop(permit);
     let (n_channels, duration_secs) = probe.map_err(|error| match error {
         callsight_pipeline::error::PipelineError::Audio { reason, .. } => {
             ApiError::Unprocessable(format!("`audio` is not a usable recording: {reason}"))
