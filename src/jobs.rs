@@ -66,12 +66,7 @@ impl AnalysisJobHandler {
         // The API checked the upload decodes; a failure now is a damaged store: retrying won't help.
         let audio = callsight_pipeline::audio::decode_file(audio_path).map_err(|e| JobError::permanent(e.to_string()))?;
         let decode_secs = started.elapsed().as_secs_f64();
-        let channel_layout = call
-            .channel_layout
-            .as_deref()
-            .map(str::parse::<ChannelLayout>)
-            .transpose()
-            .map_err(|e| JobError::permanent(e.to_string()))?;
+        let channel_layout = call.channel_layout.as_deref().map(stored_channel_layout).transpose()?;
         let agent_voiceprint = match (&self.biometrics, &call.agent_id) {
             (Some(biometrics), Some(agent_id)) => biometrics.agent_voiceprint(&call.tenant, agent_id),
             _ => None,
@@ -186,6 +181,13 @@ impl AnalysisJobHandler {
         write_analysis(Path::new(&job.call.audio_path), &analysis)?;
         Ok((analysis, 0.0))
     }
+}
+
+/// The API stores a call's layout in the report's spelling (`agent_customer`, `customer_agent`,
+/// `mixed`: the serde form of [`ChannelLayout`]), not the CLI's `agent,customer` that `FromStr` reads.
+fn stored_channel_layout(text: &str) -> Result<ChannelLayout, JobError> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|e| JobError::permanent(format!("stored channel layout {text:?}: {e}")))
 }
 
 fn script_from_body(body: &serde_json::Value, script_id: &str, version: i64) -> Result<Script, JobError> {

@@ -50,6 +50,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         cli::Command::Models { command } => models_cmd::run(command, &cli.models),
-        cli::Command::Eval { command } => eval_cmd::run(command, &cli.models),
+        cli::Command::Eval { command } => eval_cmd::run(command, &cli.models, &config),
     }
 }

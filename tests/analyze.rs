@@ -337,7 +337,8 @@ fn russian_mono_call_is_transcribed_in_russian_and_scored() {
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report on stdout");
     assert_eq!(report["language"], "ru", "{}", transcript(&report));
     assert_eq!(report["channel_layout"], "mixed");
-    assert!(report["turns"].as_array().expect("turns").iter().all(|t| t["speaker"] == "unknown"));
+    // Mono, so the parties come from diarization by voice; the opening voice is the agent's.
+    assert_eq!(report["turns"][0]["speaker"], "agent", "{}", transcript(&report));
     let text = transcript(&report);
     assert!(text.chars().filter(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(' '))).count() > 40, "Cyrillic transcript: {text}");
     // Whisper base turns espeak-ng's Russian into near-gibberish, so the cross-lingual phrase rules
@@ -388,4 +389,47 @@ fn text_srt_and_vtt_formats_render() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success() && stdout.contains(marker), "{format}: {stdout}");
     }
+}
+
+#[test]
+fn mono_call_is_diarized_into_agent_and_customer_turns() {
+    let dir = work_dir().join("mono");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let lines = base_call();
+    let call = synthesize(&dir, "mono-call", "en", &lines, 1.0);
+    let mono = dir.join("mono-call-mono16k.wav");
+    let output = callsight()
+        .args(["analyze", "--model", "tiny.en", "--channels", "mixed", "--script", script(), "--format", "json"])
+        .arg(&mono)
+        .output()
+        .expect("run callsight");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["channel_layout"], "mixed");
+    let turns = report["turns"].as_array().expect("turns");
+    let speakers: Vec<&str> = turns.iter().filter_map(|t| t["speaker"].as_str()).collect();
+    assert!(speakers.contains(&"agent") && speakers.contains(&"customer"), "speakers {speakers:?}\n{}", transcript(&report));
+    // Without an agent voiceprint the voice that opens the call is the agent (the greeting).
+    assert_eq!(speakers[0], "agent", "{}", transcript(&report));
+    // Each turn's speaker matches who said it in the synthesis, for most of the talk time.
+    let mut agreeing_secs = 0.0;
+    let mut total_secs = 0.0;
+    for turn in turns {
+        let (start, end) = (turn["start_secs"].as_f64().unwrap_or(0.0), turn["end_secs"].as_f64().unwrap_or(0.0));
+        for line in &call.lines {
+            let overlap = (end.min(line.end_secs) - start.max(line.start_secs)).max(0.0);
+            let said_by = match line.party {
+                common::Party::Agent => "agent",
+                common::Party::Customer => "customer",
+            };
+            total_secs += overlap;
+            if turn["speaker"] == said_by {
+                agreeing_secs += overlap;
+            }
+        }
+    }
+    assert!(agreeing_secs / total_secs.max(1e-9) > 0.8, "{agreeing_secs:.1} of {total_secs:.1} s attributed right\n{}", transcript(&report));
+    assert!(passed(&report, "greeting"), "the agent's greeting is found on the mono call: {}", outcomes(&report));
+    assert!(report["metrics"]["agent"]["talk_secs"].as_f64().unwrap_or(0.0) > 3.0);
+    assert!(report["metrics"]["customer"]["talk_secs"].as_f64().unwrap_or(0.0) > 1.0);
 }

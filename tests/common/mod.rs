@@ -121,3 +121,300 @@ pub fn sox(args: &[&str]) {
 pub fn callsight() -> Command {
     Command::new(env!("CARGO_BIN_EXE_callsight"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// The service under test: `callsight serve` / `callsight worker` processes on real ports, and a
+// small std-only HTTP/1.1 client (no client crate: the root package's dependency features stay
+// as the binary has them, so building the tests never rebuilds the binary differently).
+// ---------------------------------------------------------------------------------------------
+
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment that makes a `callsight` process use a database: nothing for SQLite under the
+/// data directory, or `CALLSIGHT__SERVER__DATABASE_URL` for PostgreSQL.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite,
+    Postgres { url: String },
+}
+
+impl Database {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Database::Sqlite => "sqlite",
+            Database::Postgres { .. } => "postgres",
+        }
+    }
+
+    fn apply(&self, command: &mut Command) {
+        command.env_remove("CALLSIGHT__SERVER__DATABASE_URL");
+        if let Database::Postgres { url } = self {
+            command.env("CALLSIGHT__SERVER__DATABASE_URL", url);
+        }
+    }
+}
+
+/// `callsight keys create`: the new key (the last line of stdout).
+pub fn create_key(data_dir: &Path, database: &Database, tenant: &str, role: &str) -> String {
+    let mut command = callsight();
+    database.apply(&mut command);
+    let output = command
+        .args(["keys", "create", "--tenant", tenant, "--role", role, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run callsight keys create");
+    assert!(
+        output.status.success(),
+        "callsight keys create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout.lines().last().map(|line| line.trim().to_string()).filter(|key| !key.is_empty()).unwrap_or_else(|| {
+        panic!("callsight keys create printed no key; stderr: {}", String::from_utf8_lossy(&output.stderr))
+    })
+}
+
+/// A running `callsight` process, killed (SIGKILL) and reaped on drop so a failing test never
+/// leaves one behind. Its stderr goes to a log file, shown when something goes wrong.
+pub struct ServiceProcess {
+    child: Child,
+    pub log_path: PathBuf,
+    /// `127.0.0.1:PORT` for a server; empty for a worker.
+    pub addr: String,
+}
+
+impl ServiceProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines of the process's log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// SIGKILL (`kill -9`) and reap; returns how it ended.
+    pub fn kill_9(&mut self) -> std::process::ExitStatus {
+        self.child.kill().expect("send SIGKILL");
+        self.child.wait().expect("reap the killed process")
+    }
+
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn service_command(subcommand: &str, data_dir: &Path, database: &Database, env: &[(&str, String)]) -> (Command, PathBuf) {
+    let mut command = callsight();
+    database.apply(&mut command);
+    command.arg(subcommand).arg("--data-dir").arg(data_dir);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let log_path = data_dir.join(format!(
+        "{subcommand}-{}.log",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    ));
+    let log = std::fs::File::create(&log_path).expect("create the process log");
+    command.stdin(Stdio::null()).stderr(log);
+    (command, log_path)
+}
+
+/// Starts `callsight serve --listen 127.0.0.1:0 --workers N` and waits (up to 3 minutes: the
+/// models load first) for its `listening on http://ADDR` line.
+pub fn start_server(data_dir: &Path, database: &Database, workers: usize, env: &[(&str, String)]) -> ServiceProcess {
+    std::fs::create_dir_all(data_dir).expect("create the data directory");
+    let (mut command, log_path) = service_command("serve", data_dir, database, env);
+    command.args(["--listen", "127.0.0.1:0", "--workers", &workers.to_string()]).stdout(Stdio::piped());
+    let mut child = command.spawn().expect("spawn callsight serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+                let _ = sender.send(addr.to_string());
+            }
+        }
+    });
+    let mut process = ServiceProcess { child, log_path, addr: String::new() };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(200)) {
+            Ok(addr) => {
+                process.addr = addr;
+                return process;
+            }
+            Err(_) if process.has_exited() => {
+                panic!("callsight serve exited before listening; log:\n{}", process.log_tail())
+            }
+            Err(_) if Instant::now() > deadline => {
+                panic!("callsight serve did not print `listening on` within 3 minutes; log:\n{}", process.log_tail())
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Starts a standalone `callsight worker --concurrency N` on the same data directory/database.
+pub fn start_worker(data_dir: &Path, database: &Database, concurrency: usize, env: &[(&str, String)]) -> ServiceProcess {
+    let (mut command, log_path) = service_command("worker", data_dir, database, env);
+    command.args(["--concurrency", &concurrency.to_string()]).stdout(Stdio::null());
+    let child = command.spawn().expect("spawn callsight worker");
+    ServiceProcess { child, log_path, addr: String::new() }
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("response ({}) is not JSON: {e}; body: {}", self.status, self.text()))
+    }
+
+    /// The `error.message` of the JSON error envelope.
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`). The body is written on its
+/// own thread while the response is read, so a server that answers early (413) and stops
+/// reading is seen answering, not as a broken pipe.
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(120))).expect("set read timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("send {method} {path}: {e}"));
+    let mut writer = stream.try_clone().expect("clone the connection");
+    let body = body.to_vec();
+    let sender = std::thread::spawn(move || {
+        // Ignored: a server may answer and close before reading the whole body (413).
+        let _ = writer.write_all(&body);
+    });
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    let _ = sender.join();
+    if let Err(error) = read
+        && raw.is_empty()
+    {
+        panic!("{method} {path}: no response: {error}");
+    }
+    parse_response(&raw).unwrap_or_else(|| panic!("{method} {path}: malformed response: {:?}", String::from_utf8_lossy(&raw)))
+}
+
+fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..head_end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[head_end + 4..].to_vec();
+    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    Some(HttpResponse { status, headers, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+/// `GET path` with a bearer key.
+pub fn get(addr: &str, path: &str, key: &str) -> HttpResponse {
+    http(addr, "GET", path, &[("Authorization", &format!("Bearer {key}"))], &[])
+}
+
+/// A `multipart/form-data` body from `(name, file name, content type, bytes)` parts; returns
+/// the body and its content type.
+pub fn multipart(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> (Vec<u8>, String) {
+    let boundary = "callsight-test-boundary-7c1f2a";
+    let mut body = Vec::new();
+    for (name, file_name, content_type, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        if let Some(file_name) = file_name {
+            body.extend_from_slice(format!("; filename=\"{file_name}\"").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        if let Some(content_type) = content_type {
+            body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (body, format!("multipart/form-data; boundary={boundary}"))
+}
+
+/// `POST /v1/calls` with an `audio` part (audio/wav) and optionally a `metadata` part.
+pub fn upload_call(addr: &str, key: &str, audio: &[u8], metadata: Option<&str>) -> HttpResponse {
+    let mut parts: Vec<(&str, Option<&str>, Option<&str>, &[u8])> =
+        vec![("audio", Some("call.wav"), Some("audio/wav"), audio)];
+    if let Some(metadata) = metadata {
+        parts.push(("metadata", None, Some("application/json"), metadata.as_bytes()));
+    }
+    let (body, content_type) = multipart(&parts);
+    http(addr, "POST", "/v1/calls", &[("Authorization", &format!("Bearer {key}")), ("Content-Type", &content_type)], &body)
+}
+
+/// Polls `GET /v1/calls/{id}` until `done(status)` or `limit` passes; returns the last view.
+pub fn wait_for_call(addr: &str, key: &str, call_id: &str, limit: Duration, done: impl Fn(&str) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let response = get(addr, &format!("/v1/calls/{call_id}"), key);
+        assert_eq!(response.status, 200, "GET /v1/calls/{call_id}: {}", response.text());
+        let view = response.json();
+        let status = view["status"].as_str().unwrap_or_default().to_string();
+        if done(&status) || Instant::now() > deadline {
+            return view;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

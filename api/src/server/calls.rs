@@ -412,8 +412,12 @@ pub(crate) async fn get_transcript(
     params(("id" = String, Path, description = "Call id"),
         ("Range" = Option<String>, Header, description = "e.g. bytes=0-1023")),
     responses(
-        (status = 200, description = "The whole file", content_type = "application/octet-stream", body = String),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = String),
+        (status = 200, description = "The whole file", content(
+            (String = "audio/wav"), (String = "audio/mpeg"), (String = "audio/flac"), (String = "audio/ogg"),
+            (String = "application/octet-stream"))),
+        (status = 206, description = "The requested range", content(
+            (String = "audio/wav"), (String = "audio/mpeg"), (String = "audio/flac"), (String = "audio/ogg"),
+            (String = "application/octet-stream"))),
         (status = 404, description = "No such call", body = ErrorBody),
         (status = 416, description = "Range outside the file", body = ErrorBody),
     )

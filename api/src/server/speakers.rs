@@ -22,10 +22,26 @@ use super::speaker_service::{
 };
 use super::util::{self, blocking};
 use super::webhooks::{WebhookEvent, emit_event};
-use super::wire::{AuditEntryView, AuditList, AuditQuery, EnrolForm, SpeakerProbeForm};
+use super::wire::{AuditEntryView, AuditList, AuditQuery, EnrolForm, SpeakerProbeForm, WatchlistForm};
 
 /// Most clips one enrolment accepts.
 const MAX_ENROL_CLIPS: usize = 10;
+
+/// Which optional parts a speaker form has besides `audio` (as the OpenAPI forms say).
+#[derive(Clone, Copy)]
+enum FormFields {
+    Enrol,
+    Watchlist,
+    Probe,
+}
+
+/// A short text part; anything long is an invalid value (422), not a too-large upload.
+async fn read_small_field(field: axum::extract::multipart::Field<'_>, what: &str) -> ApiResult<Vec<u8>> {
+    match util::read_field(field, 1024, what).await {
+        Err(ApiError::PayloadTooLarge(_)) => Err(ApiError::Unprocessable(format!("invalid {what}: value too long"))),
+        other => other,
+    }
+}
 
 struct SpeakerForm {
     clips: Vec<Vec<u8>>,
@@ -38,8 +54,13 @@ async fn read_form(
     state: &AppState,
     multipart: Result<Multipart, MultipartRejection>,
     max_clips: usize,
-    enrolment: bool,
+    fields: FormFields,
 ) -> ApiResult<SpeakerForm> {
+    let (allow_kind, allow_min_speech) = match fields {
+        FormFields::Enrol => (true, true),
+        FormFields::Watchlist => (false, true),
+        FormFields::Probe => (false, false),
+    };
     let max_bytes = state.config.max_upload_bytes;
     let mut multipart = multipart.map_err(util::multipart_rejection)?;
     let mut form = SpeakerForm { clips: Vec::new(), kind: None, min_net_speech_secs: None };
@@ -57,12 +78,12 @@ async fn read_form(
                 }
                 form.clips.push(clip);
             }
-            "kind" if enrolment => {
-                let text = util::read_field(field, 64, "kind").await?;
+            "kind" if allow_kind => {
+                let text = read_small_field(field, "kind").await?;
                 form.kind = Some(String::from_utf8_lossy(&text).to_string());
             }
-            "min_net_speech_secs" if enrolment => {
-                let text = util::read_field(field, 64, "min_net_speech_secs").await?;
+            "min_net_speech_secs" if allow_min_speech => {
+                let text = read_small_field(field, "min_net_speech_secs").await?;
                 let text = String::from_utf8_lossy(&text).to_string();
                 let secs = text
                     .parse::<f64>()
@@ -200,7 +221,7 @@ pub(crate) async fn enrol(
     caller.require(Action::EnrolSpeaker)?;
     let speaker_id = util::path_param(id)?;
     util::check_client_id("speaker id", &speaker_id)?;
-    let form = read_form(&state, multipart, MAX_ENROL_CLIPS, true).await?;
+    let form = read_form(&state, multipart, MAX_ENROL_CLIPS, FormFields::Enrol).await?;
     let kind = match form.kind.as_deref() {
         None => SpeakerKind::Customer,
         Some(text) => match SpeakerKind::parse(text) {
@@ -218,7 +239,7 @@ pub(crate) async fn enrol(
 #[utoipa::path(
     post, path = "/v1/watchlist/{id}", tag = "speakers",
     params(("id" = String, Path, description = "Watchlist entry id chosen by the client")),
-    request_body(content = EnrolForm, content_type = "multipart/form-data"),
+    request_body(content = WatchlistForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Enrolled, or rejected with reasons", body = EnrolResponse),
         (status = 400, description = "Malformed request", body = ErrorBody),
@@ -236,8 +257,8 @@ pub(crate) async fn watchlist_add(
     caller.require(Action::AddToWatchlist)?;
     let speaker_id = util::path_param(id)?;
     util::check_client_id("speaker id", &speaker_id)?;
-    // Watchlist entries are always kind fraudster; a `kind` part is ignored.
-    let form = read_form(&state, multipart, MAX_ENROL_CLIPS, true).await?;
+    // Watchlist entries are always kind fraudster.
+    let form = read_form(&state, multipart, MAX_ENROL_CLIPS, FormFields::Watchlist).await?;
     run_enrolment(state, caller, speaker_id, SpeakerKind::Fraudster, form, "watchlist_add").await
 }
 
@@ -265,7 +286,7 @@ pub(crate) async fn verify(
     caller.require(Action::VerifySpeaker)?;
     let speaker_id = util::path_param(id)?;
     util::check_client_id("speaker id", &speaker_id)?;
-    let mut form = read_form(&state, multipart, 1, false).await?;
+    let mut form = read_form(&state, multipart, 1, FormFields::Probe).await?;
     let audio = form.clips.pop().unwrap_or_default();
     let service = state.speakers.clone();
     let (tenant, id) = (caller.tenant.clone(), speaker_id.clone());
@@ -333,7 +354,7 @@ pub(crate) async fn identify(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<IdentifyResponse>> {
     caller.require(Action::IdentifySpeaker)?;
-    let mut form = read_form(&state, multipart, 1, false).await?;
+    let mut form = read_form(&state, multipart, 1, FormFields::Probe).await?;
     let audio = form.clips.pop().unwrap_or_default();
     let service = state.speakers.clone();
     let tenant = caller.tenant.clone();

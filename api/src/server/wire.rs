@@ -81,7 +81,20 @@ pub enum EnrolKindParam {
     Agent,
 }
 
-/// `multipart/form-data` body of enrolment and watchlist enrolment.
+/// `multipart/form-data` body of a watchlist enrolment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct WatchlistForm {
+    /// A recording; repeat the part for several clips (at most 10).
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    pub audio: String,
+    /// Overrides the minimum net speech (seconds).
+    #[schema(nullable = false, exclusive_minimum = 0.0, maximum = 600.0)]
+    pub min_net_speech_secs: Option<f64>,
+}
+
+/// `multipart/form-data` body of enrolment.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -89,7 +102,7 @@ pub struct EnrolForm {
     /// A recording; repeat the part for several clips (at most 10).
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     pub audio: String,
-    /// `customer` (default) or `agent`; ignored for the watchlist.
+    /// `customer` (default) or `agent`.
     #[schema(nullable = false)]
     pub kind: Option<EnrolKindParam>,
     /// Overrides the minimum net speech (seconds).

@@ -1,0 +1,420 @@
+//! End-to-end tests of the service: the real `callsight serve` (and `callsight worker`) binary on
+//! a real port, with the real models, on SQLite and on a throwaway PostgreSQL cluster.
+//!
+//! One server per database carries most assertions (upload → analysed → report, transcript,
+//! audio, list, search; bad inputs; roles and tenants), so each database costs one analysis.
+//! The kill -9 test runs the API and the workers as separate processes and kills a worker in the
+//! middle of a job.
+
+mod common;
+#[path = "../workers/tests/common/pg.rs"]
+mod pg;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{
+    Database, ServiceProcess, agent, create_key, customer, get, http, multipart, start_server, start_worker,
+    synthesize, upload_call, wait_for_call,
+};
+use serde_json::Value;
+
+/// Bounded wait for one analysis (a ~17 s call, tiny.en, two cores shared with other tests).
+const ANALYSIS_LIMIT: Duration = Duration::from_secs(180);
+
+/// tiny.en keeps each analysis to seconds of CPU; the model choice is not what these tests test.
+fn analysis_env() -> Vec<(&'static str, String)> {
+    vec![("CALLSIGHT__ANALYSIS__MODEL", "tiny.en".into())]
+}
+
+/// A short two-party call (about 17 s), synthesised once per test binary; its WAV bytes.
+fn test_call() -> &'static [u8] {
+    static CALL: OnceLock<Vec<u8>> = OnceLock::new();
+    CALL.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("callsight-service-call-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the synthesis directory");
+        let call = synthesize(
+            &dir,
+            "service-call",
+            "en",
+            &[
+                agent(0.5, "Thank you for calling card services, my name is Sam."),
+                agent(4.5, "This call may be recorded for quality and training purposes."),
+                customer(9.0, "Hi, I was charged twice for my order and I would like a refund."),
+                agent(13.5, "I have refunded the second charge for you."),
+            ],
+            1.5,
+        );
+        std::fs::read(&call.stereo_path).expect("read the synthesised call")
+    })
+}
+
+/// The example compliance script, read from the checkout cargo runs the tests in.
+fn example_script() -> String {
+    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    std::fs::read_to_string(format!("{root}/examples/card-services.json")).expect("read examples/card-services.json")
+}
+
+/// A one-second 8 kHz mono WAV: decodable, far below any size limit.
+fn short_wav() -> Vec<u8> {
+    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    {
+        let mut writer = hound::WavWriter::new(&mut cursor, spec).expect("wav writer");
+        for n in 0..8000 {
+            let sample = (f64::from(n) * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0;
+            writer.write_sample(sample as i16).expect("write sample");
+        }
+        writer.finalize().expect("finalize wav");
+    }
+    cursor.into_inner()
+}
+
+fn fresh_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("callsight-service-{label}-")).tempdir().expect("create a temp dir")
+}
+
+fn postgres() -> Database {
+    Database::Postgres { url: pg::PgCluster::shared().create_database() }
+}
+
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+/// Fails with the server's log when a response is not what was expected.
+#[track_caller]
+fn expect_status(server: &ServiceProcess, what: &str, response: &common::HttpResponse, status: u16) {
+    assert_eq!(
+        response.status,
+        status,
+        "{what}: expected {status}, got {} with body {}\n--- server log ---\n{}",
+        response.status,
+        response.text(),
+        server.log_tail()
+    );
+}
+
+/// The error answer is a 4xx with the JSON envelope, its message naming the problem.
+#[track_caller]
+fn expect_rejected(server: &ServiceProcess, what: &str, response: &common::HttpResponse, status: u16, needle: &str) {
+    expect_status(server, what, response, status);
+    let message = response.error_message();
+    assert!(
+        message.to_lowercase().contains(&needle.to_lowercase()),
+        "{what}: the message should mention {needle:?}: {message:?}"
+    );
+    // Still answering, and with the database behind it.
+    let health = http(&server.addr, "GET", "/readyz", &[], &[]);
+    assert_eq!(health.status, 200, "after {what}, /readyz answered {}: {}", health.status, health.text());
+}
+
+/// The word of the transcript to search for: the longest purely alphabetic one.
+fn search_word(report: &Value) -> String {
+    let mut words: Vec<String> = report["turns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|turn| turn["text"].as_str())
+        .flat_map(|text| text.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphabetic()).to_lowercase()))
+        .filter(|w| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    words.into_iter().next().unwrap_or_else(|| panic!("no searchable word in the transcript: {}", report["turns"]))
+}
+
+fn transcript_text(report: &Value) -> String {
+    report["turns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|turn| turn["text"].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The one body run on each database.
+fn upload_analyse_and_read_back(database: Database) {
+    let dir = fresh_dir(database.name());
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("create the data directory");
+    let admin = create_key(&data_dir, &database, "tenant-a", "admin");
+    let ingest = create_key(&data_dir, &database, "tenant-a", "ingest");
+    let other_admin = create_key(&data_dir, &database, "tenant-b", "admin");
+
+    let call_bytes = test_call();
+    // Room for the test call, not for twice its size.
+    let max_upload_bytes = call_bytes.len() as u64 + 64 * 1024;
+    let mut env = analysis_env();
+    env.push(("CALLSIGHT__SERVER__MAX_UPLOAD_BYTES", max_upload_bytes.to_string()));
+    let server = start_server(&data_dir, &database, 1, &env);
+    let addr = server.addr.clone();
+
+    // A script to score against, then the call, uploaded by the recorder's ingest key.
+    let script = http(
+        &addr,
+        "POST",
+        "/v1/scripts",
+        &[("Authorization", &bearer(&admin)), ("Content-Type", "application/json")],
+        example_script().as_bytes(),
+    );
+    expect_status(&server, "create the script", &script, 201);
+    let metadata = r#"{"external_call_id": "rec-0001", "agent_id": "agent-7", "team": "cards",
+        "customer_id": "cust-42", "channels": "agent,customer", "script_id": "card-services", "language": "en"}"#;
+    let accepted = upload_call(&addr, &ingest, call_bytes, Some(metadata));
+    expect_status(&server, "upload the call", &accepted, 202);
+    let call_id = accepted.json()["call_id"].as_str().expect("call_id in the 202").to_string();
+    assert_eq!(accepted.header("location"), Some(format!("/v1/calls/{call_id}").as_str()));
+
+    // While it is analysed: bad inputs, roles and tenants against the same running server.
+    bad_inputs_are_refused_and_the_server_keeps_answering(&server, &admin, call_bytes, max_upload_bytes);
+    roles_and_tenants_are_enforced(&server, &call_id, &ingest, &other_admin);
+
+    let view = wait_for_call(&addr, &admin, &call_id, ANALYSIS_LIMIT, |s| s == "analyzed" || s == "failed");
+    assert_eq!(view["status"], "analyzed", "call after analysis: {view}\n--- server log ---\n{}", server.log_tail());
+    assert_eq!(view["agent_id"], "agent-7");
+    assert_eq!(view["script_id"], "card-services");
+    assert_eq!(view["channel_layout"], "agent_customer");
+    assert!(view["summary"].is_object(), "an analysed call has a summary: {view}");
+
+    // The report: the analyze JSON, with turns and the script's rules.
+    let report_response = get(&addr, &format!("/v1/calls/{call_id}/report"), &admin);
+    expect_status(&server, "report", &report_response, 200);
+    let report = report_response.json();
+    let text = transcript_text(&report).to_lowercase();
+    assert!(
+        ["card", "refund", "recorded", "charge"].iter().any(|w| text.contains(w)),
+        "the transcript should hold words of the call: {text:?}"
+    );
+    let rules = report["compliance"]["rules"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(rules > 0, "the report is scored against the call's script: {}", report["compliance"]);
+
+    // Transcript as SRT.
+    let srt = get(&addr, &format!("/v1/calls/{call_id}/transcript?format=srt"), &admin);
+    expect_status(&server, "SRT transcript", &srt, 200);
+    assert!(srt.header("content-type").unwrap_or_default().starts_with("application/x-subrip"), "{:?}", srt.headers);
+    let srt_text = srt.text();
+    assert!(srt_text.starts_with("1\n") || srt_text.starts_with("1\r\n"), "SRT numbering: {srt_text:?}");
+    assert!(srt_text.contains(" --> "), "SRT cue times: {srt_text:?}");
+
+    // The audio, byte for byte, and a range of it.
+    let audio = get(&addr, &format!("/v1/calls/{call_id}/audio"), &admin);
+    expect_status(&server, "audio download", &audio, 200);
+    assert_eq!(audio.header("content-type"), Some("audio/wav"));
+    assert!(audio.body == call_bytes, "downloaded audio ({} bytes) differs from the upload ({} bytes)", audio.body.len(), call_bytes.len());
+    let range = http(
+        &addr,
+        "GET",
+        &format!("/v1/calls/{call_id}/audio"),
+        &[("Authorization", &bearer(&admin)), ("Range", "bytes=0-11")],
+        &[],
+    );
+    expect_status(&server, "audio range", &range, 206);
+    assert_eq!(range.body, call_bytes[..12]);
+
+    // Listing with filters.
+    let listed = get(&addr, "/v1/calls?agent=agent-7&script=card-services&status=analyzed", &admin);
+    expect_status(&server, "list with filters", &listed, 200);
+    let listed = listed.json();
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["calls"][0]["call_id"], call_id.as_str());
+    let none = get(&addr, "/v1/calls?agent=agent-8", &admin).json();
+    assert_eq!(none["total"], 0, "another agent's filter matches nothing: {none}");
+
+    // Full-text search finds a word of the transcript, for this tenant only.
+    let word = search_word(&report);
+    let hits = get(&addr, &format!("/v1/search?q={word}"), &admin);
+    expect_status(&server, "search", &hits, 200);
+    let hits = hits.json();
+    let found: Vec<&Value> = hits["hits"].as_array().into_iter().flatten().filter(|h| h["call_id"] == call_id.as_str()).collect();
+    assert_eq!(found.len(), 1, "search for {word:?} finds the call once: {hits}");
+    let elsewhere = get(&addr, &format!("/v1/search?q={word}"), &other_admin).json();
+    assert_eq!(elsewhere["hits"].as_array().map(Vec::len), Some(0), "tenant B finds nothing of tenant A: {elsewhere}");
+
+    // The ingest key that uploaded it still cannot read the finished report.
+    let ingest_report = get(&addr, &format!("/v1/calls/{call_id}/report"), &ingest);
+    expect_status(&server, "ingest key reads the report", &ingest_report, 403);
+}
+
+fn bad_inputs_are_refused_and_the_server_keeps_answering(
+    server: &ServiceProcess,
+    admin: &str,
+    call_bytes: &[u8],
+    max_upload_bytes: u64,
+) {
+    let addr = &server.addr;
+    let auth = bearer(admin);
+
+    let not_audio = b"Hello, this is a text file and not a recording at all.\n".repeat(20);
+    let response = upload_call(addr, admin, &not_audio, None);
+    expect_rejected(server, "not audio", &response, 422, "not a usable recording");
+
+    let truncated = &call_bytes[..call_bytes.len() / 2];
+    let response = upload_call(addr, admin, truncated, None);
+    expect_rejected(server, "truncated WAV", &response, 422, "truncated");
+
+    let header_only = &call_bytes[..30];
+    let response = upload_call(addr, admin, header_only, None);
+    expect_rejected(server, "WAV cut inside its header", &response, 422, "truncated");
+
+    let response = upload_call(addr, admin, &[], None);
+    expect_rejected(server, "0 bytes", &response, 422, "empty");
+
+    let response =
+        http(addr, "POST", "/v1/calls", &[("Authorization", &auth), ("Content-Type", "application/json")], br#"{"audio": "x"}"#);
+    expect_rejected(server, "JSON body instead of multipart", &response, 415, "multipart/form-data");
+
+    let small = short_wav();
+    let (body, content_type) = multipart(&[("audio", Some("notes.txt"), Some("text/plain"), &small)]);
+    let response = http(addr, "POST", "/v1/calls", &[("Authorization", &auth), ("Content-Type", &content_type)], &body);
+    expect_rejected(server, "audio part typed text/plain", &response, 415, "content type");
+
+    let response = upload_call(addr, admin, &small, Some(r#"{"agent_id": "agent-7", "#));
+    expect_rejected(server, "malformed metadata JSON", &response, 400, "not valid json");
+
+    let response = upload_call(addr, admin, &small, Some(r#"{"agent_id": 7}"#));
+    expect_rejected(server, "metadata of the wrong type", &response, 422, "metadata");
+
+    let response = upload_call(addr, admin, &small, Some(r#"{"script_id": "no-such-script"}"#));
+    expect_rejected(server, "unknown script id", &response, 422, "unknown script");
+
+    let (body, content_type) = multipart(&[("metadata", None, Some("application/json"), b"{}")]);
+    let response = http(addr, "POST", "/v1/calls", &[("Authorization", &auth), ("Content-Type", &content_type)], &body);
+    expect_rejected(server, "no audio part", &response, 400, "missing file part `audio`");
+
+    let oversized = [call_bytes, call_bytes].concat();
+    assert!(oversized.len() as u64 > max_upload_bytes);
+    let response = upload_call(addr, admin, &oversized, None);
+    expect_rejected(server, "over the size limit", &response, 413, "larger than the limit");
+
+    // None of them was recorded: the tenant has only the one good call.
+    let listed = get(addr, "/v1/calls", admin);
+    expect_status(server, "list after bad inputs", &listed, 200);
+    assert_eq!(listed.json()["total"], 1, "no refused upload was recorded: {}", listed.text());
+}
+
+fn roles_and_tenants_are_enforced(server: &ServiceProcess, call_id: &str, ingest: &str, other_admin: &str) {
+    let addr = &server.addr;
+    for path in [format!("/v1/calls/{call_id}"), format!("/v1/calls/{call_id}/report"), "/v1/calls".to_string()] {
+        let response = get(addr, &path, ingest);
+        expect_rejected(server, &format!("ingest key GET {path}"), &response, 403, "may not read calls");
+    }
+    for path in [
+        format!("/v1/calls/{call_id}"),
+        format!("/v1/calls/{call_id}/report"),
+        format!("/v1/calls/{call_id}/transcript?format=srt"),
+        format!("/v1/calls/{call_id}/audio"),
+    ] {
+        let response = get(addr, &path, other_admin);
+        expect_rejected(server, &format!("tenant B admin GET {path}"), &response, 404, "not found");
+    }
+    let response = http(addr, "POST", &format!("/v1/calls/{call_id}/reanalyze"), &[("Authorization", &bearer(other_admin))], &[]);
+    expect_rejected(server, "tenant B admin re-analyses tenant A's call", &response, 404, "not found");
+    let listed = get(addr, "/v1/calls", other_admin);
+    expect_status(server, "tenant B lists calls", &listed, 200);
+    assert_eq!(listed.json()["total"], 0, "tenant B sees none of tenant A's calls: {}", listed.text());
+    let response = get(addr, "/v1/calls", "cs_not_a_key");
+    expect_rejected(server, "unknown key", &response, 401, "api key");
+}
+
+#[test]
+fn sqlite_upload_analyse_report_transcript_audio_list_search_bad_inputs_roles() {
+    upload_analyse_and_read_back(Database::Sqlite);
+}
+
+#[test]
+fn postgres_upload_analyse_report_transcript_audio_list_search_bad_inputs_roles() {
+    upload_analyse_and_read_back(postgres());
+}
+
+/// The value of `callsight_jobs{state="..."}` in a Prometheus scrape.
+fn jobs_in_state(metrics: &str, state: &str) -> f64 {
+    let prefix = format!("callsight_jobs{{state=\"{state}\"}}");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{metrics}"))
+}
+
+/// `serve --workers 0` plus a separate `callsight worker`; the worker is killed with SIGKILL
+/// while the call is `running`; a second worker takes the job over once the lease runs out.
+fn worker_killed_mid_job_is_finished_once(database: Database) {
+    let started = Instant::now();
+    let at = || format!("{:6.1} s", started.elapsed().as_secs_f64());
+    let dir = fresh_dir(&format!("kill9-{}", database.name()));
+    let data_dir: PathBuf = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("create the data directory");
+    let admin = create_key(&data_dir, &database, "tenant-a", "admin");
+    let mut env = analysis_env();
+    env.push(("CALLSIGHT__WORKERS__LEASE_SECS", "6".into()));
+    env.push(("CALLSIGHT__WORKERS__HEARTBEAT_SECS", "2".into()));
+    let server = start_server(&data_dir, &database, 0, &env);
+    let addr = server.addr.clone();
+    let mut first_worker = start_worker(&data_dir, &database, 1, &env);
+    eprintln!("[{}] {}: API pid {}, first worker pid {}", at(), database.name(), server.pid(), first_worker.pid());
+
+    let accepted = upload_call(&addr, &admin, test_call(), Some(r#"{"channels": "agent,customer"}"#));
+    expect_status(&server, "upload", &accepted, 202);
+    let call_id = accepted.json()["call_id"].as_str().expect("call_id").to_string();
+    eprintln!("[{}] uploaded call {call_id}", at());
+
+    let view = wait_for_call(&addr, &admin, &call_id, ANALYSIS_LIMIT, |s| s != "queued");
+    assert_eq!(
+        view["status"], "running",
+        "the first worker should be analysing the call: {view}\n--- worker log ---\n{}",
+        first_worker.log_tail()
+    );
+    eprintln!("[{}] call is running", at());
+    let killed = first_worker.kill_9();
+    eprintln!("[{}] first worker killed: {killed}", at());
+    let kill_log = first_worker.log_tail();
+
+    let view = get(&addr, &format!("/v1/calls/{call_id}"), &admin).json();
+    assert_eq!(
+        view["status"], "running",
+        "the job must still be unfinished when its worker dies (else this test proves nothing): {view}"
+    );
+    let metrics = get(&addr, "/metrics", &admin).text();
+    assert_eq!(jobs_in_state(&metrics, "running"), 1.0, "the dead worker's job still holds its lease");
+    let report = get(&addr, &format!("/v1/calls/{call_id}/report"), &admin);
+    expect_status(&server, "report of the unfinished call", &report, 404);
+
+    let second_worker = start_worker(&data_dir, &database, 1, &env);
+    eprintln!("[{}] second worker pid {} started", at(), second_worker.pid());
+    let view = wait_for_call(&addr, &admin, &call_id, ANALYSIS_LIMIT, |s| s == "analyzed" || s == "failed");
+    eprintln!("[{}] call status {}", at(), view["status"]);
+    assert_eq!(
+        view["status"], "analyzed",
+        "the second worker finishes the job: {view}\n--- first worker log ---\n{kill_log}\n--- second worker log ---\n{}",
+        second_worker.log_tail()
+    );
+    assert!(view["error"].is_null(), "no error left on the call: {view}");
+
+    let report = get(&addr, &format!("/v1/calls/{call_id}/report"), &admin);
+    expect_status(&server, "report after the takeover", &report, 200);
+    let report = report.json();
+    let word = search_word(&report);
+    let hits = get(&addr, &format!("/v1/search?q={word}"), &admin).json();
+    let found = hits["hits"].as_array().into_iter().flatten().filter(|h| h["call_id"] == call_id.as_str()).count();
+    assert_eq!(found, 1, "one transcript indexed for the call (no duplicate write): {hits}");
+    let listed = get(&addr, "/v1/calls", &admin).json();
+    assert_eq!(listed["total"], 1, "one call: {listed}");
+
+    // The job is done, once: nothing queued, running or dead is left.
+    let metrics = get(&addr, "/metrics", &admin).text();
+    for (state, expected) in [("done", 1.0), ("running", 0.0), ("queued", 0.0), ("dead", 0.0)] {
+        assert_eq!(jobs_in_state(&metrics, state), expected, "jobs {state}:\n{metrics}");
+    }
+    eprintln!("[{}] done: one job done, one report\n--- second worker log ---\n{}", at(), second_worker.log_tail());
+}
+
+#[test]
+fn sqlite_worker_killed_mid_job_is_finished_once_by_another_worker() {
+    worker_killed_mid_job_is_finished_once(Database::Sqlite);
+}
+
+#[test]
+fn postgres_worker_killed_mid_job_is_finished_once_by_another_worker() {
+    worker_killed_mid_job_is_finished_once(postgres());
+}
