@@ -18,6 +18,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# schemathesis (PyPI) for the API property tests (tests/schemathesis.rs), in its own venv.
+SCHEMATHESIS_VENV="$HOME/.cache/callsight/venv"
+if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
+  echo "==> installing schemathesis into $SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
+fi
+
 echo "==> building callsight (release; target dir $CARGO_TARGET_DIR)"
 cargo build --release --locked
 

@@ -349,6 +349,9 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
     let mut env = analysis_env();
     env.push(("CALLSIGHT__WORKERS__LEASE_SECS", "6".into()));
     env.push(("CALLSIGHT__WORKERS__HEARTBEAT_SECS", "2".into()));
+    // Job start/finish lines (with the attempt number) in the workers' logs, for the timeline.
+    env.push(("CALLSIGHT_LOG", "warn,callsight_workers=info".into()));
+    env.push(("NO_COLOR", "1".into()));
     let server = start_server(&data_dir, &database, 0, &env);
     let addr = server.addr.clone();
     let mut first_worker = start_worker(&data_dir, &database, 1, &env);
@@ -366,9 +369,12 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
         first_worker.log_tail()
     );
     eprintln!("[{}] call is running", at());
+    // Into the analysis proper (decoding and VAD take the first moments), still well before its end.
+    std::thread::sleep(Duration::from_millis(1500));
     let killed = first_worker.kill_9();
     eprintln!("[{}] first worker killed: {killed}", at());
     let kill_log = first_worker.log_tail();
+    eprintln!("--- first worker log ---\n{kill_log}");
 
     let view = get(&addr, &format!("/v1/calls/{call_id}"), &admin).json();
     assert_eq!(
@@ -407,6 +413,7 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
         assert_eq!(jobs_in_state(&metrics, state), expected, "jobs {state}:\n{metrics}");
     }
     eprintln!("[{}] done: one job done, one report\n--- second worker log ---\n{}", at(), second_worker.log_tail());
+    eprintln!("--- API server log ---\n{}", server.log_tail());
 }
 
 #[test]
