@@ -124,10 +124,12 @@ fn job_handler(
 }
 
 fn biometrics_engine(models: &ModelArgs, config: &Config, service: &Service) -> anyhow::Result<Arc<BiometricsEngine>> {
-    let threads = models.threads.unwrap_or_else(crate::cli::default_threads);
+    // One single-threaded session per core: under concurrent IVR load, requests run side by side
+    // instead of fighting over intra-op threads.
+    let cores = models.threads.unwrap_or_else(crate::cli::default_threads);
     let index = open_voiceprint_index(&config.voiceprints, &service.data_dir)?;
-    let vad = load_vad(models, 2)?;
-    let embedder = load_speaker_embedder(&model_store(models), &config.biometrics.model, 2, threads.min(2))?;
+    let vad = load_vad(models, cores)?;
+    let embedder = load_speaker_embedder(&model_store(models), &config.biometrics.model, cores, 1)?;
     Ok(Arc::new(BiometricsEngine::new(embedder, vad, index, &config.biometrics)?))
 }
 
