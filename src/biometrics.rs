@@ -131,6 +131,18 @@ impl BiometricsEngine {
         Ok(wire_enrolment(outcome))
     }
 
+    /// Adds more audio to a speaker's voiceprint (weighted by net speech).
+    pub fn add_to_voiceprint(
+        &self,
+        tenant: &str,
+        speaker_id: &str,
+        kind: VoiceprintKind,
+        clips: &[Vec<u8>],
+        min_net_speech_secs: Option<f64>,
+    ) -> Result<EnrolResponse, SpeakerServiceError> {
+        self.enrol_clips(tenant, speaker_id, kind, clips, min_net_speech_secs, EnrolMode::Add)
+    }
+
     /// Adds a party's speech from an analysed call to their voiceprint (speech spans already
     /// known from the analysis).
     pub fn enrol_passively(
@@ -150,6 +162,22 @@ impl BiometricsEngine {
         };
         let outcome = biometrics::enrol_speech(&clips, &request, self.embedder.as_ref(), self.index.as_ref(), &self.enrol)?;
         Ok(wire_enrolment(outcome))
+    }
+
+    /// Screens one party's speech of an analysed call against the tenant's watchlist.
+    pub fn screen_speech(
+        &self,
+        tenant: &str,
+        samples_16k: &[f32],
+        speech: &[callsight_pipeline::types::TimeSpan],
+    ) -> Result<Vec<WatchlistHit>, SpeakerServiceError> {
+        let clips = [SpeechClip { samples_16k, speech: speech.to_vec() }];
+        let probe = biometrics::analyse_probe(&clips, self.embedder.as_ref(), &self.verify)?;
+        if probe.embedding.is_none() {
+            return Ok(Vec::new());
+        }
+        let hits = biometrics::screen_watchlist(&probe, tenant, self.index.as_ref(), &self.calibration, &self.screen)?;
+        Ok(hits.into_iter().map(|hit| WatchlistHit { speaker_id: hit.speaker_id, score: hit.score }).collect())
     }
 
     /// VAD + embedding of one probe, shared by verify and identify.

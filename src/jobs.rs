@@ -13,7 +13,9 @@ use callsight_workers::store::{NewAuditEntry, Store};
 
 use crate::biometrics::BiometricsEngine;
 use callsight_api::report::CallReport;
-use callsight_pipeline::analyze::{AnalysisEngines, AnalyzeOptions, CallAnalysis, ChannelLayout, analyze_call, rescore};
+use callsight_pipeline::analyze::{
+    AnalysisEngines, AnalyzeOptions, CallAnalysis, ChannelLayout, Flag, FlagSeverity, analyze_call, rescore,
+};
 use callsight_pipeline::compliance::{Script, parse_script};
 use callsight_workers::queue::JobKind;
 use callsight_workers::runner::{ClaimedJob, JobError, JobHandler, JobOutcome};
@@ -81,11 +83,67 @@ impl AnalysisJobHandler {
         if job.cancel.is_cancelled() {
             return Err(JobError::transient("lease lost before analysis started"));
         }
-        let analysis = analyze_call(&audio, &options, &self.engines, &|_, _, _| {})
+        let mut analysis = analyze_call(&audio, &options, &self.engines, &|_, _, _| {})
             .map_err(|e| JobError::transient(e.to_string()))?;
+        self.screen_watchlist(job, &audio, &mut analysis);
         write_analysis(audio_path, &analysis)?;
         self.passive_enrolment(job, &audio, &analysis);
         Ok((analysis, decode_secs))
+    }
+
+    /// Every analysed call's caller is checked against the tenant's fraudster watchlist; a hit
+    /// becomes a high-severity flag (and so a `call.flagged` event) plus a `watchlist.hit` event.
+    fn screen_watchlist(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &mut CallAnalysis) {
+        let Some(biometrics) = &self.biometrics else { return };
+        let call = &job.call;
+        let customer = analysis
+            .speech
+            .iter()
+            .find(|p| p.speaker == Speaker::Customer)
+            .or_else(|| analysis.speech.iter().find(|p| p.speaker == Speaker::Unknown));
+        let Some(customer) = customer else { return };
+        let channel = match (analysis.channel_layout, audio.channels.len()) {
+            (ChannelLayout::AgentCustomer, n) if n >= 2 => audio.channels[1].clone(),
+            (ChannelLayout::CustomerAgent, n) if n >= 2 => audio.channels[0].clone(),
+            _ => audio.mixed_to_mono(),
+        };
+        let hits = resample(&channel, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
+            .map_err(|e| e.to_string())
+            .and_then(|samples| biometrics.screen_speech(&call.tenant, &samples, &customer.segments).map_err(|e| e.to_string()));
+        let hits = match hits {
+            Ok(hits) => hits,
+            Err(error) => {
+                tracing::warn!(call_id = %call.id, %error, "watchlist screening of the call failed");
+                return;
+            }
+        };
+        for hit in &hits {
+            analysis.flags.push(Flag {
+                kind: "watchlist_hit".into(),
+                severity: FlagSeverity::High,
+                rule_id: None,
+                reason: format!("the caller's voice matches watchlist entry {} (score {:.2})", hit.speaker_id, hit.score),
+                start_secs: customer.segments.first().map(|s| s.start_secs),
+                end_secs: customer.segments.last().map(|s| s.end_secs),
+            });
+        }
+        if !hits.is_empty() {
+            let data = serde_json::json!({"operation": "call", "call_id": call.id, "customer_id": call.customer_id, "hits": hits});
+            if let Err(error) = self.runtime.block_on(emit_event(&self.store, &call.tenant, WebhookEvent::WatchlistHit, data)) {
+                tracing::error!(%error, "queueing a watchlist.hit event failed");
+            }
+            let entry = NewAuditEntry {
+                actor_key_id: None,
+                action: "screen".into(),
+                speaker_id: hits.first().map(|h| h.speaker_id.clone()),
+                outcome: "watchlist_hit".into(),
+                score: hits.first().map(|h| h.score),
+                details: serde_json::json!({"source": "call", "call_id": call.id}),
+            };
+            if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
+                tracing::error!(%error, "audit of call screening failed");
+            }
+        }
     }
 
     /// With `"enroll_customer_voice": true` in the upload metadata and a customer id, the

@@ -60,6 +60,10 @@ pub enum SpeakersCommand {
         /// Net speech the enrolment needs [default: biometrics.min_enrol_net_speech_secs, 20 s].
         #[arg(long, value_name = "SECS")]
         min_net_speech: Option<f64>,
+        /// Add this audio to the speaker's existing voiceprint (weighted by net speech) instead of
+        /// replacing it; the stored speech counts towards the minimum.
+        #[arg(long)]
+        add: bool,
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -119,14 +123,17 @@ pub fn run(args: SpeakersArgs, models: &ModelArgs, config: &Config) -> anyhow::R
 
     let (action, speaker_id, result): (&str, Option<String>, Result<serde_json::Value, SpeakerServiceError>) =
         match args.command {
-            SpeakersCommand::Enroll { id, kind, min_net_speech, files } => {
+            SpeakersCommand::Enroll { id, kind, min_net_speech, add, files } => {
                 let clips = files.iter().map(read).collect::<anyhow::Result<Vec<_>>>()?;
                 let kind = match kind {
                     EnrolKind::Customer => SpeakerKind::Customer,
                     EnrolKind::Agent => SpeakerKind::Agent,
                 };
-                let input = EnrolInput { tenant: tenant.into(), speaker_id: id.clone(), kind, clips, min_net_speech_secs: min_net_speech };
-                let outcome = engine.enrol(input);
+                let outcome = if add {
+                    engine.add_to_voiceprint(tenant, &id, crate::biometrics::pipeline_kind(kind), &clips, min_net_speech)
+                } else {
+                    engine.enrol(EnrolInput { tenant: tenant.into(), speaker_id: id.clone(), kind, clips, min_net_speech_secs: min_net_speech })
+                };
                 if let Ok(enrolled) = &outcome
                     && !enrolled.voiceprint_ids.is_empty()
                 {

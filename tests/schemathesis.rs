@@ -48,7 +48,7 @@ fn schemathesis_finds_no_server_errors_and_no_schema_mismatches() {
         // Thousands of requests from one key: the rate limiter is tested elsewhere.
         ("CALLSIGHT__SERVER__RATE_LIMIT_PER_MINUTE", "0".to_string()),
     ];
-    let server = start_server(&data_dir, &database, 0, &env);
+    let mut server = start_server(&data_dir, &database, 0, &env);
     let addr = server.addr.clone();
     let auth = format!("Bearer {admin}");
 
@@ -138,7 +138,11 @@ fn schemathesis_finds_no_server_errors_and_no_schema_mismatches() {
             eprintln!("{command_line}\nfinished in {:.0} s\n{output}", started.elapsed().as_secs_f64());
         }
         Some(status) => panic!(
-            "schemathesis failed ({status}): {command_line}\n{output}\n--- server log ---\n{}",
+            "schemathesis failed ({status}): {command_line}\n{output}\n--- server ({}) log ---\n{}",
+            match server.exit_status() {
+                Some(exit) => format!("exited: {exit}"),
+                None => "still running".to_string(),
+            },
             server.log_tail()
         ),
         None => panic!("schemathesis ran past {} s: {command_line}\n{output}", SCHEMATHESIS_LIMIT.as_secs()),

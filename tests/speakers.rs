@@ -74,6 +74,12 @@ fn enrol_verify_screen_identify_and_delete_on_real_voices() {
     assert_eq!(enrolled["status"], "enrolled", "{enrolled}");
     assert!(enrolled["net_speech_secs"].as_f64().unwrap_or(0.0) >= 20.0, "{enrolled}");
 
+    // Adding audio counts the stored speech: the short clip refused alone is accepted now.
+    let (ok, added, stderr) = speakers(&store, &["enroll", "--add", "--id", "cust-1", english[60].to_str().expect("path")]);
+    assert!(ok, "{stderr}");
+    assert_eq!(added["status"], "enrolled", "{added}");
+    assert_eq!(added["voiceprint_ids"], enrolled["voiceprint_ids"], "the same voiceprint is updated");
+
     // The same voice, other prompts: accepted. Another voice: rejected.
     let same_voice = work.join("same.wav");
     concat(&english[12..16], &same_voice);

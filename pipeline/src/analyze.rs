@@ -402,6 +402,9 @@ fn distance_to(span: &TimeSpan, secs: f64) -> f64 {
     }
 }
 
+/// Flag kinds [`flags_for`] raises whatever the script.
+const SCRIPT_INDEPENDENT_KINDS: [&str; 2] = ["long_hold", "customer_negative"];
+
 /// Scores an analysed call against another script (or script version) without transcribing it
 /// again: compliance and the flags that depend on it are replaced, everything else is kept.
 pub fn rescore(
@@ -413,7 +416,10 @@ pub fn rescore(
     let started = Instant::now();
     let compliance =
         evaluate_script(script, &analysis.turns, &analysis.metrics, analysis.duration_secs, text_embedder, matching)?;
+    // Flags raised outside this crate (e.g. a watchlist hit) do not depend on the script.
+    let external: Vec<Flag> = analysis.flags.drain(..).filter(|f| !SCRIPT_INDEPENDENT_KINDS.contains(&f.kind.as_str()) && f.kind != "rule_failed").collect();
     analysis.flags = flags_for(Some(&compliance), &analysis.metrics, &analysis.sentiment);
+    analysis.flags.extend(external);
     analysis.compliance = Some(compliance);
     analysis.timings.compliance_secs = started.elapsed().as_secs_f64();
     Ok(())
