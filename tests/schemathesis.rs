@@ -110,6 +110,9 @@ fn schemathesis_finds_no_server_errors_and_no_schema_mismatches() {
         .args(["--checks", &checks])
         .args(["--max-examples", &max_examples, "--seed", &seed])
         .args(["--continue-on-failure", "--workers", "1", "--no-color"])
+        // Its cache (`.schemathesis/`, replayed failures) stays in the temporary directory, out of
+        // the checkout and out of the next run.
+        .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(output_file.try_clone().expect("clone the output file"))
         .stderr(output_file);

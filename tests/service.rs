@@ -46,7 +46,9 @@ fn test_call() -> &'static [u8] {
             ],
             1.5,
         );
-        std::fs::read(&call.stereo_path).expect("read the synthesised call")
+        let bytes = std::fs::read(&call.stereo_path).expect("read the synthesised call");
+        let _ = std::fs::remove_dir_all(&dir);
+        bytes
     })
 }
 
@@ -279,6 +281,9 @@ fn bad_inputs_are_refused_and_the_server_keeps_answering(
     let response = upload_call(addr, admin, &small, Some(r#"{"script_id": "no-such-script"}"#));
     expect_rejected(server, "unknown script id", &response, 422, "unknown script");
 
+    let response = upload_call(addr, admin, &small, Some(r#"{"external_call_id": "rec-0001"}"#));
+    expect_rejected(server, "duplicate external_call_id", &response, 409, "already exists");
+
     let (body, content_type) = multipart(&[("metadata", None, Some("application/json"), b"{}")]);
     let response = http(addr, "POST", "/v1/calls", &[("Authorization", &auth), ("Content-Type", &content_type)], &body);
     expect_rejected(server, "no audio part", &response, 400, "missing file part `audio`");
@@ -369,8 +374,9 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
         first_worker.log_tail()
     );
     eprintln!("[{}] call is running", at());
-    // Into the analysis proper (decoding and VAD take the first moments), still well before its end.
-    std::thread::sleep(Duration::from_millis(1500));
+    // A moment into the analysis (decoding, VAD), still well before its end even on a fast machine
+    // (the whole job takes about 3 s of tiny.en on 2 cores); checked below.
+    std::thread::sleep(Duration::from_millis(500));
     let killed = first_worker.kill_9();
     eprintln!("[{}] first worker killed: {killed}", at());
     let kill_log = first_worker.log_tail();
