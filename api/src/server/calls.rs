@@ -173,7 +173,12 @@ pub(crate) async fn upload_call(
         script_version,
         language_hint: metadata.language.clone(),
         channel_layout: channel_layout.map(str::to_string),
-        metadata: serde_json::json!({ "file_name": file_name, "duration_secs": duration_secs, "n_channels": n_channels }),
+        metadata: serde_json::json!({
+            "file_name": file_name,
+            "duration_secs": duration_secs,
+            "n_channels": n_channels,
+            "enroll_customer_voice": metadata.enroll_customer_voice.unwrap_or(false),
+        }),
         audio_path: path.display().to_string(),
         audio_bytes: audio_len,
         audio_sha256: sha256,

@@ -47,6 +47,10 @@ pub struct CallMetadata {
     /// Expected language, e.g. `en`.
     #[schema(nullable = false, min_length = 1, max_length = 256)]
     pub language: Option<String>,
+    /// Passive enrolment: add the customer channel's speech to `customer_id`'s voiceprint. Set
+    /// it only for calls whose caller was authenticated, or an impostor's voice is enrolled.
+    #[schema(nullable = false)]
+    pub enroll_customer_voice: Option<bool>,
 }
 
 /// `multipart/form-data` body of `POST /v1/calls` (for the OpenAPI document; parts other than
