@@ -177,7 +177,7 @@ impl BiometricsEngine {
             return Ok(Vec::new());
         }
         let hits = biometrics::screen_watchlist(&probe, tenant, self.index.as_ref(), &self.calibration, &self.screen)?;
-        Ok(hits.into_iter().map(|hit| WatchlistHit { speaker_id: hit.speaker_id, score: hit.score }).collect())
+        Ok(wire_hits(hits))
     }
 
     /// VAD + embedding of one probe, shared by verify and identify.
@@ -193,7 +193,7 @@ impl BiometricsEngine {
             return Ok(Vec::new());
         }
         let hits = biometrics::screen_watchlist(probe, tenant, self.index.as_ref(), &self.calibration, &self.screen)?;
-        Ok(hits.into_iter().map(|hit| WatchlistHit { speaker_id: hit.speaker_id, score: hit.score }).collect())
+        Ok(wire_hits(hits))
     }
 
     /// Verification with screening; also reports other customer ids this voice is enrolled
@@ -279,6 +279,10 @@ impl SpeakerService for BiometricsEngine {
             _ => Ok(()),
         }
     }
+}
+
+fn wire_hits(hits: Vec<biometrics::WatchlistHit>) -> Vec<WatchlistHit> {
+    hits.into_iter().map(|hit| WatchlistHit { speaker_id: hit.speaker_id, score: hit.score }).collect()
 }
 
 fn wire_enrolment(outcome: biometrics::EnrolOutcome) -> EnrolResponse {

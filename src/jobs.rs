@@ -102,10 +102,9 @@ impl AnalysisJobHandler {
             .find(|p| p.speaker == Speaker::Customer)
             .or_else(|| analysis.speech.iter().find(|p| p.speaker == Speaker::Unknown));
         let Some(customer) = customer else { return };
-        let channel = match (analysis.channel_layout, audio.channels.len()) {
-            (ChannelLayout::AgentCustomer, n) if n >= 2 => audio.channels[1].clone(),
-            (ChannelLayout::CustomerAgent, n) if n >= 2 => audio.channels[0].clone(),
-            _ => audio.mixed_to_mono(),
+        let channel = match customer_channel(analysis, audio) {
+            Some(idx) => audio.channels[idx].clone(),
+            None => audio.mixed_to_mono(),
         };
         let hits = resample(&channel, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
             .map_err(|e| e.to_string())
@@ -155,13 +154,9 @@ impl AnalysisJobHandler {
         if call.metadata.get("enroll_customer_voice").and_then(serde_json::Value::as_bool) != Some(true) {
             return;
         }
-        let channel = match (analysis.channel_layout, audio.channels.len()) {
-            (ChannelLayout::AgentCustomer, n) if n >= 2 => 1,
-            (ChannelLayout::CustomerAgent, n) if n >= 2 => 0,
-            _ => {
-                tracing::info!(call_id = %call.id, "passive enrolment needs the customer on their own channel; skipped");
-                return;
-            }
+        let Some(channel) = customer_channel(analysis, audio) else {
+            tracing::info!(call_id = %call.id, "passive enrolment needs the customer on their own channel; skipped");
+            return;
         };
         let Some(speech) = analysis.speech.iter().find(|p| p.speaker == Speaker::Customer) else { return };
         let outcome = resample(&audio.channels[channel], audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
@@ -246,6 +241,15 @@ impl AnalysisJobHandler {
 fn stored_channel_layout(text: &str) -> Result<ChannelLayout, JobError> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         .map_err(|e| JobError::permanent(format!("stored channel layout {text:?}: {e}")))
+}
+
+/// The customer's own channel of a two-party recording; `None` for mono (mixed) calls.
+fn customer_channel(analysis: &CallAnalysis, audio: &DecodedAudio) -> Option<usize> {
+    match (analysis.channel_layout, audio.channels.len()) {
+        (ChannelLayout::AgentCustomer, n) if n >= 2 => Some(1),
+        (ChannelLayout::CustomerAgent, n) if n >= 2 => Some(0),
+        _ => None,
+    }
 }
 
 fn script_from_body(body: &serde_json::Value, script_id: &str, version: i64) -> Result<Script, JobError> {
