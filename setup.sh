@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/env.sh
 
-packages=(build-essential cmake clang libclang-dev pkg-config espeak-ng sox libsox-fmt-all bc jq python3-pip python3-venv postgresql)
+packages=(build-essential cmake clang libclang-dev pkg-config espeak-ng sox libsox-fmt-all bc jq python3-pip python3-venv postgresql chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -48,7 +48,16 @@ pub fn open_voiceprint_index(config: &VoiceprintsConfig, data_dir: &Path) -> any
         _ => {
             let dir = data_dir.join("voiceprints");
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            Ok(Arc::new(EdgeVoiceprintIndex::open(&dir).with_context(|| format!("opening the voiceprint index in {}", dir.display()))?))
+            let index = EdgeVoiceprintIndex::open(&dir).with_context(|| {
+                format!(
+                    "opening the voiceprint index in {}. Processes that share a data directory need a shared \
+                     index: set voiceprints.backend = \"server\" (Qdrant), run the workers inside `callsight serve \
+                     --workers N`, use the HTTP API instead of the CLI while the server runs, or start a standalone \
+                     worker with --without-biometrics",
+                    dir.display()
+                )
+            })?;
+            Ok(Arc::new(index))
         }
     }
 }

@@ -64,6 +64,9 @@ pub enum Command {
     Speakers(crate::speakers_cmd::SpeakersArgs),
     /// Print the effective configuration (defaults, config file, CALLSIGHT__ environment) as TOML.
     Config,
+    /// Play a recording to a server's live-stream endpoint and print the events (or, with
+    /// --concurrency, latency statistics).
+    Stream(crate::stream_cmd::StreamArgs),
     /// Measure accuracy on real speech (word error rate, sentiment accuracy).
     Eval {
         #[command(subcommand)]

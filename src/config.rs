@@ -25,6 +25,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub workers: WorkersConfig,
     pub voiceprints: VoiceprintsConfig,
+    /// Live calls over `GET /v1/streams`.
+    pub streams: crate::streams::StreamsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +71,9 @@ pub struct BiometricsConfig {
     pub target_false_accept_rate: f64,
     /// Operating point of watchlist screening (lower: more alerts to review).
     pub watchlist_false_accept_rate: f64,
+    /// Enrol/verify/identify requests computed at once by the API (the rest wait in arrival
+    /// order) [default: the number of cores].
+    pub max_concurrent_requests: Option<usize>,
 }
 
 impl Default for BiometricsConfig {
@@ -79,6 +84,7 @@ impl Default for BiometricsConfig {
             min_verify_net_speech_secs: 3.0,
             target_false_accept_rate: 0.01,
             watchlist_false_accept_rate: 0.01,
+            max_concurrent_requests: None,
         }
     }
 }
@@ -97,6 +103,9 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Requests per minute per API key.
     pub rate_limit_per_minute: u32,
+    /// Let webhooks reach loopback and private-network addresses (off: only public addresses,
+    /// so a tenant cannot make the server call internal services).
+    pub webhooks_allow_private_targets: bool,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +118,7 @@ impl Default for ServerConfig {
             max_queued_jobs: 10_000,
             request_timeout_secs: 60,
             rate_limit_per_minute: 600,
+            webhooks_allow_private_targets: false,
         }
     }
 }
@@ -189,6 +199,9 @@ impl Config {
         if self.biometrics.min_verify_net_speech_secs < 0.5 || self.biometrics.min_enrol_net_speech_secs < 1.0 {
             return fail("biometrics: net speech minimums must be at least 0.5 s (verify) and 1 s (enrol)".into());
         }
+        if self.biometrics.max_concurrent_requests == Some(0) {
+            return fail("biometrics.max_concurrent_requests: at least 1".into());
+        }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return fail(format!("server.listen {:?}: expected an address such as 127.0.0.1:8080", self.server.listen));
         }
@@ -208,6 +221,14 @@ impl Config {
         }
         if self.workers.max_attempts == 0 {
             return fail("workers.max_attempts: at least 1".into());
+        }
+        if let Some(model) = &self.streams.model
+            && !["base", "tiny.en"].contains(&model.as_str())
+        {
+            return fail(format!("streams.model {model:?}: expected \"base\" or \"tiny.en\""));
+        }
+        if self.streams.capacity == 0 || self.streams.threads_per_inference == 0 {
+            return fail("streams.capacity and streams.threads_per_inference: at least 1".into());
         }
         match (self.voiceprints.backend.as_str(), &self.voiceprints.url) {
             ("edge", _) | ("server", Some(_)) => {}

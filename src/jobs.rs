@@ -14,7 +14,8 @@ use callsight_workers::store::{NewAuditEntry, Store};
 use crate::biometrics::BiometricsEngine;
 use callsight_api::report::CallReport;
 use callsight_pipeline::analyze::{
-    AnalysisEngines, AnalyzeOptions, CallAnalysis, ChannelLayout, Flag, FlagSeverity, analyze_call, rescore,
+    AnalysisEngines, AnalyzeOptions, CallAnalysis, ChannelLayout, Flag, FlagSeverity, KnownTranscript, analyze_call,
+    analyze_with_transcript, rescore,
 };
 use callsight_pipeline::compliance::{Script, parse_script};
 use callsight_workers::queue::JobKind;
@@ -83,8 +84,12 @@ impl AnalysisJobHandler {
         if job.cancel.is_cancelled() {
             return Err(JobError::transient("lease lost before analysis started"));
         }
-        let mut analysis = analyze_call(&audio, &options, &self.engines, &|_, _, _| {})
-            .map_err(|e| JobError::transient(e.to_string()))?;
+        // A live stream left its transcript next to the audio: analyse from it, never transcribe twice.
+        let mut analysis = match read_stream_transcript(audio_path)? {
+            Some(transcript) => analyze_with_transcript(&audio, transcript, &options, &self.engines, &|_, _, _| {}),
+            None => analyze_call(&audio, &options, &self.engines, &|_, _, _| {}),
+        }
+        .map_err(|e| JobError::transient(e.to_string()))?;
         self.screen_watchlist(job, &audio, &mut analysis);
         write_analysis(audio_path, &analysis)?;
         self.passive_enrolment(job, &audio, &analysis);
@@ -152,6 +157,21 @@ impl AnalysisJobHandler {
         let call = &job.call;
         let (Some(biometrics), Some(customer_id)) = (&self.biometrics, &call.customer_id) else { return };
         if call.metadata.get("enroll_customer_voice").and_then(serde_json::Value::as_bool) != Some(true) {
+            return;
+        }
+        if analysis.flags.iter().any(|flag| flag.kind == "watchlist_hit") {
+            // A caller who sounds like a known fraudster must not become the customer's voiceprint.
+            let entry = NewAuditEntry {
+                actor_key_id: None,
+                action: "enrol".into(),
+                speaker_id: Some(customer_id.clone()),
+                outcome: "skipped".into(),
+                score: None,
+                details: serde_json::json!({"source": "passive", "call_id": call.id, "reason": "watchlist_hit"}),
+            };
+            if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
+                tracing::error!(%error, "audit of a skipped passive enrolment failed");
+            }
             return;
         }
         let Some(channel) = customer_channel(analysis, audio) else {
@@ -252,9 +272,21 @@ fn customer_channel(analysis: &CallAnalysis, audio: &DecodedAudio) -> Option<usi
     }
 }
 
-fn script_from_body(body: &serde_json::Value, script_id: &str, version: i64) -> Result<Script, JobError> {
+pub(crate) fn script_from_body(body: &serde_json::Value, script_id: &str, version: i64) -> Result<Script, JobError> {
     let text = serde_json::to_string(body).map_err(|e| JobError::permanent(e.to_string()))?;
     parse_script(&text, &format!("{script_id} v{version}")).map_err(|e| JobError::permanent(e.to_string()))
+}
+
+/// The transcript a live stream stored next to its audio, if this call came from one.
+fn read_stream_transcript(audio_path: &Path) -> Result<Option<KnownTranscript>, JobError> {
+    let path = callsight_pipeline::streaming::transcript_sidecar_path(audio_path);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| JobError::permanent(format!("stored stream transcript {} is unreadable: {e}", path.display()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(JobError::transient(format!("reading {}: {error}", path.display()))),
+    }
 }
 
 /// Written to a temporary name and renamed, so a crash never leaves half a file.

@@ -10,6 +10,8 @@ mod eval_cmd;
 mod models_cmd;
 mod service;
 mod speakers_cmd;
+mod stream_cmd;
+mod streams;
 
 use clap::Parser;
 
@@ -42,6 +44,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         cli::Command::Analyze(args) => cli::analyze(args, &cli.models, &config),
         cli::Command::Serve(args) => service::serve(args, &cli.models, &config),
+        cli::Command::Stream(args) => stream_cmd::run(args),
         cli::Command::Worker(args) => service::worker(args, &cli.models, &config),
         cli::Command::Keys { command } => service::keys(command, &config),
         cli::Command::Speakers(args) => speakers_cmd::run(args, &cli.models, &config),

@@ -46,6 +46,10 @@ pub struct WorkerArgs {
     /// Calls analysed at once [default: workers.concurrency].
     #[arg(long)]
     pub concurrency: Option<usize>,
+    /// Analyse without the voiceprint index: no watchlist screening, no passive enrolment and
+    /// no agent naming on mono calls. For a worker beside a server that holds the embedded index.
+    #[arg(long)]
+    pub without_biometrics: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,13 +180,19 @@ pub fn serve(args: ServeArgs, models: &ModelArgs, config: &Config) -> anyhow::Re
         cancel_on_signal(shutdown.clone());
 
         let mut background = tokio::task::JoinSet::new();
+        // The live-stream engine shares the analysis' sentiment model when this process has one.
+        let mut analysis_engines = None;
         if concurrency > 0 {
             let handler = job_handler(models, config, concurrency, Some(biometrics.clone()), metrics.clone(), &service)?;
+            analysis_engines = Some(handler.engines.clone());
             background.spawn(run_workers(service.store.clone(), handler, worker_config(config, concurrency), shutdown.clone()));
         }
         let deliveries = run_webhook_deliveries_with(
             service.store.clone(),
-            WebhookDeliveryConfig::default(),
+            WebhookDeliveryConfig {
+                allow_private_targets: config.server.webhooks_allow_private_targets,
+                ..WebhookDeliveryConfig::default()
+            },
             Some(metrics.clone()),
             shutdown.clone(),
         );
@@ -196,10 +206,21 @@ pub fn serve(args: ServeArgs, models: &ModelArgs, config: &Config) -> anyhow::Re
             max_queued_jobs: Some(config.server.max_queued_jobs as i64),
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             rate_limit_per_minute: config.server.rate_limit_per_minute,
+            allow_private_webhook_targets: config.server.webhooks_allow_private_targets,
+            // One request per embedder session (one per core, see `biometrics_engine`).
+            max_concurrent_biometrics: config
+                .biometrics
+                .max_concurrent_requests
+                .unwrap_or_else(|| models.threads.unwrap_or_else(crate::cli::default_threads)),
             ..ApiConfig::with_audio_dir(data_dir.join("audio"))
         };
         std::fs::create_dir_all(&api_config.audio_dir)?;
-        let state = AppState::new(service.store.clone(), biometrics, api_config, metrics);
+        let mut state = AppState::new(service.store.clone(), biometrics.clone(), api_config, metrics);
+        if config.streams.enabled {
+            let engine =
+                crate::streams::load_stream_engine(models, config, biometrics, analysis_engines.as_ref())?;
+            state = state.with_streams(Arc::new(engine));
+        }
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         // The bound address (port 0 picks a free one), for scripts and tests to read.
         println!("listening on http://{}", listener.local_addr()?);
@@ -224,8 +245,13 @@ pub fn worker(args: WorkerArgs, models: &ModelArgs, config: &Config) -> anyhow::
         let data_dir = args.data_dir.clone().unwrap_or_else(|| config.server.data_dir.clone());
         let service = Service { store: open_store(config, &data_dir).await?, data_dir };
         let concurrency = args.concurrency.unwrap_or(config.workers.concurrency).max(1);
-        let biometrics = biometrics_engine(models, config, &service)?;
-        let handler = job_handler(models, config, concurrency, Some(biometrics), Metrics::default(), &service)?;
+        let biometrics = if args.without_biometrics {
+            tracing::warn!("biometrics off: calls are not screened against the watchlist by this worker");
+            None
+        } else {
+            Some(biometrics_engine(models, config, &service)?)
+        };
+        let handler = job_handler(models, config, concurrency, biometrics, Metrics::default(), &service)?;
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());
         eprintln!("worker {} running {concurrency} job(s) at once", std::process::id());

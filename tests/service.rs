@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{
-    Database, ServiceProcess, agent, create_key, customer, get, http, multipart, start_server, start_worker,
+    Database, ServiceProcess, agent, callsight, create_key, customer, get, http, multipart, start_server, start_worker,
     synthesize, upload_call, wait_for_call,
 };
 use serde_json::Value;
@@ -359,6 +359,15 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
     env.push(("NO_COLOR", "1".into()));
     let server = start_server(&data_dir, &database, 0, &env);
     let addr = server.addr.clone();
+    // A worker that wants the server's embedded voiceprint index is refused, saying why.
+    let mut second_holder = callsight();
+    database.apply(&mut second_holder);
+    second_holder.args(["worker", "--concurrency", "1", "--data-dir"]).arg(&data_dir);
+    second_holder.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let refused = second_holder.output().expect("run callsight worker");
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a second holder of the embedded index must not start");
+    assert!(message.contains("open in another process") && message.contains("--without-biometrics"), "{message}");
     let mut first_worker = start_worker(&data_dir, &database, 1, &env);
     eprintln!("[{}] {}: API pid {}, first worker pid {}", at(), database.name(), server.pid(), first_worker.pid());
 
@@ -430,4 +439,122 @@ fn sqlite_worker_killed_mid_job_is_finished_once_by_another_worker() {
 #[test]
 fn postgres_worker_killed_mid_job_is_finished_once_by_another_worker() {
     worker_killed_mid_job_is_finished_once(postgres());
+}
+
+/// The caller's voice at work in the service: a call uploaded with `enroll_customer_voice`
+/// enrols the customer; once the same voice is on the fraudster watchlist, the next call is
+/// flagged, the hit audited, and the caller is not enrolled from it; the IVR's verification of
+/// the passively enrolled customer accepts the voice and reports the watchlist hit.
+#[test]
+fn callers_are_enrolled_passively_and_screened_against_the_watchlist() {
+    let database = Database::Sqlite;
+    let dir = fresh_dir("voices");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("create the data directory");
+    let admin = create_key(&data_dir, &database, "tenant-a", "admin");
+    let ivr = create_key(&data_dir, &database, "tenant-a", "ivr");
+    let mut env = analysis_env();
+    // The test call's customer speaks about 10 s; a real deployment asks for more.
+    env.push(("CALLSIGHT__BIOMETRICS__MIN_ENROL_NET_SPEECH_SECS", "6".into()));
+    let server = start_server(&data_dir, &database, 1, &env);
+    let addr = server.addr.clone();
+
+    let synth_dir = dir.path().join("synth");
+    std::fs::create_dir_all(&synth_dir).expect("create the synthesis directory");
+    let call = synthesize(
+        &synth_dir,
+        "voices-call",
+        "en",
+        &[
+            agent(0.5, "Thank you for calling card services, my name is Sam."),
+            customer(4.5, "Hello, I would like to check the balance of my savings account please."),
+            agent(10.0, "Of course. Can you confirm the first line of your address?"),
+            customer(14.0, "Yes, it is twenty two Baker Street, London, and the postcode is north west one."),
+        ],
+        1.0,
+    );
+    let call_bytes = std::fs::read(&call.stereo_path).expect("read the call");
+    // The same voice saying other words: the fraudster's enrolment and the IVR's probe.
+    let other = synthesize(
+        &synth_dir,
+        "voices-other",
+        "en",
+        &[
+            customer(0.3, "I lost my card yesterday and I need a new one sent to a different address."),
+            customer(6.0, "My mother's maiden name is Johnson and I was born in nineteen seventy."),
+            customer(11.5, "Please hurry, I need the money transferred today."),
+        ],
+        0.5,
+    );
+    // Only the customer speaks in it: its mono mix is that one voice.
+    let other_bytes =
+        std::fs::read(synth_dir.join("voices-other-mono16k.wav")).expect("read the other recording");
+    assert!(other.duration_secs > 15.0, "enough speech for an enrolment");
+
+    let metadata = |external: &str| {
+        format!(r#"{{"external_call_id": "{external}", "channels": "agent,customer", "customer_id": "cust-9", "enroll_customer_voice": true}}"#)
+    };
+    let analysed = |response: common::HttpResponse| -> String {
+        expect_status(&server, "upload", &response, 202);
+        let call_id = response.json()["call_id"].as_str().expect("call id").to_string();
+        let done = wait_for_call(&addr, &admin, &call_id, ANALYSIS_LIMIT, |status| status == "analyzed" || status == "failed");
+        assert_eq!(done["status"], "analyzed", "{done}\n{}", server.log_tail());
+        call_id
+    };
+    let audit = || get(&addr, "/v1/audit?limit=100", &admin).json()["entries"].as_array().cloned().unwrap_or_default();
+
+    // 1. No watchlist yet: the call is not flagged for the voice, and the caller is enrolled.
+    let first = analysed(upload_call(&addr, &admin, &call_bytes, Some(&metadata("voices-1"))));
+    let report = get(&addr, &format!("/v1/calls/{first}/report"), &admin).json();
+    assert!(!report.to_string().contains("watchlist_hit"), "no watchlist yet: {}", report["flags"]);
+    let entries = audit();
+    assert!(
+        entries.iter().any(|e| e["action"] == "enrol" && e["speaker_id"] == "cust-9" && e["outcome"] == "enrolled"),
+        "the caller is enrolled passively: {entries:?}\n{}",
+        server.log_tail()
+    );
+
+    // 2. The voice goes on the watchlist; the next call from it is flagged and not enrolled.
+    let (body, content_type) = multipart(&[("audio", Some("fraud.wav"), Some("audio/wav"), &other_bytes)]);
+    let added = http(
+        &addr,
+        "POST",
+        "/v1/watchlist/fraud-1",
+        &[("Authorization", &bearer(&admin)), ("Content-Type", &content_type)],
+        &body,
+    );
+    expect_status(&server, "watchlist add", &added, 200);
+    assert_eq!(added.json()["status"], "enrolled", "{}", added.text());
+    let second = analysed(upload_call(&addr, &admin, &call_bytes, Some(&metadata("voices-2"))));
+    let call = get(&addr, &format!("/v1/calls/{second}"), &admin).json();
+    assert_eq!(call["summary"]["flagged"], true, "{call}");
+    let report = get(&addr, &format!("/v1/calls/{second}/report"), &admin).json();
+    let flags = report["flags"].as_array().cloned().unwrap_or_default();
+    let hit = flags.iter().find(|f| f["kind"] == "watchlist_hit").unwrap_or_else(|| panic!("a watchlist flag: {flags:?}"));
+    assert_eq!(hit["severity"], "high", "{hit}");
+    assert!(hit["reason"].as_str().unwrap_or("").contains("fraud-1"), "{hit}");
+    let entries = audit();
+    let about_second = |e: &&Value| e["details"]["call_id"] == second.as_str();
+    assert!(
+        entries.iter().filter(about_second).any(|e| e["action"] == "screen" && e["outcome"] == "watchlist_hit"),
+        "the hit is audited: {entries:?}"
+    );
+    assert!(
+        entries.iter().filter(about_second).any(|e| e["action"] == "enrol" && e["outcome"] == "skipped"),
+        "a watchlisted voice is not enrolled: {entries:?}"
+    );
+
+    // 3. The IVR verifies the passively enrolled customer with new words in the same voice.
+    let (body, content_type) = multipart(&[("audio", Some("probe.wav"), Some("audio/wav"), &other_bytes)]);
+    let verified = http(
+        &addr,
+        "POST",
+        "/v1/speakers/cust-9/verify",
+        &[("Authorization", &bearer(&ivr)), ("Content-Type", &content_type)],
+        &body,
+    );
+    expect_status(&server, "verify", &verified, 200);
+    let verdict = verified.json();
+    assert_eq!(verdict["decision"], "accept", "{verdict}");
+    assert_eq!(verdict["watchlist_hits"][0]["speaker_id"], "fraud-1", "{verdict}");
 }

@@ -5,3 +5,4 @@
 pub mod report;
 pub mod render;
 pub mod server;
+pub mod web;

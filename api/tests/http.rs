@@ -59,6 +59,8 @@ both_backends!(
     webhooks_admin,
     openapi_document_lists_paths,
     metrics_exposes_queue_and_requests,
+    deleted_call_is_gone_with_its_files_and_audited,
+    reanalysis_shows_the_call_as_queued,
 );
 
 struct FakeSpeakers;
@@ -126,6 +128,7 @@ struct Harness {
     app: Router,
     store: Store,
     keys: std::collections::HashMap<(String, Role), String>,
+    audio_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -152,7 +155,7 @@ impl Harness {
                 keys.insert((tenant.to_string(), role), created.plaintext);
             }
         }
-        Harness { app: app(state), store, keys, _dir: dir }
+        Harness { app: app(state), store, keys, audio_dir: dir.path().join("audio"), _dir: dir }
     }
 
     fn key(&self, tenant: &str, role: Role) -> &str {
@@ -335,6 +338,8 @@ async fn role_matrix(db: Db) {
         ("POST", "/v1/scripts/card-services/rescore".into(), "", vec![Admin, Qa]),
         ("DELETE", "/v1/scripts/card-services".into(), "", vec![Admin, Qa]),
         ("GET", "/metrics".into(), "", vec![Admin]),
+        // Last: the admin's request really deletes the call.
+        ("DELETE", call("/v1/calls/{call}"), "", vec![Admin]),
     ];
     let audio = wav(1, 1.0);
     for (method, path, body_kind, allowed) in &endpoints {
@@ -676,6 +681,8 @@ async fn scripts_lifecycle_and_line_numbers(db: Db) {
     let call_id = accepted["call_id"].as_str().unwrap_or("");
     let jobs = h.store.list_jobs_for_call("t1", call_id).await.expect("jobs");
     assert!(jobs.iter().any(|j| j.kind == JobKind::Rescore && j.state == JobState::Queued));
+    let call = h.store.get_call("t1", call_id).await.expect("get call").expect("call");
+    assert_eq!(call.script_version, Some(2), "the rescore scores the call against the new version");
     // Another tenant sees none of it.
     let (status, _) = h.call("GET", "/v1/scripts/card-services", Some(h.key("t2", Role::Admin)), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -903,4 +910,58 @@ async fn metrics_exposes_queue_and_requests(db: Db) {
     assert!(text.contains("callsight_http_requests_total{method=\"GET\",route=\"/v1/calls\",status=\"200\"} 1"), "{text}");
     assert!(text.contains("callsight_http_request_duration_seconds_bucket"), "{text}");
     let _ = Duration::from_secs(0);
+}
+
+async fn deleted_call_is_gone_with_its_files_and_audited(db: Db) {
+    let h = Harness::new(db).await;
+    let (status, accepted) = h.upload("t1", &wav(1, 1.0), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let call_id = accepted["call_id"].as_str().expect("call id").to_string();
+    analyse(&h.store, true).await;
+    let stored: Vec<_> = std::fs::read_dir(&h.audio_dir).expect("audio dir").flatten().map(|e| e.path()).collect();
+    assert_eq!(stored.len(), 1, "one stored recording");
+    // A file the worker keeps beside the audio goes with it.
+    let sidecar = std::path::PathBuf::from(format!("{}.analysis.json", stored[0].display()));
+    std::fs::write(&sidecar, "{}").expect("sidecar");
+
+    let path = format!("/v1/calls/{call_id}");
+    let (status, _) = h.call("DELETE", &path, Some(h.key("t2", Role::Admin)), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant cannot delete it");
+    let (status, _) = h.call("DELETE", &path, Some(h.key("t1", Role::Qa)), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = h.call("DELETE", &path, Some(h.key("t1", Role::Admin)), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let manager = h.key("t1", Role::Manager);
+    for suffix in ["", "/report", "/transcript", "/audio", "/reviews"] {
+        let (status, body) = h.call("GET", &format!("{path}{suffix}"), Some(manager), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET {suffix}: {body}");
+    }
+    assert!(!stored[0].exists() && !sidecar.exists(), "the audio and its analysis are removed");
+    let (_, hits) = h.call("GET", "/v1/search?q=calling", Some(manager), None).await;
+    assert_eq!(hits["hits"].as_array().map(Vec::len), Some(0), "the transcript is no longer searchable");
+    let (status, _) = h.call("DELETE", &path, Some(h.key("t1", Role::Admin)), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "deleting twice is a 404");
+    let (_, audit) = h.call("GET", "/v1/audit", Some(h.key("t1", Role::Admin)), None).await;
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    assert!(
+        entries.iter().any(|e| e["action"] == "call_delete" && e["details"]["call_id"] == call_id.as_str()),
+        "the deletion is audited: {audit}"
+    );
+}
+
+async fn reanalysis_shows_the_call_as_queued(db: Db) {
+    let h = Harness::new(db).await;
+    let (_, accepted) = h.upload("t1", &wav(1, 1.0), None).await;
+    let call_id = accepted["call_id"].as_str().expect("call id").to_string();
+    analyse(&h.store, false).await;
+    let qa = h.key("t1", Role::Qa);
+    let (_, call) = h.call("GET", &format!("/v1/calls/{call_id}"), Some(qa), None).await;
+    assert_eq!(call["status"], "analyzed", "{call}");
+    let (status, _) = h.call("POST", &format!("/v1/calls/{call_id}/reanalyze"), Some(qa), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, call) = h.call("GET", &format!("/v1/calls/{call_id}"), Some(qa), None).await;
+    assert_eq!(call["status"], "queued", "{call}");
+    let (status, report) = h.call("GET", &format!("/v1/calls/{call_id}/report"), Some(qa), None).await;
+    assert_eq!(status, StatusCode::OK, "the previous report stays readable: {report}");
 }

@@ -136,7 +136,19 @@ async fn webhook_deliveries_are_signed_and_retried() {
         let _ = axum::serve(listener, receiver).await;
     });
 
-    let server = start_server(|_| {}).await;
+    // A private-network target is refused unless the operator allows it.
+    let guarded = start_server(|_| {}).await;
+    let refused = reqwest::Client::new()
+        .post(format!("{}/v1/webhooks", guarded.base_url))
+        .bearer_auth(&guarded.admin_key)
+        .json(&serde_json::json!({ "url": format!("{receiver_url}/hook"), "events": ["call.analyzed"] }))
+        .send()
+        .await
+        .expect("create webhook");
+    assert_eq!(refused.status(), 422, "a loopback webhook target is refused by default");
+    guarded.shutdown.cancel();
+
+    let server = start_server(|config| config.allow_private_webhook_targets = true).await;
     let client = reqwest::Client::new();
     let mut secrets = Vec::new();
     for path in ["/hook", "/fail"] {
@@ -157,7 +169,11 @@ async fn webhook_deliveries_are_signed_and_retried() {
     assert_eq!(queued, 2);
 
     let stop = CancellationToken::new();
-    let config = WebhookDeliveryConfig { idle_poll: Duration::from_millis(50), ..WebhookDeliveryConfig::default() };
+    let config = WebhookDeliveryConfig {
+        idle_poll: Duration::from_millis(50),
+        allow_private_targets: true,
+        ..WebhookDeliveryConfig::default()
+    };
     let sender = tokio::spawn(run_webhook_deliveries_with(server.store.clone(), config, None, stop.clone()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while received.0.lock().expect("lock").is_empty() && tokio::time::Instant::now() < deadline {

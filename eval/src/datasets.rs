@@ -51,7 +51,7 @@ struct AsteriskLanguage {
     transcript_package: &'static str,
 }
 
-const ASTERISK_LANGUAGES: [AsteriskLanguage; 2] = [
+const ASTERISK_LANGUAGES: [AsteriskLanguage; 5] = [
     AsteriskLanguage {
         language: "en",
         audio_package: "asterisk-core-sounds-en-wav",
@@ -62,9 +62,24 @@ const ASTERISK_LANGUAGES: [AsteriskLanguage; 2] = [
         audio_package: "asterisk-core-sounds-ru-wav",
         transcript_package: "asterisk-core-sounds-ru",
     },
+    AsteriskLanguage {
+        language: "es",
+        audio_package: "asterisk-core-sounds-es-wav",
+        transcript_package: "asterisk-core-sounds-es",
+    },
+    AsteriskLanguage {
+        language: "fr",
+        audio_package: "asterisk-core-sounds-fr-wav",
+        transcript_package: "asterisk-core-sounds-fr",
+    },
+    AsteriskLanguage {
+        language: "it",
+        audio_package: "asterisk-core-sounds-it-wav",
+        transcript_package: "asterisk-core-sounds-it",
+    },
 ];
 
-/// Builds `asterisk-<language>.jsonl` for each of `languages` ("en", "ru") under `data_dir` and
+/// Builds `asterisk-<language>.jsonl` for each of `languages` ("en", "ru", "es", "fr", "it") under `data_dir` and
 /// returns their paths. Prompts are matched to audio by name (`digits/1` →
 /// `…/sounds/<voice>/digits/1.wav`); non-speech entries (`[beep]`), empty entries and entries
 /// without audio are dropped and counted in `asterisk-<language>.stats.json`. Bracketed

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 use callsight_pipeline::speaker::{Voiceprint, VoiceprintFilter, VoiceprintIndex, VoiceprintKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Voiceprints are spread round-robin over this many tenants; every search filters by one.
 pub const BENCH_TENANTS: usize = 4;
@@ -17,7 +17,7 @@ const MODEL_VERSION: &str = "1";
 const PLANT_NOISE: f32 = 0.01;
 const SEARCH_LIMIT: usize = 10;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexBenchReport {
     pub backend: String,
     pub voiceprints: usize,

@@ -7,6 +7,8 @@ pub mod index_bench;
 pub mod manifest;
 pub mod metrics;
 pub mod normalize;
+pub mod plots;
+pub mod report;
 
 pub use asr::{AsrReport, FailedUtterance, LanguageReport, ScoredUtterance, WORST_UTTERANCES_PER_LANGUAGE, evaluate_asr};
 pub use datasets::{PreparationStats, default_data_dir, prepare_asterisk, prepare_festvox_ru};

@@ -624,3 +624,19 @@ fn edge_hnsw_index_keeps_tenants_apart() {
     let index = open(temp.path());
     assert_eq!(index.list(&filter("t2", "v1")).expect("list").len(), 2_000);
 }
+
+/// Two writers on one embedded index would corrupt its shards: the second open is refused with
+/// a message that says why, and the directory opens again once the first holder is gone.
+#[test]
+fn embedded_index_directory_serves_one_holder_at_a_time() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let first = EdgeVoiceprintIndex::open(temp.path()).expect("first open");
+    let error = match EdgeVoiceprintIndex::open(temp.path()) {
+        Ok(_) => panic!("a second holder must be refused"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("open in another process"), "{error}");
+    assert!(error.contains(&std::process::id().to_string()), "names the holder: {error}");
+    drop(first);
+    EdgeVoiceprintIndex::open(temp.path()).expect("reopens after the holder closed it");
+}

@@ -268,6 +268,85 @@ pub fn analyze_call(
         speech_per_party.push(PartySpeech { speaker: party.speaker, segments: speech });
     }
 
+    let language = seconds_per_language
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(language, _)| language)
+        .unwrap_or_else(|| options.language.clone().unwrap_or_default());
+    let transcribed = Transcribed {
+        parties,
+        layout,
+        segments,
+        speech_per_party,
+        diarized_speech,
+        language,
+        transcriber_model: engines.transcriber.model_name().to_string(),
+        timings,
+    };
+    complete_analysis(audio, transcribed, options, engines, progress)
+}
+
+/// A transcript made elsewhere (a live stream) for the audio being analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnownTranscript {
+    /// Segments with speakers and word timings on the call timeline.
+    pub segments: Vec<TranscriptSegment>,
+    /// Net speech per party (unpadded VAD spans).
+    pub speech: Vec<PartySpeech>,
+    pub language: String,
+    pub transcriber_model: String,
+}
+
+/// Analyses a call whose transcript is already known (a live stream's finals): turns, sentiment,
+/// metrics, compliance and flags as [`analyze_call`], without voice activity detection or
+/// transcription.
+pub fn analyze_with_transcript(
+    audio: &DecodedAudio,
+    transcript: KnownTranscript,
+    options: &AnalyzeOptions,
+    engines: &AnalysisEngines,
+    progress: ProgressFn<'_>,
+) -> Result<CallAnalysis> {
+    let layout = options.channel_layout.unwrap_or(if audio.channels.len() >= 2 {
+        ChannelLayout::AgentCustomer
+    } else {
+        ChannelLayout::Mixed
+    });
+    let transcribed = Transcribed {
+        parties: split_parties(audio, layout),
+        layout,
+        segments: transcript.segments,
+        speech_per_party: transcript.speech,
+        diarized_speech: None,
+        language: transcript.language,
+        transcriber_model: transcript.transcriber_model,
+        timings: StageTimings::default(),
+    };
+    complete_analysis(audio, transcribed, options, engines, progress)
+}
+
+/// What transcription produced, for the stages after it.
+struct Transcribed<'a> {
+    parties: Vec<Party<'a>>,
+    layout: ChannelLayout,
+    segments: Vec<TranscriptSegment>,
+    speech_per_party: Vec<PartySpeech>,
+    diarized_speech: Option<Vec<(TimeSpan, Speaker)>>,
+    language: String,
+    transcriber_model: String,
+    timings: StageTimings,
+}
+
+fn complete_analysis(
+    audio: &DecodedAudio,
+    transcribed: Transcribed<'_>,
+    options: &AnalyzeOptions,
+    engines: &AnalysisEngines,
+    progress: ProgressFn<'_>,
+) -> Result<CallAnalysis> {
+    let Transcribed { parties, layout, segments, mut speech_per_party, diarized_speech, language, transcriber_model, mut timings } =
+        transcribed;
+    let duration_secs = audio.duration_secs();
     let mut turns = crate::turns::merge_into_turns(&segments);
 
     let started = Instant::now();
@@ -335,11 +414,6 @@ pub fn analyze_call(
     };
     timings.compliance_secs = started.elapsed().as_secs_f64();
 
-    let language = seconds_per_language
-        .into_iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(language, _)| language)
-        .unwrap_or_else(|| options.language.clone().unwrap_or_default());
     let flags = flags_for(compliance.as_ref(), &metrics, &sentiment);
     Ok(CallAnalysis {
         duration_secs,
@@ -347,7 +421,7 @@ pub fn analyze_call(
         n_channels: audio.channels.len(),
         channel_layout: layout,
         language,
-        transcriber_model: engines.transcriber.model_name().to_string(),
+        transcriber_model,
         sentiment_model: engines.sentiment.model_name().to_string(),
         turns,
         sentiment,

@@ -15,6 +15,7 @@ pub mod logmel;
 pub mod metrics;
 pub mod sentiment;
 pub mod speaker;
+pub mod streaming;
 pub mod turns;
 pub mod types;
 pub mod vad;

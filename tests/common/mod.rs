@@ -149,7 +149,7 @@ impl Database {
         }
     }
 
-    fn apply(&self, command: &mut Command) {
+    pub fn apply(&self, command: &mut Command) {
         command.env_remove("CALLSIGHT__SERVER__DATABASE_URL");
         if let Database::Postgres { url } = self {
             command.env("CALLSIGHT__SERVER__DATABASE_URL", url);
@@ -273,10 +273,11 @@ pub fn start_server(data_dir: &Path, database: &Database, workers: usize, env: &
     }
 }
 
-/// Starts a standalone `callsight worker --concurrency N` on the same data directory/database.
+/// Starts a standalone `callsight worker --concurrency N --without-biometrics` on the same data
+/// directory/database (the server holds the embedded voiceprint index, which serves one process).
 pub fn start_worker(data_dir: &Path, database: &Database, concurrency: usize, env: &[(&str, String)]) -> ServiceProcess {
     let (mut command, log_path) = service_command("worker", data_dir, database, env);
-    command.args(["--concurrency", &concurrency.to_string()]).stdout(Stdio::null());
+    command.args(["--concurrency", &concurrency.to_string(), "--without-biometrics"]).stdout(Stdio::null());
     let child = command.spawn().expect("spawn callsight worker");
     ServiceProcess { child, log_path, addr: String::new() }
 }

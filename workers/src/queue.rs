@@ -177,9 +177,35 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            // A re-analysis shows as queued (the previous report stays readable until the new
+            // one replaces it); a rescore keeps the call `analyzed`, its transcript is unchanged.
+            if kind == JobKind::Analyze {
+                sqlx::query("UPDATE calls SET status = 'queued', error = NULL WHERE id = $1")
+                    .bind(call_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
         });
         Ok(job_id)
+    }
+
+    /// Pins the tenant's calls on `script_id` to `version` (so a rescore scores them against
+    /// that version, and the call records which version its outcomes came from).
+    pub async fn pin_script_version(&self, tenant: &str, call_ids: &[String], version: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for call_id in call_ids {
+                sqlx::query("UPDATE calls SET script_version = $1 WHERE tenant = $2 AND id = $3")
+                    .bind(version)
+                    .bind(tenant)
+                    .bind(call_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// Atomically takes the oldest runnable job of one of `kinds` (all kinds if empty): queued

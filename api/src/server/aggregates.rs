@@ -1,4 +1,5 @@
-//! Dashboard aggregates: compliance by agent / team / script / day, sentiment by day.
+//! Dashboard aggregates: compliance by agent / team / script / day, sentiment by day, handle time
+//! and silence.
 
 use std::collections::BTreeMap;
 
@@ -94,4 +95,60 @@ pub(crate) async fn sentiment(
         *day.by_label.entry(count.label.unwrap_or_else(|| "none".into())).or_insert(0) += count.calls;
     }
     Ok(Json(SentimentAggregate { days: days.into_values().collect() }))
+}
+
+/// Average handle time and silence of one group.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct HandlingBucketView {
+    /// The group's value (agent, team, script or `YYYY-MM-DD`); `null` for calls without one.
+    pub key: Option<String>,
+    pub calls: i64,
+    /// Mean call duration in seconds.
+    pub mean_duration_secs: Option<f64>,
+    /// Mean time in which no party speaks, in seconds.
+    pub mean_silence_secs: Option<f64>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct HandlingAggregate {
+    pub group_by: String,
+    pub buckets: Vec<HandlingBucketView>,
+}
+
+/// Average handle time and silence per group, over analysed calls.
+#[utoipa::path(
+    get, path = "/v1/aggregates/handling", tag = "aggregates",
+    params(ComplianceQuery),
+    responses(
+        (status = 200, description = "One bucket per group", body = HandlingAggregate),
+        (status = 400, description = "Invalid group_by or dates", body = ErrorBody),
+    )
+)]
+pub(crate) async fn handling(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ComplianceQuery>, QueryRejection>,
+) -> ApiResult<Json<HandlingAggregate>> {
+    caller.require(Action::ReadAggregates)?;
+    let query = util::query(query)?;
+    let (group, group_name) = match query.group_by {
+        None | Some(GroupByParam::Day) => (GroupBy::Day, "day"),
+        Some(GroupByParam::Agent) => (GroupBy::Agent, "agent"),
+        Some(GroupByParam::Team) => (GroupBy::Team, "team"),
+        Some(GroupByParam::Script) => (GroupBy::Script, "script"),
+    };
+    let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
+    let buckets = state.store.handling_summary(&caller.tenant, group, range).await?;
+    Ok(Json(HandlingAggregate {
+        group_by: group_name.to_string(),
+        buckets: buckets
+            .into_iter()
+            .map(|bucket| HandlingBucketView {
+                key: bucket.group_key,
+                calls: bucket.calls,
+                mean_duration_secs: bucket.mean_duration_secs,
+                mean_silence_secs: bucket.mean_silence_secs,
+            })
+            .collect(),
+    }))
 }

@@ -1,5 +1,5 @@
-//! Who may do what: API-key authentication, the role × action matrix (in one place), and the
-//! per-key token-bucket rate limiter.
+//! Who may do what: API-key authentication (or a web session cookie, see `crate::web`), the
+//! role × action matrix (in one place), and the per-key token-bucket rate limiter.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -58,6 +58,8 @@ pub enum Action {
     UploadCall,
     ReadCalls,
     ReanalyzeCall,
+    /// Erase a call: audio, transcript, report, reviews (a data-subject request).
+    DeleteCall,
     ReadScripts,
     WriteScripts,
     ReadReviews,
@@ -71,6 +73,8 @@ pub enum Action {
     ReadAggregates,
     ManageWebhooks,
     ReadMetrics,
+    /// Stream a live call over `GET /v1/streams`.
+    StreamCalls,
 }
 
 impl Action {
@@ -80,6 +84,7 @@ impl Action {
             Action::UploadCall => "upload calls",
             Action::ReadCalls => "read calls",
             Action::ReanalyzeCall => "re-analyse calls",
+            Action::DeleteCall => "delete calls",
             Action::ReadScripts => "read scripts",
             Action::WriteScripts => "change scripts",
             Action::ReadReviews => "read reviews",
@@ -93,6 +98,7 @@ impl Action {
             Action::ReadAggregates => "read aggregates",
             Action::ManageWebhooks => "manage webhooks",
             Action::ReadMetrics => "read metrics",
+            Action::StreamCalls => "stream live calls",
         }
     }
 }
@@ -104,24 +110,25 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Qa => match action {
             UploadCall | ReadCalls | ReanalyzeCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews => true,
-            EnrolSpeaker | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit
-            | ReadAggregates | ManageWebhooks | ReadMetrics => false,
+            DeleteCall | EnrolSpeaker | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker
+            | ReadAudit | ReadAggregates | ManageWebhooks | ReadMetrics | StreamCalls => false,
         },
         Role::Manager => match action {
             ReadCalls | ReadScripts | ReadReviews | ReadAggregates => true,
-            UploadCall | ReanalyzeCall | WriteScripts | WriteReviews | EnrolSpeaker | VerifySpeaker
-            | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ManageWebhooks | ReadMetrics => false,
+            UploadCall | ReanalyzeCall | DeleteCall | WriteScripts | WriteReviews | EnrolSpeaker | VerifySpeaker
+            | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ManageWebhooks | ReadMetrics
+            | StreamCalls => false,
         },
         Role::Ivr => match action {
             VerifySpeaker | IdentifySpeaker => true,
-            UploadCall | ReadCalls | ReanalyzeCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews
-            | EnrolSpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates | ManageWebhooks
-            | ReadMetrics => false,
+            UploadCall | ReadCalls | ReanalyzeCall | DeleteCall | ReadScripts | WriteScripts | ReadReviews
+            | WriteReviews | EnrolSpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates | ManageWebhooks
+            | ReadMetrics | StreamCalls => false,
         },
         Role::Ingest => match action {
-            UploadCall => true,
-            ReadCalls | ReanalyzeCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews | EnrolSpeaker
-            | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates
+            UploadCall | StreamCalls => true,
+            ReadCalls | ReanalyzeCall | DeleteCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews
+            | EnrolSpeaker | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates
             | ManageWebhooks | ReadMetrics => false,
         },
     }
@@ -158,12 +165,19 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
 /// Middleware: resolves `Authorization: Bearer KEY` to a [`Caller`] and applies the key's rate
 /// limit. Public paths (health, OpenAPI) pass through untouched.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if is_public(request.uri().path(), &state) {
+    if is_public(request.uri().path(), &state) || crate::web::is_public(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
     // Only the header is held across the database await (a request body is not `Sync`).
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
-    match resolve_caller(&state, authorization).await {
+    // Without a key, a browser signed in to the web pages may present its session cookie: the
+    // same caller as the key it was opened with, plus the CSRF check on unsafe methods.
+    let session = if authorization.is_none() { crate::web::SessionCredentials::from_request(&request) } else { None };
+    let resolved = match session {
+        Some(credentials) => crate::web::resolve_session(&state, credentials).await,
+        None => resolve_caller(&state, authorization).await.map_err(IntoResponse::into_response),
+    };
+    match resolved {
         Ok(caller) => {
             if let Err(retry_after_secs) = state.rate_limiter.try_acquire(&caller.key_id) {
                 state.metrics.rate_limited();
@@ -172,7 +186,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             request.extensions_mut().insert(caller);
             next.run(request).await
         }
-        Err(error) => error.into_response(),
+        Err(response) => response,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Calls: upload into the durable queue, status, report, transcript, audio (with Range), list,
-//! full-text search and re-analysis.
+//! full-text search, re-analysis and deletion.
 
 use std::io::{SeekFrom, Write};
 use std::path::{Path as FsPath, PathBuf};
@@ -607,6 +607,66 @@ pub(crate) async fn reanalyze_call(
     let id = util::path_param(id)?;
     let job_id = state.store.enqueue_job(&caller.tenant, &id, JobKind::Analyze).await?;
     Ok((StatusCode::ACCEPTED, Json(CallAccepted { call_id: id, job_id, status: "queued".into() })))
+}
+
+/// Erase a call: its audio (and the analysis files kept beside it), transcript, report, rule
+/// outcomes, reviews and jobs. Voiceprints enrolled from the call are biometric records of a
+/// person and are deleted with `DELETE /v1/speakers/{id}`. The deletion is audited.
+#[utoipa::path(
+    delete, path = "/v1/calls/{id}", tag = "calls",
+    params(("id" = String, Path, description = "Call id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such call", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    caller.require(Action::DeleteCall)?;
+    let id = util::path_param(id)?;
+    // Rows first: once they are gone nothing serves the files, and a crash before the files
+    // are removed leaves only unreferenced files, never a call whose audio is missing.
+    let audio_path = state.store.delete_call(&caller.tenant, &id).await?;
+    let removed = blocking(move || remove_audio_and_sidecars(FsPath::new(&audio_path))).await?;
+    let entry = callsight_workers::store::NewAuditEntry {
+        actor_key_id: Some(caller.key_id.clone()),
+        action: "call_delete".into(),
+        speaker_id: None,
+        outcome: "deleted".into(),
+        score: None,
+        details: serde_json::json!({ "call_id": id, "files_removed": removed }),
+    };
+    state.store.append_audit(&caller.tenant, &entry).await?;
+    tracing::info!(call_id = %id, files_removed = removed, "call deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a stored recording and every file named `<recording>.<suffix>` beside it (the
+/// worker's analysis, a live stream's transcript); returns how many files went.
+fn remove_audio_and_sidecars(audio_path: &FsPath) -> usize {
+    let mut removed = 0;
+    match std::fs::remove_file(audio_path) {
+        Ok(()) => removed += 1,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(path = %audio_path.display(), %error, "cannot remove call audio"),
+    }
+    let (Some(dir), Some(name)) = (audio_path.parent(), audio_path.file_name().and_then(|n| n.to_str())) else {
+        return removed;
+    };
+    let prefix = format!("{name}.");
+    let Ok(entries) = std::fs::read_dir(dir) else { return removed };
+    for entry in entries.flatten() {
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(error) => tracing::warn!(path = %entry.path().display(), %error, "cannot remove call file"),
+            }
+        }
+    }
+    removed
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ struct Registry {
 #[derive(Clone, Default)]
 pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
+    /// Live streams open now (a gauge kept here, not computed at scrape time).
+    active_streams: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Metrics {
@@ -163,6 +165,14 @@ impl Metrics {
         );
     }
 
+    pub(crate) fn set_active_streams(&self, n_streams: usize) {
+        self.active_streams.store(n_streams, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn stream_refused(&self) {
+        self.add_counter("callsight_streams_refused_total", "Live streams refused at capacity.", Vec::new(), 1.0);
+    }
+
     pub(crate) fn rate_limited(&self) {
         self.add_counter("callsight_rate_limited_total", "Requests refused by the per-key rate limit.", Vec::new(), 1.0);
     }
@@ -170,6 +180,9 @@ impl Metrics {
     /// The registry in Prometheus text format, with `gauges` (computed at scrape time) first.
     pub fn render(&self, gauges: &[Gauge]) -> String {
         let mut out = String::new();
+        let _ = writeln!(out, "# HELP callsight_streams_active Live streams open now.");
+        let _ = writeln!(out, "# TYPE callsight_streams_active gauge");
+        let _ = writeln!(out, "callsight_streams_active {}", self.active_streams.load(std::sync::atomic::Ordering::SeqCst));
         let mut last_name = "";
         for gauge in gauges {
             if gauge.name != last_name {

@@ -9,6 +9,7 @@
 mod aggregates;
 pub mod auth;
 mod calls;
+pub mod egress;
 pub mod error;
 mod health;
 pub mod metrics;
@@ -17,6 +18,7 @@ mod reviews;
 mod scripts;
 pub mod speaker_service;
 mod speakers;
+pub mod streams;
 mod util;
 pub mod webhooks;
 pub mod wire;
@@ -64,9 +66,15 @@ pub struct ApiConfig {
     /// Uploads decoded at once to check them (each holds the whole recording as samples in
     /// memory); further uploads wait for a permit.
     pub max_concurrent_upload_checks: usize,
+    /// Enrol/verify/identify requests computed at once (set it to the cores given to the
+    /// embedder); the rest wait in arrival order. First come, first served keeps the IVR's
+    /// latency at "queue position × one request" instead of every request slowing down together.
+    pub max_concurrent_biometrics: usize,
     /// Serve `/metrics` without an API key (for a scraper on a private network); otherwise an
     /// admin key is needed.
     pub metrics_public: bool,
+    /// Accept webhook URLs on loopback or private networks (see [`egress`]).
+    pub allow_private_webhook_targets: bool,
 }
 
 impl ApiConfig {
@@ -81,7 +89,9 @@ impl ApiConfig {
             audio_dir: audio_dir.into(),
             max_audio_duration_secs: 4.0 * 3600.0,
             max_concurrent_upload_checks: 2,
+            max_concurrent_biometrics: 2,
             metrics_public: false,
+            allow_private_webhook_targets: false,
         }
     }
 }
@@ -95,13 +105,33 @@ pub struct AppState {
     pub metrics: Metrics,
     pub(crate) rate_limiter: Arc<auth::RateLimiter>,
     pub(crate) upload_checks: Arc<tokio::sync::Semaphore>,
+    /// FIFO gate in front of the biometric engine (tokio's semaphore is fair).
+    pub(crate) biometric_slots: Arc<tokio::sync::Semaphore>,
+    /// Live calls over `GET /v1/streams`; `None` answers that route with 503.
+    pub streams: Option<Arc<streams::LiveStreams>>,
 }
 
 impl AppState {
     pub fn new(store: Store, speakers: Arc<dyn SpeakerService>, config: ApiConfig, metrics: Metrics) -> Self {
         let rate_limiter = Arc::new(auth::RateLimiter::new(config.rate_limit_per_minute));
         let upload_checks = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_upload_checks.max(1)));
-        AppState { store, speakers, config: Arc::new(config), metrics, rate_limiter, upload_checks }
+        let biometric_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_biometrics.max(1)));
+        AppState {
+            store,
+            speakers,
+            config: Arc::new(config),
+            metrics,
+            rate_limiter,
+            upload_checks,
+            biometric_slots,
+            streams: None,
+        }
+    }
+
+    /// Serves live streams with `service` (see [`streams`]).
+    pub fn with_streams(mut self, service: Arc<dyn streams::StreamService>) -> Self {
+        self.streams = Some(Arc::new(streams::LiveStreams::new(service)));
+        self
     }
 }
 
@@ -114,7 +144,7 @@ pub fn app(state: AppState) -> Router {
         .unwrap_or(usize::MAX);
     let v1 = Router::new()
         .route("/calls", post(calls::upload_call).get(calls::list_calls))
-        .route("/calls/{id}", get(calls::get_call))
+        .route("/calls/{id}", get(calls::get_call).delete(calls::delete_call))
         .route("/calls/{id}/report", get(calls::get_report))
         .route("/calls/{id}/transcript", get(calls::get_transcript))
         .route("/calls/{id}/audio", get(calls::get_audio))
@@ -132,11 +162,15 @@ pub fn app(state: AppState) -> Router {
         .route("/audit", get(speakers::list_audit))
         .route("/aggregates/compliance", get(aggregates::compliance))
         .route("/aggregates/sentiment", get(aggregates::sentiment))
+        .route("/aggregates/handling", get(aggregates::handling))
         .route("/webhooks", post(webhooks::create_webhook).get(webhooks::list_webhooks))
         .route("/webhooks/{id}", axum::routing::delete(webhooks::delete_webhook))
+        .route("/streams", get(streams::open_stream))
         .route("/openapi.json", get(openapi::serve_openapi));
     Router::new()
         .nest("/v1", v1)
+        // The web pages (sign-in, app shell, assets) behind the same auth layer as the API.
+        .merge(crate::web::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

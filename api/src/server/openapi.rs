@@ -15,7 +15,7 @@ use super::speaker_service::{
     VerifyResponse, WatchlistHit,
 };
 use super::wire::*;
-use super::{aggregates, calls, health, reviews, scripts, speakers, webhooks};
+use super::{aggregates, calls, health, reviews, scripts, speakers, streams, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,14 +26,15 @@ use super::{aggregates, calls, health, reviews, scripts, speakers, webhooks};
     ),
     paths(
         calls::upload_call, calls::list_calls, calls::get_call, calls::get_report, calls::get_transcript,
-        calls::get_audio, calls::reanalyze_call, calls::search,
+        calls::get_audio, calls::reanalyze_call, calls::delete_call, calls::search,
         scripts::create_script, scripts::list_scripts, scripts::get_script, scripts::update_script,
         scripts::delete_script, scripts::rescore_script,
         reviews::add_review, reviews::list_reviews,
         speakers::enrol, speakers::verify, speakers::identify, speakers::watchlist_add, speakers::delete_speaker,
         speakers::list_audit,
-        aggregates::compliance, aggregates::sentiment,
+        aggregates::compliance, aggregates::sentiment, aggregates::handling,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::delete_webhook,
+        streams::open_stream,
         health::healthz, health::readyz, health::metrics, serve_openapi,
     ),
     components(schemas(
@@ -43,9 +44,10 @@ use super::{aggregates, calls, health, reviews, scripts, speakers, webhooks};
         CallList, Transcript, TranscriptTurn, TranscriptWord, SearchResults, SearchHitView,
         ScriptView, ScriptList, RescoreAccepted, Verdict, NewReview, ReviewView, ReviewList,
         AuditEntryView, AuditList, ComplianceAggregate, ComplianceBucketView, RuleFailureView,
-        SentimentAggregate, SentimentDay, NewWebhook, WebhookView, WebhookList, HealthStatus,
+        SentimentAggregate, SentimentDay, aggregates::HandlingAggregate, aggregates::HandlingBucketView, NewWebhook, WebhookView, WebhookList, HealthStatus,
         SpeakerKind, BiometricReason, EnrolStatus, EnrolResponse, VerifyDecision, WatchlistHit, VerifyResponse,
         IdentifyCandidate, IdentifyResponse,
+        streams::StreamStart, streams::StreamMessage, streams::StreamWord, streams::StreamSentiment,
     )),
     modifiers(&CommonResponses),
     security(("api_key" = [])),
@@ -56,6 +58,7 @@ use super::{aggregates, calls, health, reviews, scripts, speakers, webhooks};
         (name = "speakers", description = "Voice biometrics for the IVR, and its audit trail"),
         (name = "aggregates", description = "Dashboard numbers"),
         (name = "webhooks", description = "Event subscriptions"),
+        (name = "streams", description = "Live calls over a WebSocket: partial and final transcripts, alerts, verification"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

@@ -198,6 +198,9 @@ pub(crate) async fn rescore_script(
             break;
         }
     }
+    // Score against exactly the version that was just read, even if a newer one is saved
+    // before the jobs run; the call then records which version its outcomes come from.
+    state.store.pin_script_version(&caller.tenant, &call_ids, script.version).await?;
     let mut jobs_enqueued = 0;
     for call_id in &call_ids {
         state.store.enqueue_job(&caller.tenant, call_id, JobKind::Rescore).await?;

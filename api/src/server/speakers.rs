@@ -152,7 +152,7 @@ async fn run_enrolment(
     let min_net_speech_secs = form.min_net_speech_secs;
     let clips = form.clips;
     let n_clips = clips.len();
-    let result = blocking(move || match kind {
+    let result = biometric_work(&state, move || match kind {
         SpeakerKind::Fraudster => service.watchlist_add(&tenant, &id, clips, min_net_speech_secs),
         SpeakerKind::Customer | SpeakerKind::Agent => {
             service.enrol(EnrolInput { tenant, speaker_id: id, kind, clips, min_net_speech_secs })
@@ -290,7 +290,7 @@ pub(crate) async fn verify(
     let audio = form.clips.pop().unwrap_or_default();
     let service = state.speakers.clone();
     let (tenant, id) = (caller.tenant.clone(), speaker_id.clone());
-    let result = blocking(move || service.verify(&tenant, &id, &audio)).await?;
+    let result = biometric_work(&state, move || service.verify(&tenant, &id, &audio)).await?;
     match result {
         Ok(outcome) => {
             audit(&state, &caller, NewAuditEntry {
@@ -358,7 +358,7 @@ pub(crate) async fn identify(
     let audio = form.clips.pop().unwrap_or_default();
     let service = state.speakers.clone();
     let tenant = caller.tenant.clone();
-    let result = blocking(move || service.identify(&tenant, &audio)).await?;
+    let result = biometric_work(&state, move || service.identify(&tenant, &audio)).await?;
     match result {
         Ok(outcome) => {
             let best = outcome.candidates.first();
@@ -463,4 +463,14 @@ pub(crate) async fn list_audit(
     let entries = state.store.list_audit(&caller.tenant, &filter, Page { limit, offset }).await?;
     let next_cursor = (entries.len() as i64 == limit).then(|| (offset + limit).to_string());
     Ok(Json(AuditList { entries: entries.into_iter().map(AuditEntryView::from).collect(), next_cursor }))
+}
+
+/// Runs CPU-bound biometric work on the blocking pool once a slot is free, in arrival order.
+async fn biometric_work<T: Send + 'static>(state: &AppState, work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    let _slot = state
+        .biometric_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("the biometric request gate is closed".into()))?;
+    blocking(work).await
 }

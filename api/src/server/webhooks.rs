@@ -21,6 +21,7 @@ use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
+use super::egress;
 use super::auth::{Action, Caller};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::metrics::Metrics;
@@ -92,6 +93,9 @@ pub struct WebhookDeliveryConfig {
     pub idle_poll: Duration,
     /// How long a claimed delivery is held before another sender may take it.
     pub lease_secs: i64,
+    /// Deliver to loopback and private-network addresses (a receiver on the same machine or
+    /// network); off by default so a tenant cannot reach internal services (see [`super::egress`]).
+    pub allow_private_targets: bool,
 }
 
 impl Default for WebhookDeliveryConfig {
@@ -102,6 +106,7 @@ impl Default for WebhookDeliveryConfig {
             batch_size: 16,
             idle_poll: Duration::from_secs(1),
             lease_secs: 60,
+            allow_private_targets: false,
         }
     }
 }
@@ -118,12 +123,14 @@ pub async fn run_webhook_deliveries_with(
     metrics: Option<Metrics>,
     shutdown: CancellationToken,
 ) {
-    let client = match reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(config.request_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent("callsight-webhooks/1")
-        .build()
-    {
+        .user_agent("callsight-webhooks/1");
+    if !config.allow_private_targets {
+        builder = builder.dns_resolver(std::sync::Arc::new(egress::PublicOnlyResolver));
+    }
+    let client = match builder.build() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "cannot build the webhook HTTP client; webhooks are not delivered");
@@ -147,7 +154,12 @@ pub async fn run_webhook_deliveries_with(
         }
         for delivery in due {
             let body = delivery.payload.clone().into_bytes();
-            let sent = client
+            // Literal addresses never reach the resolver: check them here.
+            let refused = if config.allow_private_targets { None } else { egress::refuse_private_target(&delivery.url) };
+            let sent = if let Some(reason) = refused {
+                Err(reason)
+            } else {
+                client
                 .post(&delivery.url)
                 .header("content-type", "application/json")
                 .header("x-callsight-event", &delivery.event)
@@ -156,11 +168,13 @@ pub async fn run_webhook_deliveries_with(
                 .header("x-callsight-signature", signature(&delivery.secret, &body))
                 .body(body)
                 .send()
-                .await;
+                .await
+                .map_err(|error| format!("request failed: {error}"))
+            };
             let result = match sent {
                 Ok(response) if response.status().is_success() => Ok(()),
                 Ok(response) => Err(format!("receiver answered {}", response.status())),
-                Err(error) => Err(format!("request failed: {error}")),
+                Err(error) => Err(error),
             };
             match store.record_webhook_attempt(&delivery.id, result.clone(), config.max_attempts).await {
                 Ok(state) => {
@@ -215,6 +229,11 @@ pub(crate) async fn create_webhook(
         || url.chars().any(util::is_ecma_whitespace)
     {
         return Err(ApiError::Unprocessable(format!("invalid webhook url {url:?}: expected http(s)://host/path")));
+    }
+    if !state.config.allow_private_webhook_targets
+        && let Some(reason) = egress::refuse_private_target(url)
+    {
+        return Err(ApiError::Unprocessable(format!("{reason}; webhooks may only reach public addresses")));
     }
     if request.events.is_empty() {
         return Err(ApiError::Unprocessable("events must name at least one event (or \"*\")".into()));

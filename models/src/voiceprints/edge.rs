@@ -176,6 +176,43 @@ pub struct EdgeVoiceprintIndex {
     write_lock: Mutex<()>,
     /// Taken first in `Drop`, so the worker's shard handles are gone when the shards close.
     optimizer: Option<BackgroundOptimizer>,
+    /// Exclusive lock on `<dir>/.lock`, held for the index's life (declared last, so released
+    /// after the shards are closed). The kernel drops it when the process dies, even on SIGKILL.
+    _process_lock: fs::File,
+}
+
+const LOCK_FILE: &str = ".lock";
+
+/// Takes the directory's exclusive lock: two processes writing the same shards would corrupt them.
+fn lock_directory(dir: &Path) -> Result<fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|error| index_error(BACKEND, format!("opening {}: {error}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
+            return Err(index_error(
+                BACKEND,
+                format!("the voiceprint index in {} is open in another process{holder}; an embedded index serves one process", dir.display()),
+            ));
+        }
+        Err(fs::TryLockError::Error(error)) => {
+            return Err(index_error(BACKEND, format!("locking {}: {error}", path.display())));
+        }
+    }
+    // Who holds it, for the message above; best effort.
+    let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| write!(file, "{}", std::process::id()));
+    Ok(file)
 }
 
 impl EdgeVoiceprintIndex {
@@ -189,6 +226,7 @@ impl EdgeVoiceprintIndex {
         fs::create_dir_all(dir).map_err(|error| {
             index_error(BACKEND, format!("creating {}: {error}", dir.display()))
         })?;
+        let process_lock = lock_directory(dir)?;
         let entries = fs::read_dir(dir)
             .map_err(|error| index_error(BACKEND, format!("reading {}: {error}", dir.display())))?;
         let mut shards = HashMap::new();
@@ -230,6 +268,7 @@ impl EdgeVoiceprintIndex {
             shards: RwLock::new(shards),
             write_lock: Mutex::new(()),
             optimizer,
+            _process_lock: process_lock,
         })
     }
 

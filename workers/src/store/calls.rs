@@ -295,6 +295,16 @@ pub struct SentimentDayCount {
     pub calls: i64,
 }
 
+/// Handle time and silence of one group (agent, team, script or day) over analysed calls.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct HandlingBucket {
+    pub group_key: Option<String>,
+    pub calls: i64,
+    pub mean_duration_secs: Option<f64>,
+    /// Mean time in which no party speaks (the report's `metrics.non_talk_secs`).
+    pub mean_silence_secs: Option<f64>,
+}
+
 #[derive(sqlx::FromRow)]
 struct CallBucketRow {
     group_key: Option<String>,
@@ -651,6 +661,25 @@ impl Store {
              FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{range_sql} \
              GROUP BY day, label ORDER BY day, label",
             day = self.group_key_sql(GroupBy::Day)
+        );
+        Ok(with_pool!(self, pool => {
+            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args.0).fetch_all(pool).await?
+        }))
+    }
+
+    /// Average handle time (call duration) and silence (time nobody speaks: the report's
+    /// `metrics.non_talk_secs`, which a trigger copies into `calls.silence_secs`) per group, over
+    /// analysed calls.
+    pub async fn handling_summary(&self, tenant: &str, group: GroupBy, range: TimeRange) -> Result<Vec<HandlingBucket>> {
+        let mut args = Args::default();
+        let tenant_arg = args.push(Arg::Text(tenant.to_string()));
+        let range_sql = Store::range_sql(range, &mut args);
+        let sql = format!(
+            "SELECT {key} AS group_key, COUNT(*) AS calls, AVG(c.duration_secs) AS mean_duration_secs, \
+             AVG(c.silence_secs) AS mean_silence_secs \
+             FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{range_sql} \
+             GROUP BY group_key ORDER BY group_key",
+            key = self.group_key_sql(group)
         );
         Ok(with_pool!(self, pool => {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args.0).fetch_all(pool).await?

@@ -5,6 +5,7 @@
 mod calls;
 mod keys;
 mod records;
+mod sessions;
 mod webhooks;
 
 use std::str::FromStr;
@@ -18,6 +19,7 @@ use crate::error::{Result, WorkersError};
 pub use calls::*;
 pub use keys::*;
 pub use records::*;
+pub use sessions::*;
 pub use webhooks::*;
 
 /// Runs `$body` with `$pool` bound to the concrete pool. The body is compiled once per backend,

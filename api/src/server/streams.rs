@@ -1,0 +1,727 @@
+//! `GET /v1/streams`: live calls over a WebSocket (RFC 6455). The client sends a JSON `start`,
+//! then binary frames of raw samples of any size, then `stop` (or just closes); the server sends
+//! JSON events back: `started`, `partial`, `final`, `turn`, `alert`, `verification`,
+//! `watchlist_hit`, `error` and, at the end, `summary`. The protocol is documented in
+//! `docs/streaming.md`.
+//!
+//! The API only moves bytes and events: the binary implements [`StreamService`] over
+//! `pipeline::streaming` with the shared models, so this crate never depends on `models`.
+//!
+//! Scheduling: every stream's work runs on the blocking pool, and at most
+//! [`StreamService::inference_slots`] pieces of work (one per core) run at once; the semaphore
+//! is fair, so streams take turns. A stream that falls behind gets its waiting audio in one piece
+//! next time (the session then skips partials, never finals). Beyond
+//! [`StreamService::capacity`] streams, new ones are refused with 503 before the upgrade.
+//!
+//! When a stream ends, by `stop` or by a dropped connection, the audio received so far is stored
+//! as a call with its transcript next to it, and queued for the post-call analysis like an upload.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use callsight_pipeline::streaming::{LiveAlert, StreamEvent};
+use callsight_pipeline::types::Turn;
+use callsight_workers::store::NewCall;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use super::AppState;
+use super::auth::{Action, Caller};
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
+use super::metrics::Metrics;
+use super::util;
+
+/// A client that sends nothing for this long is treated as gone.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client has to send `start` after the upgrade.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest accepted text value in `start`.
+const MAX_START_TEXT_CHARS: usize = 256;
+
+/// `start`: what the stream is. Sample rate and encoding describe the binary frames that follow.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamStart {
+    /// `pcm_s16le`, `mulaw`, `alaw` or `f32le`; interleaved when there are two channels.
+    pub encoding: String,
+    /// Samples per second per channel (4000..=192000).
+    pub sample_rate: u32,
+    /// The party on each channel: `["agent", "customer"]`, `["customer", "agent"]`, or one
+    /// channel `["mixed"]` (both parties on one line; speakers are then `unknown`).
+    pub channels: Vec<String>,
+    /// A stored compliance script for live alerts and the post-call report.
+    #[serde(default)]
+    pub script_id: Option<String>,
+    /// Who the caller claims to be: their voice is verified against this customer's voiceprint.
+    #[serde(default)]
+    pub claimed_customer_id: Option<String>,
+    /// The recorder's or telephony platform's id; must be unique per tenant.
+    #[serde(default)]
+    pub external_call_id: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// ISO 639-1 hint; detected when absent.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// What the binary needs to open a stream, resolved by the API (tenant, script body).
+#[derive(Debug, Clone)]
+pub struct OpenStream {
+    pub tenant: String,
+    pub start: StreamStart,
+    /// `(script id, version, body)` of the script named in `start`.
+    pub script: Option<(String, i64, serde_json::Value)>,
+}
+
+/// A recognised word of a `final`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StreamWord {
+    pub text: String,
+    pub start_secs: f64,
+    pub end_secs: f64,
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StreamSentiment {
+    /// `positive`, `neutral` or `negative`.
+    pub label: String,
+    /// -1 (negative) .. +1 (positive).
+    pub score: f32,
+}
+
+/// Every message the server sends, as JSON text with a `type`. Times are seconds of audio from
+/// the start of the stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamMessage {
+    /// The stream is open; audio frames may follow.
+    Started { sample_rate: u32, channels: Vec<String> },
+    /// The current, unstable guess for what `speaker` is saying; the next partial or final replaces it.
+    Partial { speaker: String, start_secs: f64, end_secs: f64, text: String },
+    /// Committed words, never revised.
+    Final { speaker: String, start_secs: f64, end_secs: f64, text: String, words: Vec<StreamWord> },
+    /// A finished turn of one speaker with its sentiment.
+    Turn { speaker: String, start_secs: f64, end_secs: f64, text: String, sentiment: Option<StreamSentiment> },
+    /// `forbidden_phrase`, `required_phrase_missing`, `long_silence` or `customer_negative`.
+    Alert {
+        kind: String,
+        rule_id: Option<String>,
+        severity: String,
+        message: String,
+        /// When the server noticed (audio time).
+        detected_at_secs: f64,
+        start_secs: f64,
+        end_secs: f64,
+        text: Option<String>,
+    },
+    /// Voice verification of the claimed customer on the customer's speech so far; sent again as
+    /// more speech arrives.
+    Verification {
+        speaker_id: String,
+        /// `accept`, `reject` or `inconclusive`.
+        decision: String,
+        score: Option<f64>,
+        threshold: f64,
+        net_speech_secs: f64,
+        reasons: Vec<String>,
+    },
+    /// The caller's voice matches a watchlisted (fraudster) voice.
+    WatchlistHit { speaker_id: String, score: f64, net_speech_secs: f64 },
+    /// Something went wrong; `fatal` errors end the stream.
+    Error { code: String, message: String, fatal: bool },
+    /// The last message: the stored call (if any audio arrived) and its post-call analysis job.
+    Summary {
+        call_id: Option<String>,
+        job_id: Option<String>,
+        duration_secs: f64,
+        n_finals: usize,
+        n_alerts: usize,
+        /// The last verification decision, if any.
+        verification: Option<String>,
+    },
+}
+
+impl StreamMessage {
+    /// The wire form of a pipeline event.
+    pub fn from_event(event: &StreamEvent) -> Self {
+        match event {
+            StreamEvent::Partial { speaker, start_secs, end_secs, text } => StreamMessage::Partial {
+                speaker: speaker.as_str().to_string(),
+                start_secs: *start_secs,
+                end_secs: *end_secs,
+                text: text.clone(),
+            },
+            StreamEvent::Final(segment) => StreamMessage::Final {
+                speaker: segment.speaker.as_str().to_string(),
+                start_secs: segment.start_secs,
+                end_secs: segment.end_secs,
+                text: segment.text.clone(),
+                words: segment
+                    .words
+                    .iter()
+                    .map(|w| StreamWord {
+                        text: w.text.trim().to_string(),
+                        start_secs: w.start_secs,
+                        end_secs: w.end_secs,
+                        confidence: w.confidence,
+                    })
+                    .collect(),
+            },
+            StreamEvent::Turn(turn) => turn_message(turn),
+            StreamEvent::Alert(alert) => alert_message(alert),
+        }
+    }
+
+    fn error(code: &str, message: impl Into<String>, fatal: bool) -> Self {
+        StreamMessage::Error { code: code.to_string(), message: message.into(), fatal }
+    }
+}
+
+fn turn_message(turn: &Turn) -> StreamMessage {
+    StreamMessage::Turn {
+        speaker: turn.speaker.as_str().to_string(),
+        start_secs: turn.start_secs,
+        end_secs: turn.end_secs,
+        text: turn.text.clone(),
+        sentiment: turn.sentiment.map(|s| StreamSentiment {
+            label: serde_json::to_value(s.label).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            score: s.score,
+        }),
+    }
+}
+
+fn alert_message(alert: &LiveAlert) -> StreamMessage {
+    StreamMessage::Alert {
+        kind: alert.kind.as_str().to_string(),
+        rule_id: alert.rule_id.clone(),
+        severity: alert.severity.as_str().to_string(),
+        message: alert.message.clone(),
+        detected_at_secs: alert.detected_at_secs,
+        start_secs: alert.start_secs,
+        end_secs: alert.end_secs,
+        text: alert.text.clone(),
+    }
+}
+
+/// What an ended stream leaves behind.
+pub struct FinishedStream {
+    /// Events of the last words (finals, turns, alerts, a last verification).
+    pub messages: Vec<StreamMessage>,
+    /// The audio received, as a 16-bit PCM WAV at the client's rate and channels; `None` when no
+    /// whole sample arrived.
+    pub wav: Option<Vec<u8>>,
+    /// The transcript the post-call analysis uses instead of transcribing again (JSON).
+    pub transcript_json: Vec<u8>,
+    pub duration_secs: f64,
+    pub n_channels: usize,
+}
+
+/// Failures of the streaming engine. `BadRequest` is the client's fault; `Internal` is logged.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamServiceError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("streaming engine failed: {0}")]
+    Internal(String),
+}
+
+/// One open stream. Every method blocks (inference); the API calls them on the blocking pool.
+pub trait LiveStream: Send + 'static {
+    /// Takes the next audio bytes (any length, any framing) and returns the events they produced.
+    fn push(&mut self, audio: &[u8]) -> Result<Vec<StreamMessage>, StreamServiceError>;
+    /// Ends the stream.
+    fn finish(&mut self) -> Result<FinishedStream, StreamServiceError>;
+}
+
+/// The streaming engine, implemented by the binary.
+pub trait StreamService: Send + Sync + 'static {
+    /// Most streams served at once; more are refused with 503.
+    fn capacity(&self) -> usize;
+    /// Pieces of stream work (inference) run at once: at most the number of cores.
+    fn inference_slots(&self) -> usize;
+    /// Opens a stream (blocking: allocates per-stream state). Bad settings are `BadRequest`.
+    fn open(&self, request: OpenStream) -> Result<Box<dyn LiveStream>, StreamServiceError>;
+}
+
+/// The streaming engine with its admission counter and the inference slots, shared by handlers.
+pub struct LiveStreams {
+    service: Arc<dyn StreamService>,
+    inference: Arc<Semaphore>,
+    active: AtomicUsize,
+}
+
+impl LiveStreams {
+    pub fn new(service: Arc<dyn StreamService>) -> Self {
+        let inference = Arc::new(Semaphore::new(service.inference_slots().max(1)));
+        LiveStreams { service, inference, active: AtomicUsize::new(0) }
+    }
+
+    /// Streams open now.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    fn try_admit(self: &Arc<Self>, metrics: &Metrics) -> Option<Admission> {
+        let capacity = self.service.capacity();
+        self.active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < capacity).then_some(n + 1))
+            .ok()
+            .map(|_| {
+                metrics.set_active_streams(self.active());
+                Admission { streams: self.clone(), metrics: metrics.clone() }
+            })
+    }
+}
+
+/// A place among the open streams, given back when dropped (however the stream ends).
+struct Admission {
+    streams: Arc<LiveStreams>,
+    metrics: Metrics,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.streams.active.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.set_active_streams(self.streams.active());
+    }
+}
+
+/// Stream a live call.
+///
+/// A WebSocket (RFC 6455) endpoint: connect with `Authorization: Bearer KEY` (roles `ingest` or
+/// `admin`). Send a JSON text message `{"type": "start", "encoding": "pcm_s16le", "sample_rate":
+/// 8000, "channels": ["agent", "customer"], "script_id": ..., "claimed_customer_id": ...,
+/// "external_call_id": ...}`, then binary messages of interleaved samples of any size, then
+/// `{"type": "stop"}` (or close). The server answers with JSON text messages, each with a
+/// `type`: `started`, `partial`, `final`, `turn`, `alert`, `verification`, `watchlist_hit`,
+/// `error` and finally `summary`, which names the stored call whose post-call report follows as
+/// for an upload. Full protocol: docs/streaming.md. Refused with 503 when the server already
+/// serves as many streams as it can in real time.
+#[utoipa::path(
+    get, path = "/v1/streams", tag = "streams",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol; messages are StreamMessage JSON", body = StreamMessage),
+        (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody),
+        (status = 503, description = "At capacity (or streaming is off); see Retry-After", body = ErrorBody),
+    )
+)]
+pub(crate) async fn open_stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    caller.require(Action::StreamCalls)?;
+    let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest(format!("not a WebSocket upgrade: {rejection}")))?;
+    let Some(streams) = state.streams.clone() else {
+        return Ok(unavailable("streaming_disabled", "live streaming is not enabled on this server"));
+    };
+    let Some(admission) = streams.try_admit(&state.metrics) else {
+        state.metrics.stream_refused();
+        tracing::warn!(active = streams.active(), "stream refused: at capacity");
+        return Ok(unavailable(
+            "at_capacity",
+            &format!("this server already serves {} live streams, its real-time capacity", streams.active()),
+        ));
+    };
+    let span = tracing::info_span!("stream", tenant = %caller.tenant);
+    Ok(upgrade.on_upgrade(move |socket| run_stream(socket, state, streams, caller, admission).instrument(span)))
+}
+
+fn unavailable(code: &str, message: &str) -> Response {
+    let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message: message.to_string(), line: None } };
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
+/// How the client side of a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Stop,
+    Disconnected,
+    TooLong,
+}
+
+async fn send(socket: &mut WebSocket, message: &StreamMessage) -> bool {
+    let Ok(text) = serde_json::to_string(message) else { return false };
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+async fn fail_and_close(socket: &mut WebSocket, code: &str, message: String) {
+    let _ = send(socket, &StreamMessage::error(code, message, true)).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame { code: close_code::POLICY, reason: "stream refused".into() })))
+        .await;
+}
+
+/// Waits for `start` and checks it; the error is sent to the client.
+async fn receive_start(socket: &mut WebSocket, state: &AppState, caller: &Caller) -> Result<OpenStream, (String, String)> {
+    let bad = |message: String| ("bad_start".to_string(), message);
+    let text = loop {
+        match tokio::time::timeout(START_TIMEOUT, socket.recv()).await {
+            Err(_) => return Err(bad(format!("no start message within {} s", START_TIMEOUT.as_secs()))),
+            Ok(None | Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                return Err(("disconnected".into(), "closed before start".into()));
+            }
+            Ok(Some(Ok(Message::Text(text)))) => break text.to_string(),
+            Ok(Some(Ok(Message::Binary(_)))) => return Err(bad("audio before the start message".into())),
+            Ok(Some(Ok(_))) => {}
+        }
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("start is not valid JSON: {e}")))?;
+    let kind = value.as_object_mut().and_then(|o| o.remove("type"));
+    if kind.as_ref().and_then(serde_json::Value::as_str) != Some("start") {
+        return Err(bad("the first message must be {\"type\": \"start\", ...}".into()));
+    }
+    let start: StreamStart = serde_json::from_value(value).map_err(|e| bad(format!("invalid start: {e}")))?;
+    for (field, text) in [
+        ("claimed_customer_id", &start.claimed_customer_id),
+        ("external_call_id", &start.external_call_id),
+        ("agent_id", &start.agent_id),
+        ("language", &start.language),
+    ] {
+        if let Some(text) = text
+            && (text.is_empty() || text.chars().count() > MAX_START_TEXT_CHARS)
+        {
+            return Err(bad(format!("{field} must be 1 to {MAX_START_TEXT_CHARS} characters")));
+        }
+    }
+    if let Some(customer_id) = &start.claimed_customer_id {
+        util::check_client_id("claimed_customer_id", customer_id).map_err(|e| bad(e.to_string()))?;
+    }
+    if let Some(external_id) = &start.external_call_id {
+        match state.store.find_call_by_external_id(&caller.tenant, external_id).await {
+            Ok(Some(existing)) => {
+                return Err(("duplicate".into(), format!("external_call_id {external_id:?} is already call {}", existing.id)));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "checking external_call_id failed");
+                return Err(("internal".into(), "internal error".into()));
+            }
+        }
+    }
+    let script = match &start.script_id {
+        Some(script_id) => {
+            util::check_client_id("script_id", script_id).map_err(|e| bad(e.to_string()))?;
+            match state.store.get_script(&caller.tenant, script_id, None).await {
+                Ok(Some(script)) => Some((script_id.clone(), script.version, script.body)),
+                Ok(None) => return Err(bad(format!("unknown script {script_id:?}"))),
+                Err(error) => {
+                    tracing::error!(%error, "loading the stream's script failed");
+                    return Err(("internal".into(), "internal error".into()));
+                }
+            }
+        }
+        None => None,
+    };
+    Ok(OpenStream { tenant: caller.tenant.clone(), start, script })
+}
+
+type PushResult = (Box<dyn LiveStream>, Result<Vec<StreamMessage>, StreamServiceError>);
+
+async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStreams>, caller: Caller, admission: Admission) {
+    let request = match receive_start(&mut socket, &state, &caller).await {
+        Ok(request) => request,
+        Err((code, message)) => {
+            tracing::info!(%code, %message, "stream start refused");
+            fail_and_close(&mut socket, &code, message).await;
+            return;
+        }
+    };
+    let start = request.start.clone();
+    let script_version = request.script.as_ref().map(|(_, version, _)| *version);
+    let service = streams.service.clone();
+    let opened = tokio::task::spawn_blocking(move || service.open(request)).await;
+    let stream = match opened {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(StreamServiceError::BadRequest(message))) => {
+            fail_and_close(&mut socket, "bad_start", message).await;
+            return;
+        }
+        Ok(Err(StreamServiceError::Internal(message))) => {
+            tracing::error!(%message, "opening a stream failed");
+            fail_and_close(&mut socket, "internal", "internal error".into()).await;
+            return;
+        }
+        Err(error) => {
+            tracing::error!(%error, "opening a stream panicked");
+            fail_and_close(&mut socket, "internal", "internal error".into()).await;
+            return;
+        }
+    };
+    let started = StreamMessage::Started { sample_rate: start.sample_rate, channels: start.channels.clone() };
+    let mut connected = send(&mut socket, &started).await;
+    tracing::info!(channels = ?start.channels, sample_rate = start.sample_rate, "stream started");
+
+    let bytes_per_sample = match start.encoding.as_str() {
+        "pcm_s16le" => 2,
+        "f32le" => 4,
+        _ => 1,
+    };
+    let max_bytes = (state.config.max_audio_duration_secs
+        * f64::from(start.sample_rate)
+        * start.channels.len() as f64
+        * f64::from(bytes_per_sample)) as u64;
+    let mut n_bytes_received: u64 = 0;
+    let mut n_finals = 0usize;
+    let mut n_alerts = 0usize;
+    let mut last_verification: Option<String> = None;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut in_flight: Option<tokio::task::JoinHandle<Option<PushResult>>> = None;
+    // The stream's state: here between pieces of work, on the blocking pool during one.
+    let mut idle_stream: Option<Box<dyn LiveStream>> = Some(stream);
+    let mut ending: Option<Ending> = None;
+    let mut last_activity = tokio::time::Instant::now();
+
+    let mut note = |message: &StreamMessage| match message {
+        StreamMessage::Final { .. } => n_finals += 1,
+        StreamMessage::Alert { .. } => n_alerts += 1,
+        StreamMessage::Verification { decision, .. } => last_verification = Some(decision.clone()),
+        _ => {}
+    };
+
+    loop {
+        // Start the next piece of work when the stream is idle and audio is waiting.
+        if in_flight.is_none() && !pending.is_empty()
+            && let Some(mut owned) = idle_stream.take()
+        {
+            let audio = std::mem::take(&mut pending);
+            let inference = streams.inference.clone();
+            in_flight = Some(tokio::spawn(async move {
+                // The permit is held for the whole piece of work: inference never oversubscribes cores.
+                let permit = inference.acquire_owned().await.ok()?;
+                let result = tokio::task::spawn_blocking(move || {
+                    let result = owned.push(&audio);
+                    drop(permit);
+                    (owned, result)
+                })
+                .await
+                .ok()?;
+                Some(result)
+            }));
+        }
+        if in_flight.is_none() && ending.is_some() {
+            break;
+        }
+        tokio::select! {
+            received = socket.recv(), if ending.is_none() => {
+                last_activity = tokio::time::Instant::now();
+                match received {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        n_bytes_received += bytes.len() as u64;
+                        if n_bytes_received > max_bytes {
+                            let message = format!(
+                                "the stream is longer than the limit of {:.0} s of audio; ending it",
+                                state.config.max_audio_duration_secs
+                            );
+                            connected = connected && send(&mut socket, &StreamMessage::error("too_long", message, true)).await;
+                            ending = Some(Ending::TooLong);
+                        } else {
+                            pending.extend_from_slice(&bytes);
+                        }
+                    }
+                    Some(Ok(Message::Text(text))) => match client_message_type(&text).as_deref() {
+                        Some("stop") => ending = Some(Ending::Stop),
+                        other => {
+                            let message = format!("expected binary audio or {{\"type\": \"stop\"}}, got a text message of type {other:?}");
+                            connected = connected && send(&mut socket, &StreamMessage::error("bad_message", message, false)).await;
+                        }
+                    },
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        connected = false;
+                        ending = Some(Ending::Disconnected);
+                    }
+                    Some(Ok(_)) => {}
+                }
+            }
+            done = async { in_flight.as_mut().expect("guarded by the select condition").await }, if in_flight.is_some() => {
+                in_flight = None;
+                match done {
+                    Ok(Some((owned, result))) => {
+                        idle_stream = Some(owned);
+                        match result {
+                            Ok(messages) => {
+                                for message in &messages {
+                                    note(message);
+                                    connected = connected && send(&mut socket, message).await;
+                                }
+                            }
+                            Err(error) => {
+                                let (code, text) = describe(&error);
+                                connected = connected && send(&mut socket, &StreamMessage::error(code, text, true)).await;
+                                ending.get_or_insert(Ending::Stop);
+                                pending.clear();
+                            }
+                        }
+                    }
+                    _ => {
+                        tracing::error!("stream work panicked or was cancelled");
+                        // The stream's state went with the failed task: nothing left to store.
+                        if connected {
+                            let _ = send(&mut socket, &StreamMessage::error("internal", "internal error", true)).await;
+                            let summary = StreamMessage::Summary {
+                                call_id: None, job_id: None, duration_secs: 0.0, n_finals, n_alerts, verification: last_verification.clone(),
+                            };
+                            let _ = send(&mut socket, &summary).await;
+                        }
+                        drop(admission);
+                        return;
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(last_activity + IDLE_TIMEOUT), if ending.is_none() => {
+                tracing::info!("stream idle for {} s; ending it", IDLE_TIMEOUT.as_secs());
+                connected = connected && send(&mut socket, &StreamMessage::error("idle", "no audio for 60 s; ending the stream", true)).await;
+                ending = Some(Ending::Disconnected);
+            }
+        }
+    }
+    let ending = ending.unwrap_or(Ending::Disconnected);
+    let Some(mut owned) = idle_stream.take() else {
+        tracing::error!("stream state missing at the end");
+        return;
+    };
+    let finished = tokio::task::spawn_blocking(move || owned.finish()).await;
+    let summary = match finished {
+        Ok(Ok(finished)) => {
+            for message in &finished.messages {
+                note(message);
+                connected = connected && send(&mut socket, message).await;
+            }
+            let stored = match &finished.wav {
+                Some(wav) => store_stream_call(&state, &caller, &start, script_version, wav, &finished).await,
+                None => Ok(None),
+            };
+            let (call_id, job_id) = match stored {
+                Ok(Some((call_id, job_id))) => (Some(call_id), Some(job_id)),
+                Ok(None) => (None, None),
+                Err(error) => {
+                    tracing::error!(%error, "storing a streamed call failed");
+                    connected = connected
+                        && send(&mut socket, &StreamMessage::error("not_stored", "the call could not be stored", false)).await;
+                    (None, None)
+                }
+            };
+            tracing::info!(?ending, call_id = ?call_id, duration_secs = finished.duration_secs, "stream ended");
+            StreamMessage::Summary { call_id, job_id, duration_secs: finished.duration_secs, n_finals, n_alerts, verification: last_verification }
+        }
+        Ok(Err(error)) => {
+            let (code, text) = describe(&error);
+            connected = connected && send(&mut socket, &StreamMessage::error(code, text, true)).await;
+            StreamMessage::Summary { call_id: None, job_id: None, duration_secs: 0.0, n_finals, n_alerts, verification: last_verification }
+        }
+        Err(error) => {
+            tracing::error!(%error, "finishing a stream panicked");
+            StreamMessage::Summary { call_id: None, job_id: None, duration_secs: 0.0, n_finals, n_alerts, verification: last_verification }
+        }
+    };
+    if connected && send(&mut socket, &summary).await {
+        let _ = socket.send(Message::Close(Some(CloseFrame { code: close_code::NORMAL, reason: "stream ended".into() }))).await;
+    }
+    drop(admission);
+}
+
+/// The `type` of a client text message, if it is a JSON object with one.
+fn client_message_type(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.get("type")?.as_str().map(str::to_string)
+}
+
+fn describe(error: &StreamServiceError) -> (&'static str, String) {
+    match error {
+        StreamServiceError::BadRequest(message) => ("bad_audio", message.clone()),
+        StreamServiceError::Internal(message) => {
+            tracing::error!(%message, "stream processing failed");
+            ("internal", "internal error".into())
+        }
+    }
+}
+
+/// Stores the received audio and the transcript next to it, then the call row and its job in
+/// one transaction, as an upload: the post-call analysis reads the transcript instead of
+/// running Whisper again.
+async fn store_stream_call(
+    state: &AppState,
+    caller: &Caller,
+    start: &StreamStart,
+    script_version: Option<i64>,
+    wav: &[u8],
+    finished: &FinishedStream,
+) -> Result<Option<(String, String)>, String> {
+    let call_id = callsight_workers::new_id();
+    let path = state.config.audio_dir.join(format!("{call_id}.wav"));
+    let transcript_path = callsight_pipeline::streaming::transcript_sidecar_path(&path);
+    let sha256 = {
+        let write_path = path.clone();
+        let wav = wav.to_vec();
+        let transcript = finished.transcript_json.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            // The transcript first: a call row must never point at audio without it.
+            write_synced(&transcript_path, &transcript)?;
+            write_synced(&write_path, &wav)?;
+            Ok(format!("{:x}", Sha256::digest(&wav)))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("writing {}: {e}", path.display()))?
+    };
+    let channel_layout = match start.channels.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["agent", "customer"] => "agent_customer",
+        ["customer", "agent"] => "customer_agent",
+        _ => "mixed",
+    };
+    let new_call = NewCall {
+        id: call_id.clone(),
+        external_call_id: start.external_call_id.clone(),
+        agent_id: start.agent_id.clone(),
+        team: None,
+        customer_id: start.claimed_customer_id.clone(),
+        script_id: start.script_id.clone(),
+        script_version,
+        language_hint: start.language.clone(),
+        channel_layout: Some(channel_layout.to_string()),
+        metadata: serde_json::json!({
+            "source": "stream",
+            "file_name": "stream.wav",
+            "duration_secs": finished.duration_secs,
+            "n_channels": finished.n_channels,
+            "enroll_customer_voice": false,
+        }),
+        audio_path: path.display().to_string(),
+        audio_bytes: wav.len() as i64,
+        audio_sha256: sha256,
+    };
+    match state.store.insert_call_and_enqueue(&caller.tenant, &new_call).await {
+        Ok(enqueued) => {
+            tracing::info!(call_id = %enqueued.call_id, job_id = %enqueued.job_id, "streamed call stored");
+            Ok(Some((enqueued.call_id, enqueued.job_id)))
+        }
+        Err(error) => {
+            for leftover in [path.clone(), callsight_pipeline::streaming::transcript_sidecar_path(&path)] {
+                let _ = tokio::fs::remove_file(&leftover).await;
+            }
+            Err(error.to_string())
+        }
+    }
+}
+
+fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let temporary = path.with_extension("partial");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}

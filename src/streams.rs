@@ -1,0 +1,335 @@
+//! The live-call engine behind `GET /v1/streams`: `pipeline::streaming` sessions on shared
+//! models, plus in-call voice verification and watchlist screening through the biometric engine.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::Context;
+use callsight_api::server::speaker_service::SpeakerServiceError;
+use callsight_api::server::streams::{
+    FinishedStream, LiveStream, OpenStream, StreamMessage, StreamService, StreamServiceError,
+};
+use callsight_models::fetch::ModelFile;
+use callsight_models::text::{E5Embedder, SentimentHead};
+use callsight_models::whisper::{WhisperConfig, WhisperTranscriber};
+use callsight_pipeline::analyze::AnalysisEngines;
+use callsight_pipeline::audio::{DecodedAudio, encode_wav_pcm16};
+use callsight_pipeline::engines::{SentimentScorer, Transcriber, VoiceActivityDetector};
+use callsight_pipeline::error::PipelineError;
+use callsight_pipeline::streaming::{
+    AlertConfig, SampleEncoding, StreamConfig, StreamEngines, StreamSession, StreamSetup,
+};
+use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
+use serde::{Deserialize, Serialize};
+
+use crate::biometrics::BiometricsEngine;
+use crate::cli::ModelArgs;
+use crate::config::Config;
+use crate::engines::{WhisperModel, load_vad, model_store};
+
+/// The `[streams]` section of the configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamsConfig {
+    /// Serve `GET /v1/streams` (loads a Whisper model for live use at start).
+    pub enabled: bool,
+    /// Streams served at once; more are refused with 503. Measure with `scripts/stream_bench.sh`.
+    pub capacity: usize,
+    /// Whisper model for live transcription ("base" or "tiny.en"); `analysis.model` when absent.
+    pub model: Option<String>,
+    /// Pieces of stream inference run at once [default: the cores]; each uses
+    /// `threads_per_inference` threads, and slots × threads never exceeds the cores.
+    pub inference_slots: Option<usize>,
+    pub threads_per_inference: usize,
+    /// A segment is final this long after its speaker stops.
+    pub endpoint_silence_secs: f64,
+    /// Longest window re-transcribed while someone talks without pausing.
+    pub max_window_secs: f64,
+    /// Least new audio between two partials of one speaker.
+    pub partial_interval_secs: f64,
+    /// Nobody speaking this long raises a `long_silence` alert.
+    pub silence_alert_secs: f64,
+    /// Verification is repeated each time this much more customer speech has arrived...
+    pub verify_every_secs: f64,
+    /// ...until the customer has spoken this long (net); the decision then stands.
+    pub verify_until_secs: f64,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        let policy = StreamConfig::default();
+        Self {
+            enabled: true,
+            capacity: 4,
+            model: None,
+            inference_slots: None,
+            threads_per_inference: 1,
+            endpoint_silence_secs: policy.endpoint_silence_secs,
+            max_window_secs: policy.max_window_secs,
+            partial_interval_secs: policy.partial_interval_secs,
+            silence_alert_secs: AlertConfig::default().silence_alert_secs,
+            verify_every_secs: 4.0,
+            verify_until_secs: 30.0,
+        }
+    }
+}
+
+/// The shared models and settings of every live stream.
+struct Shared {
+    vad: Arc<dyn VoiceActivityDetector>,
+    transcriber: Arc<dyn Transcriber>,
+    sentiment: Arc<dyn SentimentScorer>,
+    biometrics: Arc<BiometricsEngine>,
+    policy: StreamConfig,
+    allowed_languages: Vec<String>,
+    min_verify_secs: f64,
+    verify_every_secs: f64,
+    verify_until_secs: f64,
+}
+
+pub struct StreamEngine {
+    shared: Arc<Shared>,
+    capacity: usize,
+    inference_slots: usize,
+}
+
+/// Loads the live engine: its own Whisper (one context, a state per pass), Silero with one
+/// session per slot, and the sentiment model of `analysis` when it is already loaded.
+pub fn load_stream_engine(
+    models: &ModelArgs,
+    config: &Config,
+    biometrics: Arc<BiometricsEngine>,
+    analysis: Option<&AnalysisEngines>,
+) -> anyhow::Result<StreamEngine> {
+    let streams = &config.streams;
+    let cores = models.threads.unwrap_or_else(crate::cli::default_threads).max(1);
+    let threads = streams.threads_per_inference.clamp(1, cores);
+    let inference_slots = streams.inference_slots.unwrap_or(cores / threads).clamp(1, (cores / threads).max(1));
+    let store = model_store(models);
+    let model_name = streams.model.as_deref().unwrap_or(&config.analysis.model);
+    let (whisper_file, whisper_name) = match WhisperModel::from_config(model_name)? {
+        WhisperModel::Base => (ModelFile::WhisperBase, "whisper-base"),
+        WhisperModel::TinyEn => (ModelFile::WhisperTinyEn, "whisper-tiny.en"),
+    };
+    let vad = load_vad(models, inference_slots)?;
+    let transcriber: Arc<dyn Transcriber> = Arc::new(
+        WhisperTranscriber::load(&store.require(whisper_file)?, whisper_name, WhisperConfig { threads, ..WhisperConfig::default() })
+            .context("loading the Whisper model for live streams")?,
+    );
+    let sentiment: Arc<dyn SentimentScorer> = match analysis {
+        Some(engines) => engines.sentiment.clone(),
+        None => {
+            let embedder = Arc::new(
+                E5Embedder::load(&store.require(ModelFile::Me5Onnx)?, &store.require(ModelFile::Me5Tokenizer)?, threads)
+                    .context("loading the multilingual-e5 text model")?,
+            );
+            Arc::new(SentimentHead::bundled(embedder).context("loading the sentiment head")?)
+        }
+    };
+    let policy = StreamConfig {
+        vad: config.analysis.vad.clone(),
+        endpoint_silence_secs: streams.endpoint_silence_secs,
+        max_window_secs: streams.max_window_secs,
+        partial_interval_secs: streams.partial_interval_secs,
+        hallucination: config.analysis.hallucination.clone(),
+        alerts: AlertConfig { silence_alert_secs: streams.silence_alert_secs, ..AlertConfig::default() },
+        matching: config.analysis.matching.clone(),
+    };
+    policy.validate().context("invalid [streams] configuration")?;
+    tracing::info!(model = whisper_name, inference_slots, threads, capacity = streams.capacity, "live streams enabled");
+    Ok(StreamEngine {
+        shared: Arc::new(Shared {
+            vad,
+            transcriber,
+            sentiment,
+            biometrics,
+            policy,
+            allowed_languages: config.analysis.languages.clone(),
+            min_verify_secs: config.biometrics.min_verify_net_speech_secs,
+            verify_every_secs: streams.verify_every_secs.max(0.5),
+            verify_until_secs: streams.verify_until_secs,
+        }),
+        capacity: streams.capacity.max(1),
+        inference_slots,
+    })
+}
+
+impl StreamService for StreamEngine {
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn inference_slots(&self) -> usize {
+        self.inference_slots
+    }
+
+    fn open(&self, request: OpenStream) -> Result<Box<dyn LiveStream>, StreamServiceError> {
+        let start = &request.start;
+        let encoding = SampleEncoding::parse(&start.encoding).map_err(bad_request)?;
+        let channels = start
+            .channels
+            .iter()
+            .map(|role| match role.as_str() {
+                "agent" => Ok(Speaker::Agent),
+                "customer" => Ok(Speaker::Customer),
+                "mixed" | "unknown" => Ok(Speaker::Unknown),
+                other => Err(StreamServiceError::BadRequest(format!(
+                    "channel role {other:?}: expected \"agent\", \"customer\" or (one channel) \"mixed\""
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if channels.len() == 2 && channels.contains(&Speaker::Unknown) {
+            return Err(StreamServiceError::BadRequest("two channels must be \"agent\" and \"customer\"".into()));
+        }
+        let script = match &request.script {
+            Some((script_id, version, body)) => Some(crate::jobs::script_from_body(body, script_id, *version).map_err(|e| {
+                StreamServiceError::Internal(format!("stored script {script_id} v{version} is unreadable: {e:?}"))
+            })?),
+            None => None,
+        };
+        let setup = StreamSetup {
+            encoding,
+            sample_rate_hz: start.sample_rate,
+            channels,
+            script,
+            language: start.language.clone(),
+            allowed_languages: self.shared.allowed_languages.clone(),
+        };
+        let session = StreamSession::new(setup, self.shared.policy.clone()).map_err(bad_request)?;
+        Ok(Box::new(LiveCall {
+            shared: self.shared.clone(),
+            session,
+            tenant: request.tenant,
+            claimed_customer_id: start.claimed_customer_id.clone(),
+            next_check_secs: self.shared.min_verify_secs,
+            verification_stopped: false,
+            watchlist_seen: HashSet::new(),
+        }))
+    }
+}
+
+fn bad_request(error: PipelineError) -> StreamServiceError {
+    match error {
+        PipelineError::InvalidOption(message) | PipelineError::Audio { reason: message, .. } => {
+            StreamServiceError::BadRequest(message)
+        }
+        other => StreamServiceError::Internal(other.to_string()),
+    }
+}
+
+fn internal(error: PipelineError) -> StreamServiceError {
+    StreamServiceError::Internal(error.to_string())
+}
+
+/// One live call.
+struct LiveCall {
+    shared: Arc<Shared>,
+    session: StreamSession,
+    tenant: String,
+    claimed_customer_id: Option<String>,
+    /// Net customer speech at which verification (or screening) runs next.
+    next_check_secs: f64,
+    verification_stopped: bool,
+    watchlist_seen: HashSet<String>,
+}
+
+impl LiveCall {
+    /// Verifies the claimed customer (or screens an anonymous caller against the watchlist)
+    /// once enough net customer speech has arrived, and again as more arrives.
+    fn check_voice(&mut self, at_end: bool, messages: &mut Vec<StreamMessage>) {
+        if self.verification_stopped {
+            return;
+        }
+        let net_speech_secs = self.session.net_speech_secs(Speaker::Customer);
+        let due = net_speech_secs >= self.next_check_secs
+            || (at_end && net_speech_secs >= self.shared.min_verify_secs && self.next_check_secs > self.shared.min_verify_secs);
+        if !due {
+            return;
+        }
+        let Some((samples_16k, speech)) = self.session.party_audio_16k(Speaker::Customer) else { return };
+        self.next_check_secs = net_speech_secs + self.shared.verify_every_secs;
+        if net_speech_secs >= self.shared.verify_until_secs {
+            self.verification_stopped = true;
+        }
+        let hits = match &self.claimed_customer_id {
+            Some(customer_id) => {
+                let wav = encode_wav_pcm16(&DecodedAudio {
+                    sample_rate_hz: PIPELINE_SAMPLE_RATE_HZ,
+                    channels: vec![samples_16k.to_vec()],
+                });
+                match self.shared.biometrics.verify_samples(&self.tenant, customer_id, &wav) {
+                    Ok(verified) => {
+                        messages.push(StreamMessage::Verification {
+                            speaker_id: verified.speaker_id,
+                            decision: verified.decision.as_str().to_string(),
+                            score: verified.score,
+                            threshold: verified.threshold,
+                            net_speech_secs: verified.net_speech_secs,
+                            reasons: verified.reasons.iter().map(|r| r.message.clone()).collect(),
+                        });
+                        verified.watchlist_hits
+                    }
+                    Err(SpeakerServiceError::UnknownSpeaker(id)) => {
+                        self.verification_stopped = true;
+                        messages.push(StreamMessage::Error {
+                            code: "unknown_speaker".into(),
+                            message: format!("customer {id} has no enrolled voiceprint; the call is not verified"),
+                            fatal: false,
+                        });
+                        Vec::new()
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "live verification failed");
+                        Vec::new()
+                    }
+                }
+            }
+            None => match self.shared.biometrics.screen_speech(&self.tenant, samples_16k, speech) {
+                Ok(hits) => hits,
+                Err(error) => {
+                    tracing::warn!(%error, "live watchlist screening failed");
+                    Vec::new()
+                }
+            },
+        };
+        for hit in hits {
+            if self.watchlist_seen.insert(hit.speaker_id.clone()) {
+                messages.push(StreamMessage::WatchlistHit { speaker_id: hit.speaker_id, score: hit.score, net_speech_secs });
+            }
+        }
+    }
+}
+
+impl LiveStream for LiveCall {
+    fn push(&mut self, audio: &[u8]) -> Result<Vec<StreamMessage>, StreamServiceError> {
+        let shared = self.shared.clone();
+        let engines = StreamEngines { vad: shared.vad.as_ref(), transcriber: shared.transcriber.as_ref(), sentiment: shared.sentiment.as_ref() };
+        let events = self.session.push_bytes(audio, engines).map_err(internal)?;
+        let mut messages: Vec<StreamMessage> = events.iter().map(StreamMessage::from_event).collect();
+        self.check_voice(false, &mut messages);
+        Ok(messages)
+    }
+
+    fn finish(&mut self) -> Result<FinishedStream, StreamServiceError> {
+        let events = {
+            let shared = self.shared.clone();
+            let engines = StreamEngines { vad: shared.vad.as_ref(), transcriber: shared.transcriber.as_ref(), sentiment: shared.sentiment.as_ref() };
+            self.session.finish(engines).map_err(internal)?
+        };
+        let mut messages: Vec<StreamMessage> = events.iter().map(StreamMessage::from_event).collect();
+        self.check_voice(true, &mut messages);
+        let received = self.session.received_channels();
+        let wav = (received.first().is_some_and(|c| !c.is_empty())).then(|| {
+            encode_wav_pcm16(&DecodedAudio { sample_rate_hz: self.session.sample_rate_hz(), channels: received.to_vec() })
+        });
+        let transcript = self.session.known_transcript(self.shared.transcriber.model_name());
+        let transcript_json = serde_json::to_vec(&transcript).map_err(|e| StreamServiceError::Internal(e.to_string()))?;
+        Ok(FinishedStream {
+            messages,
+            wav,
+            transcript_json,
+            duration_secs: self.session.received_secs(),
+            n_channels: received.len(),
+        })
+    }
+}
