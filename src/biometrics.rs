@@ -247,6 +247,10 @@ impl SpeakerService for BiometricsEngine {
         self.enrol_clips(&input.tenant, &input.speaker_id, pipeline_kind(input.kind), &input.clips, input.min_net_speech_secs, EnrolMode::Replace)
     }
 
+    fn enrol_more(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError> {
+        self.enrol_clips(&input.tenant, &input.speaker_id, pipeline_kind(input.kind), &input.clips, input.min_net_speech_secs, EnrolMode::Add)
+    }
+
     fn verify(&self, tenant: &str, speaker_id: &str, audio: &[u8]) -> Result<VerifyResponse, SpeakerServiceError> {
         self.verify_samples(tenant, speaker_id, audio)
     }

@@ -66,6 +66,12 @@ both_backends!(
 struct FakeSpeakers;
 
 impl SpeakerService for FakeSpeakers {
+    fn enrol_more(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError> {
+        let mut response = self.enrol(input)?;
+        response.voiceprint_ids = vec!["vp-added".into()];
+        Ok(response)
+    }
+
     fn enrol(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError> {
         Ok(EnrolResponse {
             speaker_id: input.speaker_id,
@@ -730,6 +736,14 @@ async fn speakers_are_audited(db: Db) {
     assert_eq!(status, StatusCode::OK, "{enrolled}");
     assert_eq!(enrolled["status"], "enrolled");
     assert_eq!(enrolled["kind"], "agent");
+    let (ct, body) = form(&[Part::file("audio", "a.wav", "audio/wav", &audio), Part::text("mode", "add")]);
+    let (status, added) = h.call("POST", "/v1/speakers/alice/enroll", Some(admin), Some((&ct, body))).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(added["voiceprint_ids"][0], "vp-added", "mode=add reaches the engine's add path: {added}");
+    let (ct, body) = form(&[Part::file("audio", "a.wav", "audio/wav", &audio), Part::text("mode", "merge")]);
+    let (status, body) = h.call("POST", "/v1/speakers/alice/enroll", Some(admin), Some((&ct, body))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(error_message(&body).contains("mode"), "{body}");
     let (ct, body) = form(&[Part::file("audio", "a.wav", "audio/wav", &audio), Part::text("kind", "boss")]);
     let (status, _) = h.call("POST", "/v1/speakers/alice/enroll", Some(admin), Some((&ct, body))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -39,7 +39,7 @@ use super::{aggregates, calls, health, reviews, scripts, speakers, streams, webh
     ),
     components(schemas(
         ErrorBody, ErrorDetail,
-        CallMetadata, UploadCallForm, SpeakerProbeForm, EnrolForm, WatchlistForm, EnrolKindParam, SentimentParam, StatusParam,
+        CallMetadata, UploadCallForm, SpeakerProbeForm, EnrolForm, WatchlistForm, EnrolKindParam, EnrolModeParam, SentimentParam, StatusParam,
         SortParam, TranscriptFormat, GroupByParam, EventName, CallAccepted, CallView, CallSummaryView, CustomerSentiment,
         CallList, Transcript, TranscriptTurn, TranscriptWord, SearchResults, SearchHitView,
         ScriptView, ScriptList, RescoreAccepted, Verdict, NewReview, ReviewView, ReviewList,

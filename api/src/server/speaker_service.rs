@@ -165,6 +165,12 @@ impl From<callsight_pipeline::error::PipelineError> for SpeakerServiceError {
 pub trait SpeakerService: Send + Sync + 'static {
     /// Enrols (or re-enrols, replacing) `speaker_id` of `tenant` from one or more clips.
     fn enrol(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError>;
+    /// Adds clips to the speaker's voiceprint (weighted by net speech) instead of replacing it;
+    /// the stored speech counts towards the minimum, so a voiceprint can be built up call by call.
+    fn enrol_more(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError> {
+        let _ = input;
+        Err(SpeakerServiceError::InvalidRequest("this biometric engine cannot add to a voiceprint".into()))
+    }
     /// 1:1 verification of a claimed identity, with watchlist screening.
     fn verify(&self, tenant: &str, speaker_id: &str, audio: &[u8]) -> Result<VerifyResponse, SpeakerServiceError>;
     /// 1:N identification among the tenant's enrolled speakers, with watchlist screening.

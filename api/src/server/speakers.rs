@@ -47,6 +47,8 @@ struct SpeakerForm {
     clips: Vec<Vec<u8>>,
     kind: Option<String>,
     min_net_speech_secs: Option<f64>,
+    /// `mode=add`: add to the existing voiceprint instead of replacing it.
+    add: bool,
 }
 
 /// Reads `audio` part(s) and, for enrolment, the `kind` and `min_net_speech_secs` fields.
@@ -63,7 +65,7 @@ async fn read_form(
     };
     let max_bytes = state.config.max_upload_bytes;
     let mut multipart = multipart.map_err(util::multipart_rejection)?;
-    let mut form = SpeakerForm { clips: Vec::new(), kind: None, min_net_speech_secs: None };
+    let mut form = SpeakerForm { clips: Vec::new(), kind: None, min_net_speech_secs: None, add: false };
     while let Some(field) = multipart.next_field().await.map_err(|e| util::multipart_error(e, max_bytes))? {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
@@ -77,6 +79,16 @@ async fn read_form(
                     return Err(ApiError::Unprocessable("an `audio` part is empty (0 bytes)".into()));
                 }
                 form.clips.push(clip);
+            }
+            "mode" if allow_kind => {
+                let text = read_small_field(field, "mode").await?;
+                form.add = match String::from_utf8_lossy(&text).trim() {
+                    "replace" => false,
+                    "add" => true,
+                    other => {
+                        return Err(ApiError::Unprocessable(format!("invalid mode {other:?}: expected \"replace\" or \"add\"")));
+                    }
+                };
             }
             "kind" if allow_kind => {
                 let text = read_small_field(field, "kind").await?;
@@ -152,10 +164,12 @@ async fn run_enrolment(
     let min_net_speech_secs = form.min_net_speech_secs;
     let clips = form.clips;
     let n_clips = clips.len();
+    let add = form.add;
     let result = biometric_work(&state, move || match kind {
         SpeakerKind::Fraudster => service.watchlist_add(&tenant, &id, clips, min_net_speech_secs),
         SpeakerKind::Customer | SpeakerKind::Agent => {
-            service.enrol(EnrolInput { tenant, speaker_id: id, kind, clips, min_net_speech_secs })
+            let input = EnrolInput { tenant, speaker_id: id, kind, clips, min_net_speech_secs };
+            if add { service.enrol_more(input) } else { service.enrol(input) }
         }
     })
     .await?;
@@ -172,6 +186,7 @@ async fn run_enrolment(
                 score: None,
                 details: json!({
                     "kind": kind.as_str(),
+                    "mode": if add { "add" } else { "replace" },
                     "n_clips": n_clips,
                     "net_speech_secs": outcome.net_speech_secs,
                     "reasons": outcome.reasons.iter().map(|r| r.code.clone()).collect::<Vec<_>>(),

@@ -85,6 +85,17 @@ pub enum EnrolKindParam {
     Agent,
 }
 
+/// Whether an enrolment replaces the voiceprint or adds to it.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolModeParam {
+    /// A fresh voiceprint from these clips alone (the default).
+    Replace,
+    /// These clips are averaged into the stored voiceprint, weighted by net speech; the stored
+    /// speech counts towards the minimum.
+    Add,
+}
+
 /// `multipart/form-data` body of a watchlist enrolment.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +123,9 @@ pub struct EnrolForm {
     /// Overrides the minimum net speech (seconds).
     #[schema(nullable = false, exclusive_minimum = 0.0, maximum = 600.0)]
     pub min_net_speech_secs: Option<f64>,
+    /// `replace` (default) or `add`.
+    #[schema(nullable = false)]
+    pub mode: Option<EnrolModeParam>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
