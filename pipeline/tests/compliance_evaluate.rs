@@ -240,6 +240,22 @@ fn wrong_order_names_the_pair_out_of_order() {
 }
 
 #[test]
+fn a_stray_early_match_does_not_break_an_order_the_call_kept() {
+    // The closing phrase also comes up mid-call; the order still holds with the real closing.
+    let turns = vec![
+        agent(0.0, "thank you for calling how can I help"),
+        agent(5.0, "is there anything else I can help you with"),
+        agent(12.0, "before that can you confirm your date of birth"),
+        agent(30.0, "is there anything else I can help you with today"),
+    ];
+    let result = evaluate(&turns, &calm_metrics());
+    let order = outcome(&result, "order");
+    assert!(order.passed, "{}", order.reason);
+    assert!(order.reason.starts_with("in order: 'greeting' at 0.0 s, 'identity-check' at"), "{}", order.reason);
+    assert!(order.reason.contains("'closing' at 30.0 s"), "the later closing is the one taken: {}", order.reason);
+}
+
+#[test]
 fn missing_required_phrase_fails_the_rule_and_the_sequence() {
     let mut turns = compliant_turns();
     turns[2] = agent(12.0, "I can help with that, let me look it up");

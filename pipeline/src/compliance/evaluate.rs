@@ -6,9 +6,10 @@
 //!   with that occurrence as evidence. Confidence: the best match.
 //! - **forbidden**: fails if any phrase is matched (inside `within` when given); evidence lists
 //!   every turn where it was. Confidence: 1 − the best match.
-//! - **sequence**: the first occurrences (anywhere on the call, windows ignored) of the referenced
-//!   required rules must come in the listed order; a missing one fails the sequence. Confidence:
-//!   the lowest confidence of the occurrences found.
+//! - **sequence**: the referenced required rules must be said in the listed order (anywhere on
+//!   the call, windows ignored): each rule's earliest occurrence after the one taken for the rule
+//!   before it, so a stray early match of a later phrase does not break an order the call did
+//!   keep; a missing one fails the sequence. Confidence: the lowest of the occurrences taken.
 //! - **max_silence** / **max_talk_over**: compare [`CallMetrics`] with the limits. Confidence 1.
 //! - **customer_sentiment**: `at: any` fails if any scored customer turn is below `min_score`
 //!   (evidence: the lowest); `at: end` compares the mean score of the customer's last turns: those
@@ -84,14 +85,14 @@ pub fn evaluate_script(
     let call = CallView::new(turns, call_duration_secs);
     let mut matcher = PhraseMatcher::new(embedder, config);
 
-    // Required rules first: sequences need their first occurrences.
-    let mut first_occurrence_by_rule: HashMap<&str, Option<PhraseMatch>> = HashMap::new();
+    // Required rules first: sequences need their occurrences.
+    let mut occurrences_by_rule: HashMap<&str, Vec<PhraseMatch>> = HashMap::new();
     let mut phrase_outcomes: HashMap<&str, Verdict> = HashMap::new();
     for rule in &script.rules {
-        let (outcome, first_occurrence) = match &rule.check {
+        let (outcome, occurrences) = match &rule.check {
             RuleCheck::Required(phrase_rule) => {
-                let (outcome, first) = evaluate_required(&mut matcher, phrase_rule, &call, config)?;
-                (outcome, Some(first))
+                let (outcome, occurrences) = evaluate_required(&mut matcher, phrase_rule, &call, config)?;
+                (outcome, Some(occurrences))
             }
             RuleCheck::Forbidden(phrase_rule) => (
                 evaluate_forbidden(&mut matcher, phrase_rule, &call, config)?,
@@ -99,8 +100,8 @@ pub fn evaluate_script(
             ),
             _ => continue,
         };
-        if let Some(first) = first_occurrence {
-            first_occurrence_by_rule.insert(rule.id.as_str(), first);
+        if let Some(occurrences) = occurrences {
+            occurrences_by_rule.insert(rule.id.as_str(), occurrences);
         }
         phrase_outcomes.insert(rule.id.as_str(), outcome);
     }
@@ -115,7 +116,7 @@ pub fn evaluate_script(
                 }
             }
             RuleCheck::Sequence { rule_ids } => {
-                evaluate_sequence(rule_ids, &first_occurrence_by_rule, &call)
+                evaluate_sequence(rule_ids, &occurrences_by_rule, &call)
             }
             RuleCheck::MaxSilence { max_secs } => evaluate_max_silence(*max_secs, metrics),
             RuleCheck::MaxTalkOver {
@@ -309,15 +310,14 @@ fn evaluate_required(
     rule: &PhraseRule,
     call: &CallView,
     config: &MatchConfig,
-) -> Result<(Verdict, Option<PhraseMatch>)> {
+) -> Result<(Verdict, Vec<PhraseMatch>)> {
     let threshold = rule.threshold.unwrap_or(config.threshold);
     let note = call.speaker_note(rule.speaker);
     let everywhere = matches_per_turn(matcher, rule, call, threshold, None)?;
-    let first = everywhere
-        .iter()
-        .filter(|found| found.confidence >= threshold)
-        .min_by(|a, b| a.start_secs.total_cmp(&b.start_secs))
-        .cloned();
+    let mut occurrences: Vec<PhraseMatch> =
+        everywhere.iter().filter(|found| found.confidence >= threshold).cloned().collect();
+    occurrences.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
+    let first = occurrences.first().cloned();
     let best_anywhere = best_of(&everywhere).cloned();
 
     let said = |found: &PhraseMatch, context: &str| {
@@ -383,7 +383,7 @@ fn evaluate_required(
             Verdict::new(false, confidence, Vec::new(), reason)
         }
     };
-    Ok((outcome, first))
+    Ok((outcome, occurrences))
 }
 
 fn evaluate_forbidden(
@@ -440,69 +440,48 @@ fn evaluate_forbidden(
 
 fn evaluate_sequence(
     rule_ids: &[String],
-    first_occurrence_by_rule: &HashMap<&str, Option<PhraseMatch>>,
+    occurrences_by_rule: &HashMap<&str, Vec<PhraseMatch>>,
     call: &CallView,
 ) -> Verdict {
-    let occurrences: Vec<(&str, Option<&PhraseMatch>)> = rule_ids
+    let missing: Vec<&str> = rule_ids
         .iter()
-        .map(|id| {
-            (
-                id.as_str(),
-                first_occurrence_by_rule
-                    .get(id.as_str())
-                    .and_then(Option::as_ref),
-            )
-        })
+        .map(String::as_str)
+        .filter(|id| occurrences_by_rule.get(id).is_none_or(Vec::is_empty))
         .collect();
-    let evidence: Vec<Evidence> = occurrences
-        .iter()
-        .filter_map(|(_, found)| found.map(|found| evidence_of(found, call)))
-        .collect();
-    let confidence = occurrences
-        .iter()
-        .filter_map(|(_, found)| found.map(|found| found.confidence))
-        .fold(1.0f32, f32::min);
-
-    let missing: Vec<&str> = occurrences
-        .iter()
-        .filter(|(_, found)| found.is_none())
-        .map(|(id, _)| *id)
-        .collect();
+    // Walk the rules in order, taking each one's earliest occurrence after the previous one taken.
+    let mut taken: Vec<(&str, &PhraseMatch)> = Vec::new();
+    let mut out_of_order = Vec::new();
+    for id in rule_ids.iter().map(String::as_str) {
+        let Some(all) = occurrences_by_rule.get(id).filter(|all| !all.is_empty()) else { continue };
+        let previous = taken.last().copied();
+        let after_secs = previous.map_or(f64::NEG_INFINITY, |(_, found)| found.start_secs);
+        match all.iter().find(|found| found.start_secs >= after_secs) {
+            Some(found) => taken.push((id, found)),
+            None => {
+                // Said, but only before the previous rule: name its last occurrence.
+                let last = &all[all.len() - 1];
+                if let Some((previous_id, previous_found)) = previous {
+                    out_of_order.push(format!(
+                        "'{id}' (at {}) came before '{previous_id}' (at {})",
+                        secs(last.start_secs),
+                        secs(previous_found.start_secs)
+                    ));
+                }
+                taken.push((id, last));
+            }
+        }
+    }
+    let evidence: Vec<Evidence> = taken.iter().map(|(_, found)| evidence_of(found, call)).collect();
+    let confidence = taken.iter().map(|(_, found)| found.confidence).fold(1.0f32, f32::min);
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|id| format!("'{id}'")).collect();
         let verb = if missing.len() == 1 { "was" } else { "were" };
-        return Verdict::new(
-            false,
-            confidence,
-            evidence,
-            format!("{} {verb} not said", names.join(", ")),
-        );
-    }
-    let mut out_of_order = Vec::new();
-    for pair in occurrences.windows(2) {
-        if let [(earlier_id, Some(earlier)), (later_id, Some(later))] = pair
-            && later.start_secs < earlier.start_secs
-        {
-            out_of_order.push(format!(
-                "'{later_id}' (at {}) came before '{earlier_id}' (at {})",
-                secs(later.start_secs),
-                secs(earlier.start_secs)
-            ));
-        }
+        return Verdict::new(false, confidence, evidence, format!("{} {verb} not said", names.join(", ")));
     }
     if out_of_order.is_empty() {
-        let order: Vec<String> = occurrences
-            .iter()
-            .filter_map(|(id, found)| {
-                found.map(|found| format!("'{id}' at {}", secs(found.start_secs)))
-            })
-            .collect();
-        Verdict::new(
-            true,
-            confidence,
-            evidence,
-            format!("in order: {}", order.join(", ")),
-        )
+        let order: Vec<String> =
+            taken.iter().map(|(id, found)| format!("'{id}' at {}", secs(found.start_secs))).collect();
+        Verdict::new(true, confidence, evidence, format!("in order: {}", order.join(", ")))
     } else {
         Verdict::new(false, confidence, evidence, out_of_order.join("; "))
     }
