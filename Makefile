@@ -6,7 +6,7 @@
 bench:
 	scripts/bench.sh
 
-# The same steps on small subsets (a smoke run, a few minutes); the report goes to
+# The same steps on small subsets (a smoke run); the report goes to
 # ~/.cache/callsight/bench/quick/REPORT.md.
 bench-quick:
 	BENCH_QUICK=1 scripts/bench.sh

@@ -236,6 +236,11 @@ def main():
         w = weights[-1]
         print(f"  page weight: {w['static'] / 1024:.1f} KiB of HTML/CSS/JS (uncompressed), "
               f"{w['body'] / 1024:.1f} KiB including the aggregate JSON; {w['weight'] / 1024:.1f} KiB transferred")
+        import base64
+        shots = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "screenshots")
+        os.makedirs(shots, exist_ok=True)
+        with open(os.path.join(shots, "dashboard-10k.png"), "wb") as f:
+            f.write(base64.b64decode(wd("GET", "/screenshot")))
         wd("DELETE", "")
     finally:
         if driver:

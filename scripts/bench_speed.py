@@ -145,7 +145,7 @@ def run(args):
             _, wer, cer = score(callsight, manifest, output_path)
         else:
             _, wer, cer = score(callsight, manifest, os.path.join(work, f"score-{idx}.json"), hypotheses=output_path)
-        shown = " ".join(system["command"]).replace(os.path.expanduser("~"), "~")
+        shown = " ".join(system["command"]).replace(os.getcwd() + os.sep, "").replace(os.path.expanduser("~"), "~")
         out_systems.append(
             {"name": system["name"], "weights": system["weights"], "runs": results[system["name"]], "wer": wer, "cer": cer, "command": shown}
         )

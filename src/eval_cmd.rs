@@ -255,7 +255,9 @@ fn speaker_verification(
         reports.iter().map(|r| (r.model.model_name.clone(), r.target_scores(), r.nontarget_scores())).collect();
     let systems: Vec<DetSystem<'_>> =
         scores.iter().map(|(name, target, nontarget)| DetSystem { name, target, nontarget }).collect();
-    std::fs::write(&det_path, render_det(&format!("Speaker verification: {}", trials_path.display()), &systems))
+    // The file name only: the plot is published, the home folder it was made in is not its business.
+    let trials_name = trials_path.file_name().map_or_else(|| trials_path.display().to_string(), |name| name.to_string_lossy().into_owned());
+    std::fs::write(&det_path, render_det(&format!("Speaker verification: {trials_name}"), &systems))
         .with_context(|| format!("writing {}", det_path.display()))?;
     let summaries: Vec<serde_json::Value> = reports
         .iter()
@@ -403,6 +405,7 @@ fn asr(manifest: &Path, options: &AsrOptions, json_out: Option<&Path>, args: &Mo
                         language: options.language_hint.then(|| utterance.language.clone()),
                         allowed_languages: options.languages.clone(),
                         initial_prompt: None,
+                        fit_encoder_to_audio: false,
                     };
                     let recognition = engines.transcriber.transcribe(&samples, &transcribe_options)?;
                     Ok(recognition.segments.iter().map(|segment| segment.text.trim()).collect::<Vec<_>>().join(" "))

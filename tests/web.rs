@@ -371,6 +371,8 @@ async fn qa_and_manager_pages_in_a_real_browser() {
     client.find(Locator::Css("#review-note")).await.expect("note").send_keys("Agent promised the refund outcome.").await.expect("type note");
     client.find(Locator::Css("#review-save")).await.expect("save").click().await.expect("save the review");
     wait_for(&client, "#review-history .past-review").await;
+    screenshot(&client, "call-verdict").await;
+    js(&client, "window.scrollTo(0, 0); return null;").await;
     screenshot(&client, "call-review").await;
     let reviews = get(&addr, &format!("/v1/calls/{call_id}/reviews"), &qa).json();
     let stored = &reviews["reviews"][0];

@@ -1,5 +1,6 @@
-//! Trains the mE5 sentiment head and prints the held-out report; until `callsight eval sentiment`
-//! exists, this is how `models/assets/sentiment-head-me5-v1.json` is made.
+//! Trains the mE5 sentiment head and prints the held-out report: this is how
+//! `models/assets/sentiment-head-me5-v1.json` is made (`callsight eval sentiment` evaluates the
+//! shipped head on the same held-out rows).
 //!
 //! Environment: `CALLSIGHT_ORT_DYLIB`, `CALLSIGHT_ME5_MODEL`, `CALLSIGHT_ME5_TOKENIZER`,
 //! `CALLSIGHT_VADER_LEXICON`; optional `CALLSIGHT_EVAL_DATA_DIR` (default

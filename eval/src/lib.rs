@@ -1,5 +1,6 @@
 //! Offline evaluation of Callsight's engines: ASR word and character error rates over manifests of
-//! reference utterances, and the preparation of evaluation sets from Debian packages.
+//! reference utterances, speaker verification, sentiment, the preparation of evaluation sets from
+//! registry packages, and the benchmark report (`make bench`) rendered from result files.
 
 pub mod asr;
 pub mod datasets;

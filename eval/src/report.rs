@@ -416,7 +416,9 @@ fn render_asr(md: &mut String, plots: &mut BTreeMap<String, String>, results: &B
         "Full `analyze` pipeline (decode → 16 kHz → Silero VAD → Whisper base, greedy), Whisper-style \
          normalisation of reference and hypothesis (lower case, punctuation, numbers as digits). WER and \
          CER are corpus-level (all edits over all reference words/characters). Each set is a seeded \
-         sample of at most `limit` utterances per language.\n"
+         sample of at most `limit` utterances per language (small on purpose: see the machine note). \
+         Only English and Russian have number normalisation; for es/fr/it a digit against a \
+         spelled-out number counts as an error, so their WER is an upper bound.\n"
     );
     let _ = writeln!(md, "| set | language | limit | utterances | exact | WER | CER | ref words | language given | audio | processing | RTF |");
     let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |");
@@ -468,9 +470,14 @@ fn render_asr(md: &mut String, plots: &mut BTreeMap<String, String>, results: &B
     let _ = writeln!(md, "### Worst utterances\n");
     for run in &runs {
         for language in &run.report.languages {
+            let wrong: Vec<_> = language.worst.iter().filter(|utterance| utterance.wer > 0.0 || utterance.cer > 0.0).take(5).collect();
+            if wrong.is_empty() {
+                let _ = writeln!(md, "**{} ({})**: every utterance recognised exactly.\n", run.set, language.language);
+                continue;
+            }
             let _ = writeln!(md, "**{} ({})**\n", run.set, language.language);
             let _ = writeln!(md, "| id | WER | reference | hypothesis |\n| --- | ---: | --- | --- |");
-            for utterance in language.worst.iter().take(5) {
+            for utterance in wrong {
                 let _ = writeln!(
                     md,
                     "| {} | {:.0} % | {} | {} |",
@@ -599,7 +606,11 @@ fn render_compliance(md: &mut String, results: &BenchResults) {
         md,
         "{} generated calls (espeak-ng voices; half of them band-limited to 300–3400 Hz, noise added and \
          stored as 8 kHz µ-law), script `{}`. Each (call, rule) is one item; a flagged violation (rule \
-         failed) is a positive. Evidence-time error: |start of the evidence − start of the turn that said it|.\n",
+         failed) is a positive. Wordings: `exact` (the script's phrase), `paraphrase`, `asr-hostile` (fast \
+         speech, acronyms, slang), `absent`, `negated` (\"this call is not being recorded\", which must not \
+         count as the disclosure); the forbidden rule is a guarantee said in one of the three wordings or not \
+         at all; the customer ends pleased or angry. Evidence-time error: |start of the evidence − start of \
+         the turn that said it|, over correct outcomes that point at a turn.\n",
         compliance.n_calls,
         compliance.script.display()
     );
@@ -679,11 +690,21 @@ fn render_speed(md: &mut String, plots: &mut BTreeMap<String, String>, results: 
     };
     let _ = writeln!(
         md,
-        "Same machine, same run, same audio ({} files, {:.0} s of speech-dense long-form audio built from \
-         Asterisk English prompts), same Whisper base weights, {} threads, beam size {}, VAD: {}, \
-         language given ({}). RTF = processing time / audio duration (model loading excluded); wall time \
-         and peak RSS are of the whole process (model loading included). Medians of the runs, [min–max] in brackets.\n",
-        speed.n_files, speed.audio_secs, speed.threads, speed.beam_size, speed.vad, speed.language
+        "Same machine, same run, same audio ({} file{}, {:.0} s of speech-dense 8 kHz long-form audio built \
+         from Asterisk English prompts), the same Whisper base weights (the ggml file was converted from \
+         the CTranslate2 fp16 weights faster-whisper loads; int8/float32 are faster-whisper's conversions \
+         at load time), {} threads, beam size {}, VAD: {}, language given ({}). The pipeline runs the \
+         whole `analyze` path (decode, resample, VAD, Whisper on packed speech windows, turns, \
+         sentiment); \"whisper.cpp alone\" hands the whole recording to whisper-rs. RTF = processing time \
+         / audio duration (model loading excluded); wall time and peak RSS are of the whole process (model \
+         loading included). Systems take turns within each repeat. Medians of the runs, [min–max] in brackets.\n",
+        speed.n_files,
+        if speed.n_files == 1 { "" } else { "s" },
+        speed.audio_secs,
+        speed.threads,
+        speed.beam_size,
+        speed.vad,
+        speed.language
     );
     let baseline = speed.systems.first();
     let baseline_rtf = baseline.and_then(|system| median_and_range(&system.runs.iter().map(|run| run.processing_secs).collect::<Vec<_>>()));

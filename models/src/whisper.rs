@@ -140,6 +140,9 @@ impl Transcriber for WhisperTranscriber {
         params.set_entropy_thold(self.config.entropy_threshold);
         params.set_temperature(0.0);
         params.set_temperature_inc(0.2);
+        if options.fit_encoder_to_audio {
+            params.set_audio_ctx(encoder_frames_for(samples_16k.len()));
+        }
         let language = match (&options.language, self.english_only) {
             (_, true) => Some("en"),
             (Some(language), false) => Some(validated_language(language)?),
@@ -232,4 +235,13 @@ fn push_word(words: &mut Vec<Word>, bytes: &[u8], probabilities: &[f32], start_c
         end_secs: end_centisecs as f64 / 100.0,
         confidence: mean_log.exp(),
     });
+}
+
+/// Encoder frames (Whisper: 1500 for 30 s, one per 20 ms) for `n_samples` of 16 kHz audio, with
+/// 2 s of margin so the last words are not cut, never more than the full window.
+fn encoder_frames_for(n_samples: usize) -> i32 {
+    const FRAMES_PER_SEC: usize = 50;
+    const FULL_WINDOW_FRAMES: usize = 1500;
+    let secs = n_samples.div_ceil(16_000) + 2;
+    (secs * FRAMES_PER_SEC).min(FULL_WINDOW_FRAMES) as i32
 }

@@ -222,6 +222,7 @@ pub fn analyze_call(
                 language: options.language.clone(),
                 allowed_languages: options.allowed_languages.clone(),
                 initial_prompt: previous_text.take(),
+                fit_encoder_to_audio: false,
             };
             let recognition = engines.transcriber.transcribe(&chunk.samples_16k, &transcribe_options)?;
             let chunk_speech_secs: f64 = chunk.pieces.iter().map(|p| p.call_span.duration_secs()).sum();

@@ -27,6 +27,10 @@ pub struct TranscribeOptions {
     pub allowed_languages: Vec<String>,
     /// Text of the previous piece of the same party, to carry context over.
     pub initial_prompt: Option<String>,
+    /// Encode only as much audio as given (plus a margin) instead of Whisper's fixed 30 s window.
+    /// For short live windows, where the fixed encoder dominates the cost; batch analysis keeps
+    /// the full window, which is what Whisper was trained on.
+    pub fit_encoder_to_audio: bool,
 }
 
 /// One recognised segment, times relative to the start of the audio given.

@@ -40,9 +40,10 @@ pub(crate) async fn compliance(
         Some(GroupByParam::Script) => (GroupBy::Script, "script"),
     };
     let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
-    let buckets = state.store.compliance_summary(&caller.tenant, group, range).await?;
+    let counts = state.store.rule_failure_counts(&caller.tenant, group, range).await?;
+    let buckets = state.store.compliance_summary_with_counts(&caller.tenant, group, range, &counts).await?;
     let mut failures: BTreeMap<Option<String>, Vec<RuleFailureView>> = BTreeMap::new();
-    for count in state.store.rule_failure_counts(&caller.tenant, group, range).await? {
+    for count in counts {
         failures.entry(count.group_key).or_default().push(RuleFailureView {
             rule_id: count.rule_id,
             checks: count.checks,

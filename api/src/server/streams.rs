@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use callsight_pipeline::streaming::{LiveAlert, StreamEvent};
 use callsight_pipeline::types::Turn;
-use callsight_workers::store::NewCall;
+use callsight_workers::store::{NewAuditEntry, NewCall};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -556,6 +556,7 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
                                 for message in &messages {
                                     note(message);
                                     connected = connected && send(&mut socket, message).await;
+                                    audit_biometrics(&state, &caller, message).await;
                                 }
                             }
                             Err(error) => {
@@ -599,6 +600,7 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
             for message in &finished.messages {
                 note(message);
                 connected = connected && send(&mut socket, message).await;
+                audit_biometrics(&state, &caller, message).await;
             }
             let stored = match &finished.wav {
                 Some(wav) => store_stream_call(&state, &caller, &start, script_version, wav, &finished).await,
@@ -631,6 +633,33 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
         let _ = socket.send(Message::Close(Some(CloseFrame { code: close_code::NORMAL, reason: "stream ended".into() }))).await;
     }
     drop(admission);
+}
+
+/// Live verifications and watchlist hits go into the audit trail like the HTTP ones (never
+/// audio); the trail must not depend on the client staying connected.
+async fn audit_biometrics(state: &AppState, caller: &Caller, message: &StreamMessage) {
+    let entry = match message {
+        StreamMessage::Verification { speaker_id, decision, score, net_speech_secs, .. } => NewAuditEntry {
+            actor_key_id: Some(caller.key_id.clone()),
+            action: "verify".into(),
+            speaker_id: Some(speaker_id.clone()),
+            outcome: decision.clone(),
+            score: *score,
+            details: serde_json::json!({"source": "stream", "net_speech_secs": net_speech_secs}),
+        },
+        StreamMessage::WatchlistHit { speaker_id, score, net_speech_secs } => NewAuditEntry {
+            actor_key_id: Some(caller.key_id.clone()),
+            action: "screen".into(),
+            speaker_id: Some(speaker_id.clone()),
+            outcome: "watchlist_hit".into(),
+            score: Some(*score),
+            details: serde_json::json!({"source": "stream", "net_speech_secs": net_speech_secs}),
+        },
+        _ => return,
+    };
+    if let Err(error) = state.store.append_audit(&caller.tenant, &entry).await {
+        tracing::error!(%error, "audit of a live verification failed");
+    }
 }
 
 /// The `type` of a client text message, if it is a JSON object with one.

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(sign_in_page))
         .route("/app", get(app_shell))
+        .route("/app/", get(app_shell))
         .route("/app/{*rest}", get(app_shell))
         .route("/assets/{file}", get(asset))
         .route("/web/session", post(sign_in))

@@ -33,6 +33,30 @@ pub fn words_after(words: Vec<Word>, committed_end_secs: f64) -> Vec<Word> {
     words.into_iter().filter(|w| 0.5 * (w.start_secs + w.end_secs) > committed_end_secs).collect()
 }
 
+/// Longest run of words compared between the committed tail and a new pass.
+const MAX_REPEAT_WORDS: usize = 5;
+/// A repeat is only a re-recognition if it starts this soon after the committed words end.
+const MAX_REPEAT_GAP_SECS: f64 = 1.0;
+
+/// Drops the first words of `new_words` that repeat the last committed words: word times shift
+/// by a few tenths of a second between passes, so the time filter alone can let the end of the
+/// committed text through again (the n-gram check of whisper_streaming does the same).
+pub fn drop_repeated_prefix(committed_tail: &[Word], mut new_words: Vec<Word>) -> Vec<Word> {
+    let Some(last_committed) = committed_tail.last() else { return new_words };
+    if new_words.first().is_none_or(|w| w.start_secs > last_committed.end_secs + MAX_REPEAT_GAP_SECS) {
+        return new_words;
+    }
+    let max_n = MAX_REPEAT_WORDS.min(committed_tail.len()).min(new_words.len());
+    for n in (1..=max_n).rev() {
+        let tail = &committed_tail[committed_tail.len() - n..];
+        if agreed_prefix_len(tail, &new_words[..n]) == n {
+            new_words.drain(..n);
+            break;
+        }
+    }
+    new_words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +75,16 @@ mod tests {
         let current = words(&["thank", "you,", "for", "calling", "card"]);
         assert_eq!(agreed_prefix_len(&previous, &current), 3);
         assert_eq!(agreed_prefix_len(&[], &current), 0);
+    }
+
+    #[test]
+    fn a_repeated_end_of_the_committed_text_is_dropped_once() {
+        let committed = words(&["I", "am", "sorry"]);
+        let mut again = words(&["x", "am", "sorry", "about", "that"]);
+        again.remove(0);
+        assert_eq!(drop_repeated_prefix(&committed, again).len(), 2);
+        let fresh = words(&["about", "that"]);
+        assert_eq!(drop_repeated_prefix(&committed, fresh).len(), 2);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::alerts::{AlertConfig, LiveAlert, LiveAlerts};
-use super::commit::{agreed_prefix_len, n_words_ending_before, words_after};
+use super::commit::{agreed_prefix_len, drop_repeated_prefix, n_words_ending_before, words_after};
 use super::decode::{SampleDecoder, SampleEncoding};
 use crate::analyze::{KnownTranscript, PartySpeech};
 use crate::audio::StreamingResampler;
@@ -142,7 +142,12 @@ struct ChannelState {
     speech: Vec<TimeSpan>,
     open: Option<OpenSegment>,
     committed_end_secs: f64,
+    /// Committed text before the window (the prompt of the next pass), at most [`PROMPT_CHARS`].
     prompt: String,
+    /// Committed text inside the window: it joins the prompt when the window moves past it.
+    window_text: String,
+    /// The last committed words, to drop a pass's repetition of them.
+    committed_tail: Vec<Word>,
 }
 
 impl ChannelState {
@@ -211,6 +216,8 @@ impl StreamSession {
                     open: None,
                     committed_end_secs: 0.0,
                     prompt: String::new(),
+                    window_text: String::new(),
+                    committed_tail: Vec::new(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -406,8 +413,13 @@ impl StreamSession {
         let window_end_secs = (end_secs + self.config.vad.speech_pad_secs).min(channel.now_secs());
         let words = self.transcribe_window(channel_idx, open.window_start_secs, window_end_secs, engines)?;
         let channel = &self.channels[channel_idx];
-        let new_words = words_after(words, channel.committed_end_secs);
-        self.commit(channel_idx, new_words, events)
+        let new_words = drop_repeated_prefix(&channel.committed_tail, words_after(words, channel.committed_end_secs));
+        self.commit(channel_idx, new_words, events)?;
+        // The segment is closed: all of its text is context for the next one.
+        let channel = &mut self.channels[channel_idx];
+        let closed_text = std::mem::take(&mut channel.window_text);
+        channel.prompt = last_chars(&format!("{} {closed_text}", channel.prompt), PROMPT_CHARS).trim().to_string();
+        Ok(())
     }
 
     /// Re-transcribes the open segment when enough new audio arrived; commits what two passes
@@ -426,7 +438,7 @@ impl StreamSession {
         let previous = open.previous_hypothesis.clone();
         let words = self.transcribe_window(channel_idx, window_start_secs, now_secs, engines)?;
         let channel = &self.channels[channel_idx];
-        let hypothesis = words_after(words, channel.committed_end_secs);
+        let hypothesis = drop_repeated_prefix(&channel.committed_tail, words_after(words, channel.committed_end_secs));
         let n_agreed = agreed_prefix_len(&previous, &hypothesis);
         let mut n_commit = n_words_ending_before(&hypothesis[..n_agreed], now_secs - UNSTABLE_TAIL_SECS);
         let window_full = now_secs - window_start_secs > self.config.max_window_secs;
@@ -441,7 +453,13 @@ impl StreamSession {
         if let Some(open) = &mut channel.open {
             open.previous_hypothesis = rest.clone();
             open.last_pass_secs = now_secs;
-            open.window_start_secs = open.window_start_secs.max(committed_end_secs);
+            // The window keeps the committed words while it can (whisper does better on whole
+            // sentences; the new words are told apart by time) and moves past them when full.
+            if window_full {
+                open.window_start_secs = open.window_start_secs.max(committed_end_secs);
+                let moved_text = std::mem::take(&mut channel.window_text);
+                channel.prompt = last_chars(&format!("{} {moved_text}", channel.prompt), PROMPT_CHARS).trim().to_string();
+            }
             if window_full && now_secs - open.window_start_secs > self.config.max_window_secs {
                 // Nothing recognisable in a whole window (noise, music): let it go rather than
                 // re-transcribe an ever longer window.
@@ -473,6 +491,7 @@ impl StreamSession {
             language: self.setup.language.clone(),
             allowed_languages: self.setup.allowed_languages.clone(),
             initial_prompt: (!channel.prompt.is_empty()).then(|| channel.prompt.clone()),
+            fit_encoder_to_audio: true,
         };
         let started = std::time::Instant::now();
         let recognition = engines.transcriber.transcribe(&samples, &options)?;
@@ -512,7 +531,10 @@ impl StreamSession {
         let channel = &mut self.channels[channel_idx];
         let text = join_words(&words);
         channel.committed_end_secs = words.last().map_or(channel.committed_end_secs, |w| w.end_secs);
-        channel.prompt = last_chars(&format!("{} {text}", channel.prompt), PROMPT_CHARS).trim().to_string();
+        channel.window_text = format!("{} {text}", channel.window_text).trim().to_string();
+        channel.committed_tail.extend(words.iter().cloned());
+        let n_old = channel.committed_tail.len().saturating_sub(8);
+        channel.committed_tail.drain(..n_old);
         let segment = TranscriptSegment {
             speaker: channel.speaker,
             start_secs: words.first().map_or(0.0, |w| w.start_secs),

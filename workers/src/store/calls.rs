@@ -613,6 +613,19 @@ impl Store {
         group: GroupBy,
         range: TimeRange,
     ) -> Result<Vec<ComplianceBucket>> {
+        let counts = self.rule_failure_counts(tenant, group, range).await?;
+        self.compliance_summary_with_counts(tenant, group, range, &counts).await
+    }
+
+    /// [`Store::compliance_summary`] from rule counts the caller already has (the same `group`
+    /// and `range`), so a caller that also needs them per rule scans the outcomes once.
+    pub async fn compliance_summary_with_counts(
+        &self,
+        tenant: &str,
+        group: GroupBy,
+        range: TimeRange,
+        counts: &[RuleFailureCount],
+    ) -> Result<Vec<ComplianceBucket>> {
         let mut args = Args::default();
         let tenant_arg = args.push(Arg::Text(tenant.to_string()));
         let range_sql = Store::range_sql(range, &mut args);
@@ -628,8 +641,8 @@ impl Store {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args.0).fetch_all(pool).await?
         });
         let mut checks: BTreeMap<Option<String>, (i64, i64)> = BTreeMap::new();
-        for count in self.rule_failure_counts(tenant, group, range).await? {
-            let entry = checks.entry(count.group_key).or_default();
+        for count in counts {
+            let entry = checks.entry(count.group_key.clone()).or_default();
             entry.0 += count.checks;
             entry.1 += count.failures;
         }

@@ -109,3 +109,42 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> Store {
+        Store::connect("sqlite::memory:").await.expect("in-memory store")
+    }
+
+    #[tokio::test]
+    async fn a_session_stands_for_its_key_until_signed_out() {
+        let store = store().await;
+        let key = store.create_key("acme", "qa", "dana").await.expect("key");
+        let created = store.create_web_session(&key.info, 3600).await.expect("session");
+        let found = store.web_session(&created.token).await.expect("lookup").expect("live session");
+        assert_eq!(found, created.session);
+        assert_eq!((found.tenant.as_str(), found.role.as_str()), ("acme", "qa"));
+        assert_ne!(found.csrf_token, created.token, "the csrf token is not the session token");
+        assert!(store.web_session("not-a-token").await.expect("lookup").is_none());
+        store.delete_web_session(&created.token).await.expect("sign out");
+        assert!(store.web_session(&created.token).await.expect("lookup").is_none());
+    }
+
+    #[tokio::test]
+    async fn revoking_the_key_ends_its_sessions() {
+        let store = store().await;
+        let key = store.create_key("acme", "manager", "lee").await.expect("key");
+        let created = store.create_web_session(&key.info, 3600).await.expect("session");
+        store.revoke_key("acme", &key.info.id).await.expect("revoke");
+        assert!(store.web_session(&created.token).await.expect("lookup").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_session_needs_a_positive_lifetime() {
+        let store = store().await;
+        let key = store.create_key("acme", "qa", "dana").await.expect("key");
+        assert!(store.create_web_session(&key.info, 0).await.is_err());
+    }
+}

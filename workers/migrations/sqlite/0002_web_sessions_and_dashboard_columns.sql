@@ -27,3 +27,7 @@ CREATE TRIGGER reports_silence_update AFTER UPDATE OF report ON reports BEGIN
     UPDATE calls SET silence_secs = json_extract(new.report, '$.metrics.non_talk_secs') WHERE id = new.call_id;
 END;
 UPDATE calls SET silence_secs = (SELECT json_extract(r.report, '$.metrics.non_talk_secs') FROM reports r WHERE r.call_id = calls.id);
+
+-- The dashboard's per-rule counts join every outcome of the tenant to its call: with call_id and
+-- passed in the index the outcomes are read from the index alone (half the time at 10 000 calls).
+CREATE INDEX call_rule_outcomes_tenant_call ON call_rule_outcomes (tenant, call_id, rule_id, passed);
