@@ -155,11 +155,14 @@ async fn sign_in(client: &Client, base: &str, key: &str) -> String {
     let deadline = Instant::now() + PAGE_LIMIT;
     loop {
         let url = client.current_url().await.expect("current url");
-        if url.path().starts_with("/app/") && client.find(Locator::Css("#nav a")).await.is_ok() {
+        // `/app/` is the shell the sign-in redirects to; its script then routes to the page.
+        if url.path().starts_with("/app/") && url.path() != "/app/" && client.find(Locator::Css("#nav a")).await.is_ok() {
             return url.path().to_string();
         }
         if client.find(Locator::Css("#sign-in-error")).await.is_ok() {
-            return url.path().to_string();
+            // The error belongs to the page the form posted to; the URL read above may still
+            // have been the form's own page if the navigation finished in between.
+            return client.current_url().await.expect("current url").path().to_string();
         }
         assert!(Instant::now() < deadline, "sign-in did not finish; at {url}");
         tokio::time::sleep(Duration::from_millis(100)).await;
