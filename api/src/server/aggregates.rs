@@ -33,12 +33,7 @@ pub(crate) async fn compliance(
 ) -> ApiResult<Json<ComplianceAggregate>> {
     caller.require(Action::ReadAggregates)?;
     let query = util::query(query)?;
-    let (group, group_name) = match query.group_by {
-        None | Some(GroupByParam::Day) => (GroupBy::Day, "day"),
-        Some(GroupByParam::Agent) => (GroupBy::Agent, "agent"),
-        Some(GroupByParam::Team) => (GroupBy::Team, "team"),
-        Some(GroupByParam::Script) => (GroupBy::Script, "script"),
-    };
+    let (group, group_name) = grouping(query.group_by);
     let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
     let counts = state.store.rule_failure_counts(&caller.tenant, group, range).await?;
     let buckets = state.store.compliance_summary_with_counts(&caller.tenant, group, range, &counts).await?;
@@ -132,12 +127,7 @@ pub(crate) async fn handling(
 ) -> ApiResult<Json<HandlingAggregate>> {
     caller.require(Action::ReadAggregates)?;
     let query = util::query(query)?;
-    let (group, group_name) = match query.group_by {
-        None | Some(GroupByParam::Day) => (GroupBy::Day, "day"),
-        Some(GroupByParam::Agent) => (GroupBy::Agent, "agent"),
-        Some(GroupByParam::Team) => (GroupBy::Team, "team"),
-        Some(GroupByParam::Script) => (GroupBy::Script, "script"),
-    };
+    let (group, group_name) = grouping(query.group_by);
     let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
     let buckets = state.store.handling_summary(&caller.tenant, group, range).await?;
     Ok(Json(HandlingAggregate {
@@ -152,4 +142,14 @@ pub(crate) async fn handling(
             })
             .collect(),
     }))
+}
+
+/// The store's grouping and its name in the response (`day` when not given).
+fn grouping(param: Option<GroupByParam>) -> (GroupBy, &'static str) {
+    match param {
+        None | Some(GroupByParam::Day) => (GroupBy::Day, "day"),
+        Some(GroupByParam::Agent) => (GroupBy::Agent, "agent"),
+        Some(GroupByParam::Team) => (GroupBy::Team, "team"),
+        Some(GroupByParam::Script) => (GroupBy::Script, "script"),
+    }
 }
