@@ -107,10 +107,10 @@ def populate(db_path, n_calls, seed=7):
                 "INSERT INTO calls (id, tenant, external_call_id, agent_id, team, customer_id, script_id, script_version, "
                 "language_hint, channel_layout, metadata, audio_path, audio_bytes, audio_sha256, status, created_at, "
                 "analyzed_at, duration_secs, flagged, compliance_score, failed_rules, customer_sentiment_label, "
-                "customer_sentiment_score) VALUES (?, ?, ?, ?, ?, NULL, ?, 1, 'en', 'agent_customer', '{}', '/dev/null', 0, "
-                "'', 'analyzed', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "customer_sentiment_score, rule_checks) VALUES (?, ?, ?, ?, ?, NULL, ?, 1, 'en', 'agent_customer', '{}', "
+                "'/dev/null', 0, '', 'analyzed', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (call_id, TENANT, f"bench-{i}", agent_id, team, rng.choice(scripts), created, created + 60, duration,
-                 failed > 0, 1 - failed / len(RULES), failed, label, score))
+                 failed > 0, 1 - failed / len(RULES), failed, label, score, len(outcomes)))
             db.execute("INSERT INTO reports (call_id, tenant, report, transcript_text, updated_at) VALUES (?, ?, ?, ?, ?)",
                        (call_id, TENANT, report_text, transcript, created + 60))
             db.executemany(
@@ -169,7 +169,9 @@ def main():
             sys.exit(f"server did not start; see {work}/serve.log")
         base = f"http://{addr}"
         auth = {"Authorization": f"Bearer {key}"}
-        endpoints = [f"/v1/aggregates/compliance?group_by={g}" for g in ("day", "team", "agent", "script")]
+        # The requests the dashboard makes (dashboard.js): rates only, except per script.
+        endpoints = [f"/v1/aggregates/compliance?group_by={g}&rules=false" for g in ("day", "team", "agent")]
+        endpoints += ["/v1/aggregates/compliance?group_by=script"]
         endpoints += ["/v1/aggregates/sentiment"]
         endpoints += [f"/v1/aggregates/handling?group_by={g}" for g in ("day", "team", "agent", "script")]
         print(f"\nAPI (median of {args.runs} after one warm-up), {args.calls} calls:")

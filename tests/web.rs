@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Database, ServiceProcess, agent, create_key, customer, get, http, start_server, synthesize, upload_call, wait_for_call};
+use common::{
+    Database, ServiceProcess, agent, create_key, customer, get, http, multipart, start_server, synthesize, upload_call, wait_for_call,
+};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -244,6 +246,17 @@ async fn qa_and_manager_pages_in_a_real_browser() {
     let accepted = upload_call(&addr, &qa, &audio, Some(metadata));
     expect_status(&server, "upload", &accepted, 202);
     let call_id = accepted.json()["call_id"].as_str().expect("call id").to_string();
+    // The IVR tried to verify the caller before the call (the customer has no voiceprint yet):
+    // the decision is audited, and the reviewer sees it on the call page.
+    let (probe, probe_type) = multipart(&[("audio", Some("probe.wav"), Some("audio/wav"), &audio)]);
+    let verified = http(
+        &addr,
+        "POST",
+        "/v1/speakers/cust-42/verify",
+        &[("Authorization", &format!("Bearer {ivr}")), ("Content-Type", &probe_type)],
+        &probe,
+    );
+    expect_status(&server, "IVR verification of an unenrolled customer", &verified, 404);
 
     // The pages need no browser for these: cookie attributes, CSRF, roles.
     let refused = http(&addr, "POST", "/web/session", &[("Content-Type", "application/x-www-form-urlencoded")], format!("api_key={ivr}").as_bytes());
@@ -365,6 +378,9 @@ async fn qa_and_manager_pages_in_a_real_browser() {
     let position = js(&client, "return document.getElementById('player').currentTime;").await.as_f64().expect("currentTime");
     assert!(position >= word_start - 0.05 && position < word_start + 2.0, "word at {word_start:.2} s, audio at {position:.2} s");
     js(&client, "document.getElementById('player').pause(); return null;").await;
+    // The IVR's verification attempt for this call's customer, though qa may not read the audit trail.
+    let verification = wait_for(&client, "#verification li[data-action=\"verify\"]").await;
+    assert_eq!(verification.attr("data-outcome").await.ok().flatten().as_deref(), Some("error_unknown_speaker"));
     // Failed-rule evidence is highlighted in the transcript.
     assert!(client.find(Locator::Css("#transcript .evidence-fail")).await.is_ok(), "evidence words are highlighted");
 
@@ -490,6 +506,18 @@ async fn qa_and_manager_pages_in_a_real_browser() {
     client.goto(&format!("{base}/app/calls/{call_id}")).await.expect("open the call as manager");
     wait_for(&client, "#review-history .past-review").await;
     assert!(client.find(Locator::Css("#review-form")).await.is_err(), "a manager gets no review form");
+    // One team's compliance over time: the dashboard scoped to team blue, against all calls.
+    client.goto(&format!("{base}/app/dashboard")).await.expect("back to the dashboard");
+    wait_for(&client, "#by-team tr[data-key=\"blue\"] a.trend").await.click().await.expect("open team blue over time");
+    wait_for(&client, "#clear-scope").await;
+    let scoped_calls = wait_for(&client, "#kpi-calls").await;
+    let blue_days = get(&addr, "/v1/aggregates/compliance?group_by=day&team=blue&rules=false", &manager).json();
+    let blue_calls: i64 = blue_days["buckets"].as_array().into_iter().flatten().map(|b| b["calls"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(attr_number(scoped_calls.attr("data-value").await.ok().flatten(), "#kpi-calls") as i64, blue_calls);
+    let heading = client.find(Locator::Css("h1")).await.expect("heading").text().await.unwrap_or_default();
+    assert!(heading.contains("team blue"), "the scoped dashboard says what it shows: {heading}");
+    wait_for(&client, "#compliance-reference").await;
+    screenshot(&client, "dashboard-team").await;
 
     // ---------------------------------------------------------------- ivr and another tenant
     let landed = sign_in(&client, &base, &ivr).await;

@@ -329,6 +329,7 @@ async fn role_matrix(db: Db) {
         ("GET", "/v1/scripts/card-services".into(), "", vec![Admin, Qa, Manager]),
         ("POST", call("/v1/calls/{call}/reviews"), "review", vec![Admin, Qa]),
         ("GET", call("/v1/calls/{call}/reviews"), "", vec![Admin, Qa, Manager]),
+        ("GET", call("/v1/calls/{call}/biometrics"), "", vec![Admin, Qa, Manager]),
         ("POST", "/v1/speakers/alice/enroll".into(), "speaker", vec![Admin]),
         ("POST", "/v1/speakers/alice/verify".into(), "speaker", vec![Admin, Ivr]),
         ("POST", "/v1/speakers/identify".into(), "speaker", vec![Admin, Ivr]),
@@ -797,6 +798,43 @@ async fn speakers_are_audited(db: Db) {
     // Another tenant's audit trail is empty.
     let (_, other) = h.call("GET", "/v1/audit", Some(h.key("t2", Role::Admin)), None).await;
     assert_eq!(other["entries"].as_array().map(Vec::len), Some(0));
+
+    // A reviewer (not allowed the audit trail) sees the biometric decisions about a call: the
+    // IVR's verifications of its customer before it was stored, and entries naming the call.
+    let (_, accepted) = h.upload("t1", &wav(1, 0.5), Some(r#"{"customer_id": "alice"}"#)).await;
+    let call_id = accepted["call_id"].as_str().expect("call id").to_string();
+    let (_, other_call) = h.upload("t1", &wav(1, 0.5), None).await;
+    for (about, outcome) in [(call_id.as_str(), "watchlist_hit"), (other_call["call_id"].as_str().unwrap_or("?"), "other_call")] {
+        let entry = callsight_workers::store::NewAuditEntry {
+            action: "screen".into(),
+            speaker_id: Some("fraud-1".into()),
+            outcome: outcome.into(),
+            score: Some(4.2),
+            details: json!({"source": "call", "call_id": about}),
+            ..Default::default()
+        };
+        h.store.append_audit("t1", &entry).await.expect("audit");
+    }
+    let qa = h.key("t1", Role::Qa);
+    let (status, biometrics) = h.call("GET", &format!("/v1/calls/{call_id}/biometrics"), Some(qa), None).await;
+    assert_eq!(status, StatusCode::OK, "{biometrics}");
+    let seen: Vec<(&str, &str, &str)> = biometrics["entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| (e["action"].as_str().unwrap_or(""), e["outcome"].as_str().unwrap_or(""), e["source"].as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        seen,
+        vec![("verify", "accept", "ivr"), ("verify", "error_bad_audio", "ivr"), ("screen", "watchlist_hit", "call")],
+        "{biometrics}"
+    );
+    assert!(biometrics["entries"][0].get("actor_key_id").is_none(), "no key ids for reviewers");
+    let (status, _) = h.call("GET", &format!("/v1/calls/{call_id}/biometrics"), Some(h.key("t2", Role::Qa)), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn aggregates_and_search(db: Db) {
@@ -813,6 +851,22 @@ async fn aggregates_and_search(db: Db) {
     let (_, by_agent) = h.call("GET", "/v1/aggregates/compliance?group_by=agent", Some(manager), None).await;
     assert_eq!(by_agent["buckets"][0]["key"], "a1");
     assert_eq!(by_agent["buckets"][0]["compliance_rate"], 0.5);
+    assert_eq!(by_agent["buckets"][0]["rules"].as_array().map(Vec::len), Some(2), "{by_agent}");
+    let (_, rates_only) = h.call("GET", "/v1/aggregates/compliance?group_by=agent&rules=false", Some(manager), None).await;
+    assert_eq!(rates_only["buckets"][0]["compliance_rate"], 0.5, "{rates_only}");
+    assert_eq!(rates_only["buckets"][0]["rules"].as_array().map(Vec::len), Some(0), "{rates_only}");
+    // Scoped to one team, agent or script: the team's calls, or none for a team without calls.
+    let (_, blue) = h.call("GET", "/v1/aggregates/compliance?group_by=day&team=blue", Some(manager), None).await;
+    assert_eq!(blue["buckets"][0]["calls"], 1, "{blue}");
+    for scope in ["team=red", "agent=a2", "script=none"] {
+        for endpoint in ["compliance", "handling"] {
+            let (status, empty) = h.call("GET", &format!("/v1/aggregates/{endpoint}?{scope}"), Some(manager), None).await;
+            assert_eq!(status, StatusCode::OK, "{endpoint} {scope}: {empty}");
+            assert_eq!(empty["buckets"].as_array().map(Vec::len), Some(0), "{endpoint} {scope}: {empty}");
+        }
+        let (_, empty) = h.call("GET", &format!("/v1/aggregates/sentiment?{scope}"), Some(manager), None).await;
+        assert_eq!(empty["days"].as_array().map(Vec::len), Some(0), "{scope}: {empty}");
+    }
     let (status, _) = h.call("GET", "/v1/aggregates/compliance?group_by=moon", Some(manager), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, sentiment) = h.call("GET", "/v1/aggregates/sentiment?from=2000-01-01", Some(manager), None).await;
@@ -937,6 +991,15 @@ async fn deleted_call_is_gone_with_its_files_and_audited(db: Db) {
     // A file the worker keeps beside the audio goes with it.
     let sidecar = std::path::PathBuf::from(format!("{}.analysis.json", stored[0].display()));
     std::fs::write(&sidecar, "{}").expect("sidecar");
+    // The review page's waveform is computed once and then served from its cache file.
+    let waveform_uri = format!("/web/calls/{call_id}/waveform?columns=40");
+    let (status, first) = h.call("GET", &waveform_uri, Some(h.key("t1", Role::Qa)), None).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["channels"][0]["max"].as_array().map(Vec::len), Some(40), "{first}");
+    let cached = std::path::PathBuf::from(format!("{}.waveform-40.json", stored[0].display()));
+    assert!(cached.exists(), "the peaks are kept beside the audio");
+    let (_, second) = h.call("GET", &waveform_uri, Some(h.key("t1", Role::Qa)), None).await;
+    assert_eq!(first, second, "the cached peaks are the computed ones");
 
     let path = format!("/v1/calls/{call_id}");
     let (status, _) = h.call("DELETE", &path, Some(h.key("t2", Role::Admin)), None).await;
@@ -951,7 +1014,7 @@ async fn deleted_call_is_gone_with_its_files_and_audited(db: Db) {
         let (status, body) = h.call("GET", &format!("{path}{suffix}"), Some(manager), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "GET {suffix}: {body}");
     }
-    assert!(!stored[0].exists() && !sidecar.exists(), "the audio and its analysis are removed");
+    assert!(!stored[0].exists() && !sidecar.exists() && !cached.exists(), "the audio, its analysis and its waveform are removed");
     let (_, hits) = h.call("GET", "/v1/search?q=calling", Some(manager), None).await;
     assert_eq!(hits["hits"].as_array().map(Vec::len), Some(0), "the transcript is no longer searchable");
     let (status, _) = h.call("DELETE", &path, Some(h.key("t1", Role::Admin)), None).await;

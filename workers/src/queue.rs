@@ -326,6 +326,7 @@ impl Store {
     pub async fn complete_with_analysis(&self, job_id: &str, worker_id: &str, analysis: &AnalysisRecord) -> Result<()> {
         let now = now_secs();
         let report_text = analysis.report.to_string();
+        let rule_checks = analysis.rule_outcomes.len() as i64;
         let failed_rules = analysis.rule_outcomes.iter().filter(|o| !o.passed).count() as i64;
         let summary = &analysis.summary;
         with_pool!(self, pool => {
@@ -375,8 +376,8 @@ impl Store {
             }
             sqlx::query(
                 "UPDATE calls SET status = 'analyzed', error = NULL, analyzed_at = $1, duration_secs = $2, flagged = $3, \
-                 compliance_score = $4, failed_rules = $5, customer_sentiment_label = $6, customer_sentiment_score = $7 \
-                 WHERE id = $8 AND tenant = $9",
+                 compliance_score = $4, failed_rules = $5, customer_sentiment_label = $6, customer_sentiment_score = $7, \
+                 rule_checks = $8 WHERE id = $9 AND tenant = $10",
             )
             .bind(now)
             .bind(summary.duration_secs)
@@ -385,6 +386,7 @@ impl Store {
             .bind(failed_rules)
             .bind(&summary.customer_sentiment_label)
             .bind(summary.customer_sentiment_score)
+            .bind(rule_checks)
             .bind(&call_id)
             .bind(&tenant)
             .execute(&mut *tx)

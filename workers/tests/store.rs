@@ -5,7 +5,7 @@
 mod common;
 
 use callsight_workers::store::{
-    AuditFilter, CallFilter, CallSort, CallStatus, DeliveryState, GroupBy, NewAuditEntry, Page, TimeRange,
+    AggregateScope, AuditFilter, CallFilter, CallSort, CallStatus, DeliveryState, GroupBy, NewAuditEntry, Page, TimeRange,
 };
 use callsight_workers::{JobState, QueueConfig, WorkersError, now_secs};
 use common::{Db, analysed_call, analysis, new_call, open};
@@ -253,7 +253,7 @@ async fn aggregates(db: Db) {
         &analysis("x", &[("greeting", true), ("close", true)], false, "positive"),
     )
     .await;
-    analysed_call(
+    let bob_call = analysed_call(
         &store,
         "acme",
         new_call("bob", "red"),
@@ -271,7 +271,7 @@ async fn aggregates(db: Db) {
         .await;
     store.insert_call_and_enqueue("acme", &new_call("bob", "red")).await.unwrap(); // not analysed: not counted
 
-    let by_agent = store.compliance_summary("acme", GroupBy::Agent, TimeRange::default()).await.unwrap();
+    let by_agent = store.compliance_summary("acme", GroupBy::Agent, &AggregateScope::default()).await.unwrap();
     assert_eq!(by_agent.len(), 2);
     let alice = &by_agent[0];
     assert_eq!(
@@ -287,27 +287,50 @@ async fn aggregates(db: Db) {
     assert_eq!(bob.compliance_rate, Some(0.25));
     assert_eq!(bob.mean_compliance_score, Some(0.25));
 
-    let by_team = store.compliance_summary("acme", GroupBy::Team, TimeRange::default()).await.unwrap();
+    let by_team = store.compliance_summary("acme", GroupBy::Team, &AggregateScope::default()).await.unwrap();
     assert_eq!(by_team.len(), 1);
     assert_eq!((by_team[0].calls, by_team[0].rule_failures), (3, 3));
 
-    let day = store.compliance_summary("acme", GroupBy::Day, TimeRange::default()).await.unwrap();
+    let day = store.compliance_summary("acme", GroupBy::Day, &AggregateScope::default()).await.unwrap();
     assert_eq!(day.len(), 1);
     let key = day[0].key.clone().unwrap();
-    assert_eq!(key.len(), 10, "YYYY-MM-DD: {key}");
+    let created_at = store.get_call("acme", &bob_call).await.unwrap().unwrap().created_at;
+    let today = utc_date_of(created_at);
+    assert_eq!(key, today, "the day of the upload, YYYY-MM-DD");
 
-    let failures = store.rule_failure_counts("acme", GroupBy::Script, TimeRange::default()).await.unwrap();
+    let failures = store.rule_failure_counts("acme", GroupBy::Script, &AggregateScope::default()).await.unwrap();
     let summary: Vec<_> =
         failures.iter().map(|f| (f.group_key.clone(), f.rule_id.as_str(), f.checks, f.failures)).collect();
     assert_eq!(summary, vec![(None, "close", 3, 1), (None, "greeting", 3, 2)]);
 
-    let sentiment = store.sentiment_by_day("acme", TimeRange::default()).await.unwrap();
+    let sentiment = store.sentiment_by_day("acme", &AggregateScope::default()).await.unwrap();
     let counts: Vec<_> = sentiment.iter().map(|s| (s.day.as_str(), s.label.as_deref(), s.calls)).collect();
     assert_eq!(counts, vec![(key.as_str(), Some("negative"), 2), (key.as_str(), Some("positive"), 1)]);
 
-    let future = TimeRange { from: Some(now_secs() + 3600), before: None };
-    assert!(store.compliance_summary("acme", GroupBy::Agent, future).await.unwrap().is_empty());
-    assert!(store.sentiment_by_day("acme", future).await.unwrap().is_empty());
+    // Scoped to one agent: bob's two calls only, in every aggregate.
+    let bob_only = AggregateScope { agent: Some("bob".into()), ..AggregateScope::default() };
+    let bob_days = store.compliance_summary("acme", GroupBy::Day, &bob_only).await.unwrap();
+    assert_eq!((bob_days.len(), bob_days[0].calls, bob_days[0].rule_checks, bob_days[0].rule_failures), (1, 2, 4, 3));
+    let bob_rules = store.rule_failure_counts("acme", GroupBy::Day, &bob_only).await.unwrap();
+    assert_eq!(bob_rules.iter().map(|r| r.checks).sum::<i64>(), 4);
+    assert_eq!(bob_rules[0].group_key.as_deref(), Some(today.as_str()));
+    let bob_handling = store.handling_summary("acme", GroupBy::Team, &bob_only).await.unwrap();
+    assert_eq!(bob_handling.iter().map(|b| b.calls).sum::<i64>(), 2);
+    let nobody = AggregateScope { team: Some("blue".into()), ..AggregateScope::default() };
+    assert!(store.compliance_summary("acme", GroupBy::Agent, &nobody).await.unwrap().is_empty());
+    assert!(store.sentiment_by_day("acme", &nobody).await.unwrap().is_empty());
+
+    let future = AggregateScope::from(TimeRange { from: Some(now_secs() + 3600), before: None });
+    assert!(store.compliance_summary("acme", GroupBy::Agent, &future).await.unwrap().is_empty());
+    assert!(store.sentiment_by_day("acme", &future).await.unwrap().is_empty());
+}
+
+/// The UTC date of a Unix time as `YYYY-MM-DD`, from `date` (independently of the store's own
+/// day arithmetic).
+fn utc_date_of(secs: i64) -> String {
+    let output =
+        std::process::Command::new("date").args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d"]).output().expect("date runs");
+    String::from_utf8(output.stdout).expect("utf-8").trim().to_string()
 }
 
 async fn script_versions(db: Db) {
@@ -453,9 +476,9 @@ async fn tenant_isolation_of_reads(db: Db) {
         store.list_calls("globex", &CallFilter::default(), CallSort::NewestFirst, Page::default()).await.unwrap().total,
         0
     );
-    assert!(store.compliance_summary("globex", GroupBy::Agent, TimeRange::default()).await.unwrap().is_empty());
-    assert!(store.rule_failure_counts("globex", GroupBy::Agent, TimeRange::default()).await.unwrap().is_empty());
-    assert!(store.sentiment_by_day("globex", TimeRange::default()).await.unwrap().is_empty());
+    assert!(store.compliance_summary("globex", GroupBy::Agent, &AggregateScope::default()).await.unwrap().is_empty());
+    assert!(store.rule_failure_counts("globex", GroupBy::Agent, &AggregateScope::default()).await.unwrap().is_empty());
+    assert!(store.sentiment_by_day("globex", &AggregateScope::default()).await.unwrap().is_empty());
     assert!(store.get_job("globex", &job.id).await.unwrap().is_none());
     assert!(store.list_jobs_for_call("globex", &call_id).await.unwrap().is_empty());
     assert!(matches!(

@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use callsight_workers::store::GroupBy;
+use callsight_workers::store::{AggregateScope, GroupBy};
 
 use super::AppState;
 use super::auth::{Action, Caller};
 use super::error::{ApiResult, ErrorBody};
 use super::util;
 use super::wire::{
-    ComplianceAggregate, ComplianceBucketView, ComplianceQuery, GroupByParam, RangeQuery, RuleFailureView, SentimentAggregate,
-    SentimentDay,
+    ComplianceAggregate, ComplianceBucketView, ComplianceQuery, GroupByParam, HandlingQuery, RuleFailureView, SentimentAggregate,
+    SentimentDay, SentimentQuery,
 };
 
 /// Compliance rate, flagged calls and failures per rule, grouped, over analysed calls.
@@ -34,9 +34,12 @@ pub(crate) async fn compliance(
     caller.require(Action::ReadAggregates)?;
     let query = util::query(query)?;
     let (group, group_name) = grouping(query.group_by);
-    let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
-    let counts = state.store.rule_failure_counts(&caller.tenant, group, range).await?;
-    let buckets = state.store.compliance_summary_with_counts(&caller.tenant, group, range, &counts).await?;
+    let scope = scope(query.from.as_deref(), query.to.as_deref(), query.agent, query.team, query.script)?;
+    let buckets = state.store.compliance_summary(&caller.tenant, group, &scope).await?;
+    let counts = match query.rules {
+        Some(false) => Vec::new(),
+        _ => state.store.rule_failure_counts(&caller.tenant, group, &scope).await?,
+    };
     let mut failures: BTreeMap<Option<String>, Vec<RuleFailureView>> = BTreeMap::new();
     for count in counts {
         failures.entry(count.group_key).or_default().push(RuleFailureView {
@@ -66,7 +69,7 @@ pub(crate) async fn compliance(
 /// Analysed calls per UTC day by customer sentiment label.
 #[utoipa::path(
     get, path = "/v1/aggregates/sentiment", tag = "aggregates",
-    params(RangeQuery),
+    params(SentimentQuery),
     responses(
         (status = 200, description = "One entry per day", body = SentimentAggregate),
         (status = 400, description = "Invalid dates", body = ErrorBody),
@@ -75,13 +78,13 @@ pub(crate) async fn compliance(
 pub(crate) async fn sentiment(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<RangeQuery>, QueryRejection>,
+    query: Result<Query<SentimentQuery>, QueryRejection>,
 ) -> ApiResult<Json<SentimentAggregate>> {
     caller.require(Action::ReadAggregates)?;
     let query = util::query(query)?;
-    let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
+    let scope = scope(query.from.as_deref(), query.to.as_deref(), query.agent, query.team, query.script)?;
     let mut days: BTreeMap<String, SentimentDay> = BTreeMap::new();
-    for count in state.store.sentiment_by_day(&caller.tenant, range).await? {
+    for count in state.store.sentiment_by_day(&caller.tenant, &scope).await? {
         let day = days.entry(count.day.clone()).or_insert_with(|| SentimentDay {
             day: count.day.clone(),
             calls: 0,
@@ -114,7 +117,7 @@ pub struct HandlingAggregate {
 /// Average handle time and silence per group, over analysed calls.
 #[utoipa::path(
     get, path = "/v1/aggregates/handling", tag = "aggregates",
-    params(ComplianceQuery),
+    params(HandlingQuery),
     responses(
         (status = 200, description = "One bucket per group", body = HandlingAggregate),
         (status = 400, description = "Invalid group_by or dates", body = ErrorBody),
@@ -123,13 +126,13 @@ pub struct HandlingAggregate {
 pub(crate) async fn handling(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<ComplianceQuery>, QueryRejection>,
+    query: Result<Query<HandlingQuery>, QueryRejection>,
 ) -> ApiResult<Json<HandlingAggregate>> {
     caller.require(Action::ReadAggregates)?;
     let query = util::query(query)?;
     let (group, group_name) = grouping(query.group_by);
-    let range = util::parse_range(query.from.as_deref(), query.to.as_deref())?;
-    let buckets = state.store.handling_summary(&caller.tenant, group, range).await?;
+    let scope = scope(query.from.as_deref(), query.to.as_deref(), query.agent, query.team, query.script)?;
+    let buckets = state.store.handling_summary(&caller.tenant, group, &scope).await?;
     Ok(Json(HandlingAggregate {
         group_by: group_name.to_string(),
         buckets: buckets
@@ -142,6 +145,17 @@ pub(crate) async fn handling(
             })
             .collect(),
     }))
+}
+
+/// The calls an aggregate covers, from the query's date range and agent / team / script filters.
+fn scope(
+    from: Option<&str>,
+    to: Option<&str>,
+    agent: Option<String>,
+    team: Option<String>,
+    script: Option<String>,
+) -> ApiResult<AggregateScope> {
+    Ok(AggregateScope { range: util::parse_range(from, to)?, agent, team, script })
 }
 
 /// The store's grouping and its name in the response (`day` when not given).

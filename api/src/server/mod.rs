@@ -150,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         .route("/calls/{id}/audio", get(calls::get_audio))
         .route("/calls/{id}/reanalyze", post(calls::reanalyze_call))
         .route("/calls/{id}/reviews", post(reviews::add_review).get(reviews::list_reviews))
+        .route("/calls/{id}/biometrics", get(speakers::call_biometrics))
         .route("/search", get(calls::search))
         .route("/scripts", post(scripts::create_script).get(scripts::list_scripts))
         .route("/scripts/{id}", get(scripts::get_script).put(scripts::update_script).delete(scripts::delete_script))

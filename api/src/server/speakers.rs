@@ -22,7 +22,9 @@ use super::speaker_service::{
 };
 use super::util::{self, blocking};
 use super::webhooks::{WebhookEvent, emit_event};
-use super::wire::{AuditEntryView, AuditList, AuditQuery, EnrolForm, SpeakerProbeForm, WatchlistForm};
+use super::wire::{
+    AuditEntryView, AuditList, AuditQuery, CallBiometricEntry, CallBiometrics, EnrolForm, SpeakerProbeForm, WatchlistForm,
+};
 
 /// Most clips one enrolment accepts.
 const MAX_ENROL_CLIPS: usize = 10;
@@ -472,12 +474,61 @@ pub(crate) async fn list_audit(
     let filter = AuditFilter {
         speaker_id: query.speaker_id,
         action: query.action,
+        call_id: None,
         created_from: range.from,
         created_before: range.before,
     };
     let entries = state.store.list_audit(&caller.tenant, &filter, Page { limit, offset }).await?;
     let next_cursor = (entries.len() as i64 == limit).then(|| (offset + limit).to_string());
     Ok(Json(AuditList { entries: entries.into_iter().map(AuditEntryView::from).collect(), next_cursor }))
+}
+
+/// How long before a call is stored an IVR verification of its customer counts as that call's
+/// (the IVR verifies before the agent answers; the recording is uploaded after the call).
+const VERIFICATION_LOOKBACK_SECS: i64 = 6 * 3600;
+/// Slack after the call is stored (clocks of the IVR and of the uploader differ).
+const VERIFICATION_GRACE_SECS: i64 = 600;
+
+/// The voice-biometric results of one call, for the people reviewing it (`qa`, `manager`,
+/// `admin`): the watchlist screening and passive enrolment of the analysed call, and the
+/// verifications of the call's customer from the IVR or the live stream in the hours before the
+/// call was stored. Decisions only: no audio, no voiceprints, no key ids.
+#[utoipa::path(
+    get, path = "/v1/calls/{id}/biometrics", tag = "calls",
+    params(("id" = String, Path, description = "Call id")),
+    responses(
+        (status = 200, description = "The call's biometric decisions, oldest first", body = CallBiometrics),
+        (status = 404, description = "No such call in this tenant", body = ErrorBody),
+    )
+)]
+pub(crate) async fn call_biometrics(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<CallBiometrics>> {
+    caller.require(Action::ReadCalls)?;
+    let call_id = util::path_param(id)?;
+    let call = state.store.get_call(&caller.tenant, &call_id).await?.ok_or(ApiError::NotFound("call"))?;
+    let page = Page { limit: 200, offset: 0 };
+    let about_call = AuditFilter { call_id: Some(call.id.clone()), created_from: Some(call.created_at), ..AuditFilter::default() };
+    let mut entries = state.store.list_audit(&caller.tenant, &about_call, page).await?;
+    if let Some(customer_id) = &call.customer_id {
+        let verifications = AuditFilter {
+            speaker_id: Some(customer_id.clone()),
+            action: Some("verify".into()),
+            created_from: Some(call.created_at - VERIFICATION_LOOKBACK_SECS),
+            created_before: Some(call.created_at + VERIFICATION_GRACE_SECS),
+            ..AuditFilter::default()
+        };
+        entries.extend(state.store.list_audit(&caller.tenant, &verifications, page).await?);
+    }
+    entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    entries.dedup_by(|a, b| a.id == b.id);
+    Ok(Json(CallBiometrics {
+        call_id: call.id,
+        customer_id: call.customer_id,
+        entries: entries.into_iter().map(CallBiometricEntry::from).collect(),
+    }))
 }
 
 /// Runs CPU-bound biometric work on the blocking pool once a slot is free, in arrival order.

@@ -481,6 +481,53 @@ pub struct AuditEntryView {
     pub created_at: String,
 }
 
+/// The biometric results of one call (`GET /v1/calls/{id}/biometrics`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallBiometrics {
+    pub call_id: String,
+    pub customer_id: Option<String>,
+    pub entries: Vec<CallBiometricEntry>,
+}
+
+/// One decision about a call's voice, from the audit trail (without the key that asked).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallBiometricEntry {
+    /// `verify` (1:1 against the claimed customer), `screen` (watchlist) or `enrol` (passive).
+    pub action: String,
+    /// The claimed customer, the watchlist entry that matched, or the enrolled customer.
+    pub speaker_id: Option<String>,
+    /// `accept` / `reject` / `inconclusive`, `watchlist_hit`, `enrolled`, `skipped`, ...
+    pub outcome: String,
+    /// Calibrated score (log-likelihood ratio) where the decision has one.
+    pub score: Option<f64>,
+    /// Where it came from: `ivr` (the HTTP API), `stream`, `call` or `passive`.
+    pub source: String,
+    pub net_speech_secs: Option<f64>,
+    /// Reason codes (e.g. `too_little_speech`, `voice_reuse`).
+    pub reasons: Vec<String>,
+    pub created_at: String,
+}
+
+impl From<AuditEntry> for CallBiometricEntry {
+    fn from(entry: AuditEntry) -> Self {
+        let details = &entry.details;
+        CallBiometricEntry {
+            source: details.get("source").and_then(|v| v.as_str()).unwrap_or("ivr").to_string(),
+            net_speech_secs: details.get("net_speech_secs").and_then(serde_json::Value::as_f64),
+            reasons: details
+                .get("reasons")
+                .and_then(|v| v.as_array())
+                .map(|reasons| reasons.iter().filter_map(|r| r.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+            created_at: rfc3339(entry.created_at),
+            action: entry.action,
+            speaker_id: entry.speaker_id,
+            outcome: entry.outcome,
+            score: entry.score,
+        }
+    }
+}
+
 impl From<AuditEntry> for AuditEntryView {
     fn from(entry: AuditEntry) -> Self {
         AuditEntryView {
@@ -507,19 +554,57 @@ pub struct AuditList {
 pub struct ComplianceQuery {
     /// `agent`, `team`, `script` or `day` (default).
     pub group_by: Option<GroupByParam>,
+    /// Start date (inclusive): `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or Unix seconds.
     #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub from: Option<String>,
+    /// End date (a bare date includes that whole day).
     #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub to: Option<String>,
+    /// Only this agent's calls (e.g. one agent's compliance over time with `group_by=day`).
+    pub agent: Option<String>,
+    /// Only this team's calls.
+    pub team: Option<String>,
+    /// Only calls scored against this script.
+    pub script: Option<String>,
+    /// Include the per-rule checks and failures of each bucket (default `true`). They cost a scan
+    /// of every rule outcome in scope; leave them out when only the rates are needed.
+    pub rules: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct RangeQuery {
+pub struct HandlingQuery {
+    /// `agent`, `team`, `script` or `day` (default).
+    pub group_by: Option<GroupByParam>,
+    /// Start date (inclusive): `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or Unix seconds.
     #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub from: Option<String>,
+    /// End date (a bare date includes that whole day).
     #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
     pub to: Option<String>,
+    /// Only this agent's calls (e.g. one agent's compliance over time with `group_by=day`).
+    pub agent: Option<String>,
+    /// Only this team's calls.
+    pub team: Option<String>,
+    /// Only calls scored against this script.
+    pub script: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SentimentQuery {
+    /// Start date (inclusive): `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or Unix seconds.
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
+    pub from: Option<String>,
+    /// End date (a bare date includes that whole day).
+    #[param(pattern = r"^([0-9]{1,12}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?)$")]
+    pub to: Option<String>,
+    /// Only this agent's calls (e.g. one agent's compliance over time with `group_by=day`).
+    pub agent: Option<String>,
+    /// Only this team's calls.
+    pub team: Option<String>,
+    /// Only calls scored against this script.
+    pub script: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -2,7 +2,8 @@
 //! decoder the analysis uses, so G.711 and every accepted format work in any browser) and reduced
 //! to a min/max pair per column and channel.
 
-use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use callsight_pipeline::audio::{DecodeLimits, decode_bytes_with_limits};
@@ -58,7 +59,7 @@ pub(crate) async fn waveform(
     caller: Caller,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<WaveformQuery>, QueryRejection>,
-) -> ApiResult<Json<Waveform>> {
+) -> ApiResult<Response> {
     caller.require(Action::ReadCalls)?;
     let Path(id) = id.map_err(|rejection| ApiError::BadRequest(format!("invalid path: {}", rejection.body_text())))?;
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
@@ -67,21 +68,41 @@ pub(crate) async fn waveform(
         return Err(ApiError::BadRequest(format!("columns must be between 1 and {MAX_COLUMNS}")));
     }
     let call = state.store.get_call(&caller.tenant, &id).await?.ok_or(ApiError::NotFound("call"))?;
-    let bytes = tokio::fs::read(&call.audio_path)
-        .await
-        .map_err(|e| ApiError::Internal(format!("audio of call {id} at {}: {e}", call.audio_path)))?;
-    let limits = DecodeLimits { max_duration_secs: state.config.max_audio_duration_secs };
-    // Decoding is CPU work on a whole recording: the blocking pool, never the async runtime.
-    let decoded = tokio::task::spawn_blocking(move || decode_bytes_with_limits(&bytes, "stored audio", &limits))
-        .await
-        .map_err(|e| ApiError::Internal(format!("waveform task: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("stored audio of call {id} does not decode: {e}")))?;
-    Ok(Json(Waveform {
-        duration_secs: decoded.duration_secs(),
-        sample_rate_hz: decoded.sample_rate_hz,
-        channel_layout: call.channel_layout,
-        channels: decoded.channels.iter().map(|samples| peaks(samples, columns)).collect(),
-    }))
+    // Stored audio never changes, so the peaks are computed once per width and kept beside it
+    // (a `<audio>.*` sidecar: deleting the call deletes it too).
+    let cache_path = format!("{}.waveform-{columns}.json", call.audio_path);
+    let body = match tokio::fs::read(&cache_path).await {
+        Ok(cached) => cached,
+        Err(_) => {
+            let bytes = tokio::fs::read(&call.audio_path)
+                .await
+                .map_err(|e| ApiError::Internal(format!("audio of call {id} at {}: {e}", call.audio_path)))?;
+            let limits = DecodeLimits { max_duration_secs: state.config.max_audio_duration_secs };
+            let decoded = tokio::task::spawn_blocking(move || decode_bytes_with_limits(&bytes, "stored audio", &limits))
+                .await
+                .map_err(|e| ApiError::Internal(format!("waveform task: {e}")))?
+                .map_err(|e| ApiError::Internal(format!("stored audio of call {id} does not decode: {e}")))?;
+            let waveform = Waveform {
+                duration_secs: decoded.duration_secs(),
+                sample_rate_hz: decoded.sample_rate_hz,
+                channel_layout: call.channel_layout,
+                channels: decoded.channels.iter().map(|samples| peaks(samples, columns)).collect(),
+            };
+            let body = serde_json::to_vec(&waveform).map_err(|e| ApiError::Internal(format!("waveform JSON: {e}")))?;
+            if let Err(error) = write_cache(&cache_path, &body).await {
+                tracing::warn!(%error, path = %cache_path, "waveform not cached");
+            }
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "private, max-age=86400")], body).into_response())
+}
+
+/// Writes the cache file whole or not at all (a reader never sees half of it).
+async fn write_cache(path: &str, body: &[u8]) -> std::io::Result<()> {
+    let partial = format!("{path}.partial-{}", std::process::id());
+    tokio::fs::write(&partial, body).await?;
+    tokio::fs::rename(&partial, path).await
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Calls, their reports and per-rule outcomes: upload bookkeeping, listing with filters,
 //! transcript search and the QA aggregates, all scoped to one tenant.
 
-use std::collections::BTreeMap;
 
 use super::{Arg, Args, Backend, BeginWrite, Store, bind_args, new_id, now_secs, parse_json, to_json_text, with_pool};
 use crate::error::{Result, WorkersError, is_unique_violation};
@@ -264,6 +263,22 @@ pub struct TimeRange {
     pub before: Option<i64>,
 }
 
+/// Which analysed calls an aggregate covers: a time range and, optionally, one agent, team or
+/// script (a dashboard scoped to one of them, e.g. one team's compliance over time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AggregateScope {
+    pub range: TimeRange,
+    pub agent: Option<String>,
+    pub team: Option<String>,
+    pub script: Option<String>,
+}
+
+impl From<TimeRange> for AggregateScope {
+    fn from(range: TimeRange) -> Self {
+        Self { range, ..Self::default() }
+    }
+}
+
 /// Compliance of one group (agent, team, script or day) over analysed calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComplianceBucket {
@@ -310,6 +325,8 @@ struct CallBucketRow {
     group_key: Option<String>,
     calls: i64,
     flagged_calls: i64,
+    rule_checks: i64,
+    rule_failures: i64,
     mean_compliance_score: Option<f64>,
 }
 
@@ -562,140 +579,186 @@ impl Store {
         Ok(rows.into_iter().map(|(call_id, snippet)| SearchHit { call_id, snippet }).collect())
     }
 
-    fn group_key_sql(&self, group: GroupBy) -> &'static str {
-        match (group, self.backend()) {
-            (GroupBy::Agent, _) => "c.agent_id",
-            (GroupBy::Team, _) => "c.team",
-            (GroupBy::Script, _) => "c.script_id",
-            (GroupBy::Day, Backend::Sqlite) => "strftime('%Y-%m-%d', c.created_at, 'unixepoch')",
-            (GroupBy::Day, Backend::Postgres) => "to_char(to_timestamp(c.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    /// The SQL of a group's key. Days are grouped by their number since 1970-01-01 (integer
+    /// division: formatting a date per row costs more than the rest of the query) and named
+    /// `YYYY-MM-DD` afterwards by [`day_keys_to_dates`].
+    fn group_key_sql(group: GroupBy) -> &'static str {
+        match group {
+            GroupBy::Agent => "c.agent_id",
+            GroupBy::Team => "c.team",
+            GroupBy::Script => "c.script_id",
+            GroupBy::Day => "CAST(c.created_at / 86400 AS TEXT)",
         }
     }
 
-    fn range_sql(range: TimeRange, args: &mut Args) -> String {
+    /// ` AND ...` conditions on the calls `c` for a scope.
+    fn scope_sql(scope: &AggregateScope, args: &mut Args) -> String {
         let mut sql = String::new();
-        if let Some(from) = range.from {
+        if let Some(from) = scope.range.from {
             sql.push_str(&format!(" AND c.created_at >= {}", args.push(Arg::Int(from))));
         }
-        if let Some(before) = range.before {
+        if let Some(before) = scope.range.before {
             sql.push_str(&format!(" AND c.created_at < {}", args.push(Arg::Int(before))));
+        }
+        for (column, value) in [("c.agent_id", &scope.agent), ("c.team", &scope.team), ("c.script_id", &scope.script)] {
+            if let Some(value) = value {
+                sql.push_str(&format!(" AND {column} = {}", args.push(Arg::Text(value.clone()))));
+            }
         }
         sql
     }
 
-    /// Failures per script rule within each group, over analysed calls.
+    /// Checks and failures per script rule within each group, over analysed calls. Reads every
+    /// rule outcome in scope: the dashboard asks for it once (per script), not per grouping.
     pub async fn rule_failure_counts(
         &self,
         tenant: &str,
         group: GroupBy,
-        range: TimeRange,
+        scope: &AggregateScope,
     ) -> Result<Vec<RuleFailureCount>> {
         let mut args = Args::default();
         let tenant_arg = args.push(Arg::Text(tenant.to_string()));
-        let range_sql = Store::range_sql(range, &mut args);
+        let scope_sql = Store::scope_sql(scope, &mut args);
         let sql = format!(
             "SELECT {key} AS group_key, o.rule_id AS rule_id, COUNT(*) AS checks, \
              SUM(CASE WHEN o.passed THEN 0 ELSE 1 END) AS failures \
              FROM call_rule_outcomes o JOIN calls c ON c.id = o.call_id \
-             WHERE o.tenant = {tenant_arg} AND c.tenant = {tenant_arg} AND c.status = 'analyzed'{range_sql} \
+             WHERE o.tenant = {tenant_arg} AND c.tenant = {tenant_arg} AND c.status = 'analyzed'{scope_sql} \
              GROUP BY group_key, o.rule_id ORDER BY group_key, o.rule_id",
-            key = self.group_key_sql(group)
+            key = Store::group_key_sql(group)
         );
-        Ok(with_pool!(self, pool => {
+        let mut counts: Vec<RuleFailureCount> = with_pool!(self, pool => {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args.0).fetch_all(pool).await?
-        }))
+        });
+        if group == GroupBy::Day {
+            for count in &mut counts {
+                count.group_key = day_keys_to_dates(count.group_key.take());
+            }
+        }
+        Ok(counts)
     }
 
-    /// Compliance per group: calls, flagged calls, rule checks and failures, pass rate.
+    /// Compliance per group: calls, flagged calls, rule checks and failures, pass rate. Reads the
+    /// calls' summary columns only (`rule_checks` and `failed_rules` are written with the
+    /// outcomes, in the same transaction).
     pub async fn compliance_summary(
         &self,
         tenant: &str,
         group: GroupBy,
-        range: TimeRange,
-    ) -> Result<Vec<ComplianceBucket>> {
-        let counts = self.rule_failure_counts(tenant, group, range).await?;
-        self.compliance_summary_with_counts(tenant, group, range, &counts).await
-    }
-
-    /// [`Store::compliance_summary`] from rule counts the caller already has (the same `group`
-    /// and `range`), so a caller that also needs them per rule scans the outcomes once.
-    pub async fn compliance_summary_with_counts(
-        &self,
-        tenant: &str,
-        group: GroupBy,
-        range: TimeRange,
-        counts: &[RuleFailureCount],
+        scope: &AggregateScope,
     ) -> Result<Vec<ComplianceBucket>> {
         let mut args = Args::default();
         let tenant_arg = args.push(Arg::Text(tenant.to_string()));
-        let range_sql = Store::range_sql(range, &mut args);
+        let scope_sql = Store::scope_sql(scope, &mut args);
         let sql = format!(
             "SELECT {key} AS group_key, COUNT(*) AS calls, \
              SUM(CASE WHEN c.flagged THEN 1 ELSE 0 END) AS flagged_calls, \
+             CAST(COALESCE(SUM(c.rule_checks), 0) AS BIGINT) AS rule_checks, \
+             CAST(COALESCE(SUM(c.failed_rules), 0) AS BIGINT) AS rule_failures, \
              AVG(c.compliance_score) AS mean_compliance_score \
-             FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{range_sql} \
+             FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{scope_sql} \
              GROUP BY group_key ORDER BY group_key",
-            key = self.group_key_sql(group)
+            key = Store::group_key_sql(group)
         );
         let rows: Vec<CallBucketRow> = with_pool!(self, pool => {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args.0).fetch_all(pool).await?
         });
-        let mut checks: BTreeMap<Option<String>, (i64, i64)> = BTreeMap::new();
-        for count in counts {
-            let entry = checks.entry(count.group_key.clone()).or_default();
-            entry.0 += count.checks;
-            entry.1 += count.failures;
-        }
         Ok(rows
             .into_iter()
-            .map(|row| {
-                let (rule_checks, rule_failures) = checks.get(&row.group_key).copied().unwrap_or_default();
-                ComplianceBucket {
-                    key: row.group_key,
-                    calls: row.calls,
-                    flagged_calls: row.flagged_calls,
-                    rule_checks,
-                    rule_failures,
-                    compliance_rate: (rule_checks > 0)
-                        .then(|| (rule_checks - rule_failures) as f64 / rule_checks as f64),
-                    mean_compliance_score: row.mean_compliance_score,
-                }
+            .map(|row| ComplianceBucket {
+                key: if group == GroupBy::Day { day_keys_to_dates(row.group_key) } else { row.group_key },
+                calls: row.calls,
+                flagged_calls: row.flagged_calls,
+                rule_checks: row.rule_checks,
+                rule_failures: row.rule_failures,
+                compliance_rate: (row.rule_checks > 0)
+                    .then(|| (row.rule_checks - row.rule_failures) as f64 / row.rule_checks as f64),
+                mean_compliance_score: row.mean_compliance_score,
             })
             .collect())
     }
 
     /// Analysed calls per UTC day and customer sentiment label.
-    pub async fn sentiment_by_day(&self, tenant: &str, range: TimeRange) -> Result<Vec<SentimentDayCount>> {
+    pub async fn sentiment_by_day(&self, tenant: &str, scope: &AggregateScope) -> Result<Vec<SentimentDayCount>> {
         let mut args = Args::default();
         let tenant_arg = args.push(Arg::Text(tenant.to_string()));
-        let range_sql = Store::range_sql(range, &mut args);
+        let scope_sql = Store::scope_sql(scope, &mut args);
         let sql = format!(
             "SELECT {day} AS day, c.customer_sentiment_label AS label, COUNT(*) AS calls \
-             FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{range_sql} \
+             FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{scope_sql} \
              GROUP BY day, label ORDER BY day, label",
-            day = self.group_key_sql(GroupBy::Day)
+            day = Store::group_key_sql(GroupBy::Day)
         );
-        Ok(with_pool!(self, pool => {
+        let counts: Vec<SentimentDayCount> = with_pool!(self, pool => {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args.0).fetch_all(pool).await?
-        }))
+        });
+        Ok(counts
+            .into_iter()
+            .map(|count| SentimentDayCount { day: day_keys_to_dates(Some(count.day)).unwrap_or_default(), ..count })
+            .collect())
     }
 
     /// Average handle time (call duration) and silence (time nobody speaks: the report's
     /// `metrics.non_talk_secs`, which a trigger copies into `calls.silence_secs`) per group, over
     /// analysed calls.
-    pub async fn handling_summary(&self, tenant: &str, group: GroupBy, range: TimeRange) -> Result<Vec<HandlingBucket>> {
+    pub async fn handling_summary(&self, tenant: &str, group: GroupBy, scope: &AggregateScope) -> Result<Vec<HandlingBucket>> {
         let mut args = Args::default();
         let tenant_arg = args.push(Arg::Text(tenant.to_string()));
-        let range_sql = Store::range_sql(range, &mut args);
+        let scope_sql = Store::scope_sql(scope, &mut args);
         let sql = format!(
             "SELECT {key} AS group_key, COUNT(*) AS calls, AVG(c.duration_secs) AS mean_duration_secs, \
              AVG(c.silence_secs) AS mean_silence_secs \
-             FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{range_sql} \
+             FROM calls c WHERE c.tenant = {tenant_arg} AND c.status = 'analyzed'{scope_sql} \
              GROUP BY group_key ORDER BY group_key",
-            key = self.group_key_sql(group)
+            key = Store::group_key_sql(group)
         );
-        Ok(with_pool!(self, pool => {
+        let mut buckets: Vec<HandlingBucket> = with_pool!(self, pool => {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args.0).fetch_all(pool).await?
-        }))
+        });
+        if group == GroupBy::Day {
+            for bucket in &mut buckets {
+                bucket.group_key = day_keys_to_dates(bucket.group_key.take());
+            }
+        }
+        Ok(buckets)
+    }
+}
+
+/// A day key from [`Store::group_key_sql`] (days since 1970-01-01, as text) as `YYYY-MM-DD` (UTC).
+/// Days in the same order sort the same either way (the stored ones are all 5-digit numbers).
+fn day_keys_to_dates(key: Option<String>) -> Option<String> {
+    let key = key?;
+    match key.parse::<i64>() {
+        Ok(days) => Some(civil_date(days)),
+        Err(_) => Some(key),
+    }
+}
+
+/// `YYYY-MM-DD` of a day number since 1970-01-01 (proleptic Gregorian calendar).
+pub(crate) fn civil_date(days_since_epoch: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm: eras of 400 years, March-based years.
+    let z = days_since_epoch + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_date;
+
+    #[test]
+    fn day_numbers_become_calendar_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(59), "1970-03-01");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+        assert_eq!(civil_date(20_415), "2025-11-23");
+        assert_eq!(civil_date(-1), "1969-12-31");
     }
 }

@@ -56,6 +56,8 @@ pub struct AuditEntry {
 pub struct AuditFilter {
     pub speaker_id: Option<String>,
     pub action: Option<String>,
+    /// Entries about this call (`"call_id"` in their details: call screening, passive enrolment).
+    pub call_id: Option<String>,
     pub created_from: Option<i64>,
     pub created_before: Option<i64>,
 }
@@ -334,6 +336,13 @@ impl Store {
         }
         if let Some(action) = &filter.action {
             sql.push_str(&format!(" AND action = {}", args.push(Arg::Text(action.clone()))));
+        }
+        if let Some(call_id) = &filter.call_id {
+            // Details are compact JSON written by serde_json: the pair appears verbatim.
+            let pair = serde_json::json!({ "call_id": call_id }).to_string();
+            let needle = pair.trim_start_matches('{').trim_end_matches('}');
+            let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            sql.push_str(&format!(" AND details LIKE {} ESCAPE '\\'", args.push(Arg::Text(pattern))));
         }
         if let Some(from) = filter.created_from {
             sql.push_str(&format!(" AND created_at >= {}", args.push(Arg::Int(from))));

@@ -149,7 +149,7 @@
     right.appendChild(await reviewSection(base, rules));
     right.appendChild(sentimentPlot(report, duration, seek));
     right.appendChild(flagsSection(report, seek));
-    if (CS.can('audit') && call.customer_id) right.appendChild(await verificationSection(call.customer_id));
+    right.appendChild(await verificationSection(base, call.customer_id));
 
     const start = Number(params.get('t'));
     if (params.has('t') && Number.isFinite(start)) seek(start, false);
@@ -367,16 +367,35 @@
     return section;
   }
 
-  async function verificationSection(customerId) {
+  // The call's biometric decisions (`/v1/calls/{id}/biometrics`): verifications of the customer
+  // by the IVR or the live stream, watchlist screening and passive enrolment.
+  async function verificationSection(base, customerId) {
     const section = CS.el('section', { id: 'verification', 'aria-label': 'Voice verification' }, CS.el('h2', {}, 'Voice verification'));
     try {
-      const audit = await CS.get('/v1/audit' + CS.query({ speaker_id: customerId, limit: 10 }));
-      if (audit.entries.length === 0) section.appendChild(CS.el('p', { class: 'muted' }, 'No verification recorded for ' + customerId + '.'));
-      section.appendChild(CS.el('ul', {}, audit.entries.map((e) => CS.el('li', {},
-        CS.fmtDate(e.created_at), ' ', CS.el('strong', {}, e.action), ': ', e.outcome, e.score !== null ? ` (score ${e.score.toFixed(2)})` : ''))));
+      const result = await CS.get(base + '/biometrics');
+      if (result.entries.length === 0) {
+        section.appendChild(CS.el('p', { class: 'muted' }, customerId
+          ? `No voice verification or screening recorded for customer ${customerId} around this call.`
+          : 'No customer id on this call and no screening recorded.'));
+        return section;
+      }
+      const label = { verify: 'Verification', screen: 'Watchlist screening', enrol: 'Passive enrolment' };
+      section.appendChild(CS.el('ul', { class: 'biometrics' }, result.entries.map((e) => CS.el('li', { dataset: { action: e.action, outcome: e.outcome } },
+        CS.el('strong', {}, label[e.action] || e.action), ' ', CS.el('span', { class: 'badge ' + outcomeClass(e.outcome) }, e.outcome.replace(/_/g, ' ')),
+        e.speaker_id ? ` ${e.speaker_id}` : '',
+        e.score !== null ? ` · score ${e.score.toFixed(2)}` : '',
+        e.net_speech_secs !== null ? ` · ${CS.fmtNum(e.net_speech_secs)} s of speech` : '',
+        e.reasons.length ? ` · ${e.reasons.join(', ')}` : '',
+        CS.el('span', { class: 'muted small' }, ` (${e.source}, ${CS.fmtDate(e.created_at)})`)))));
     } catch (error) {
       section.appendChild(CS.message(error.message));
     }
     return section;
+  }
+
+  function outcomeClass(outcome) {
+    if (outcome === 'accept' || outcome === 'enrolled') return 's-positive';
+    if (outcome === 'reject' || outcome === 'watchlist_hit') return 's-negative';
+    return 's-neutral';
   }
 })();

@@ -167,7 +167,7 @@ CS.downloadCsv = function (fileName, rows) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 };
 
-/** A table with a CSV export button; `columns`: [{title, value(row) -> text|Node, csv(row)}]. */
+/** A table with a CSV export button; `columns`: [{title, value(row) -> text|Node, csv(row) | false}]. */
 CS.table = function (id, caption, columns, rows, fileName) {
   const table = CS.el('table', { id, class: 'data' },
     CS.el('caption', {}, caption),
@@ -178,8 +178,11 @@ CS.table = function (id, caption, columns, rows, fileName) {
         columns.map((c) => CS.el('td', { class: c.numeric ? 'num' : null }, c.value(row)))))));
   const exportButton = CS.el('button', {
     type: 'button', class: 'secondary small', id: id + '-csv',
-    onclick: () => CS.downloadCsv(fileName, [columns.map((c) => c.title)].concat(
-      rows.map((row) => columns.map((c) => (c.csv ? c.csv(row) : c.value(row))))))
+    onclick: () => {
+      const exported = columns.filter((c) => c.csv !== false); // links-only columns stay on screen
+      CS.downloadCsv(fileName, [exported.map((c) => c.title)].concat(
+        rows.map((row) => exported.map((c) => (c.csv ? c.csv(row) : c.value(row))))));
+    },
   }, 'Export CSV');
   return CS.el('div', { class: 'table-wrap' }, CS.el('div', { class: 'table-tools' }, exportButton), table);
 };
