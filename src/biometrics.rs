@@ -140,18 +140,6 @@ impl BiometricsEngine {
         Ok(wire_enrolment(outcome))
     }
 
-    /// Adds more audio to a speaker's voiceprint (weighted by net speech).
-    pub fn add_to_voiceprint(
-        &self,
-        tenant: &str,
-        speaker_id: &str,
-        kind: VoiceprintKind,
-        clips: &[Vec<u8>],
-        min_net_speech_secs: Option<f64>,
-    ) -> Result<EnrolResponse, SpeakerServiceError> {
-        self.enrol_clips(tenant, speaker_id, kind, clips, min_net_speech_secs, EnrolMode::Add)
-    }
-
     /// Adds a party's speech from an analysed call to their voiceprint (speech spans already
     /// known from the analysis).
     pub fn enrol_passively(

@@ -129,11 +129,9 @@ pub fn run(args: SpeakersArgs, models: &ModelArgs, config: &Config) -> anyhow::R
                     EnrolKind::Customer => SpeakerKind::Customer,
                     EnrolKind::Agent => SpeakerKind::Agent,
                 };
-                let outcome = if add {
-                    engine.add_to_voiceprint(tenant, &id, crate::biometrics::pipeline_kind(kind), &clips, min_net_speech)
-                } else {
-                    engine.enrol(EnrolInput { tenant: tenant.into(), speaker_id: id.clone(), kind, clips, min_net_speech_secs: min_net_speech })
-                };
+                let input = EnrolInput { tenant: tenant.into(), speaker_id: id.clone(), kind, clips, min_net_speech_secs: min_net_speech };
+                // The same two calls as the API's `mode=add` / `mode=replace`.
+                let outcome = if add { engine.enrol_more(input) } else { engine.enrol(input) };
                 if let Ok(enrolled) = &outcome
                     && !enrolled.voiceprint_ids.is_empty()
                 {

@@ -15,7 +15,7 @@ pub use calibration::{Calibration, CalibrationSet, FarPoint, fit_linear_calibrat
 pub use diarize::{Diarization, DiarizeConfig, diarize, diarize_clusters, label_parties};
 pub use enrol::{EnrolConfig, EnrolMode, EnrolOutcome, EnrolRequest, EnrolStatus, enrol, enrol_speech};
 pub use quality::{QualityConfig, QualityReport, SpeechClip, analyse_speech, check_quality, detect_speech};
-pub use screen::{Candidate, ScreenConfig, VoiceReuse, WatchlistHit, find_voice_reuse, identify, screen_watchlist};
+pub use screen::{Candidate, ScreenConfig, VoiceMatch, VoiceReuse, WatchlistHit, find_voice_reuse, identify, screen_watchlist};
 pub use verify::{Decision, Probe, Verification, VerifyConfig, VerifyRequest, analyse_probe, verify, verify_probe};
 
 use serde::{Deserialize, Serialize};

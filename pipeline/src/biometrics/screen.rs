@@ -30,9 +30,9 @@ impl Default for ScreenConfig {
     }
 }
 
-/// A watchlist entry the probe matched; any hit is an alert.
+/// A stored voiceprint the probe matched above a threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchlistHit {
+pub struct VoiceMatch {
     pub speaker_id: String,
     pub voiceprint_id: String,
     /// Calibrated score (natural-log likelihood ratio).
@@ -41,15 +41,11 @@ pub struct WatchlistHit {
     pub threshold: f64,
 }
 
+/// A watchlist entry the probe matched; any hit is an alert.
+pub type WatchlistHit = VoiceMatch;
+
 /// Another customer id whose voiceprint matches the probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VoiceReuse {
-    pub speaker_id: String,
-    pub voiceprint_id: String,
-    pub score: f64,
-    pub cosine: f64,
-    pub threshold: f64,
-}
+pub type VoiceReuse = VoiceMatch;
 
 /// One identification candidate, best first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,17 +96,7 @@ pub fn screen_watchlist(
     calibration.ensure_model(&probe.model)?;
     let threshold = calibration.threshold_for_far(config.watchlist_far);
     let hits = best_per_speaker(index, probe, tenant, VoiceprintKind::Fraudster, config.max_hits, None)?;
-    let alerts: Vec<WatchlistHit> = hits
-        .into_iter()
-        .map(|(voiceprint, cosine)| WatchlistHit {
-            speaker_id: voiceprint.speaker_id,
-            voiceprint_id: voiceprint.id,
-            score: calibration.llr(cosine),
-            cosine,
-            threshold,
-        })
-        .filter(|hit| hit.score >= threshold)
-        .collect();
+    let alerts = matches_above(hits, calibration, threshold);
     if !alerts.is_empty() {
         tracing::warn!(tenant, n_hits = alerts.len(), best = %alerts[0].speaker_id, "watchlist hit");
     }
@@ -131,17 +117,21 @@ pub fn find_voice_reuse(
     let threshold = calibration.threshold_for_far(config.reuse_far);
     let hits =
         best_per_speaker(index, probe, tenant, VoiceprintKind::Customer, config.max_hits, Some(claimed_speaker_id))?;
-    Ok(hits
-        .into_iter()
-        .map(|(voiceprint, cosine)| VoiceReuse {
+    Ok(matches_above(hits, calibration, threshold))
+}
+
+/// The hits whose calibrated score reaches `threshold`, in the order given.
+fn matches_above(hits: Vec<(Voiceprint, f64)>, calibration: &Calibration, threshold: f64) -> Vec<VoiceMatch> {
+    hits.into_iter()
+        .map(|(voiceprint, cosine)| VoiceMatch {
             speaker_id: voiceprint.speaker_id,
             voiceprint_id: voiceprint.id,
             score: calibration.llr(cosine),
             cosine,
             threshold,
         })
-        .filter(|reuse| reuse.score >= threshold)
-        .collect())
+        .filter(|hit| hit.score >= threshold)
+        .collect()
 }
 
 /// The `limit` customers of `tenant` most like the probe, best first, each marked whether it
