@@ -133,6 +133,14 @@ for set in asterisk-en asterisk-ru festvox-ru festvox-ru-8k asterisk-es asterisk
   step "asr: $set" "$CALLSIGHT" --threads "$THREADS" eval asr --manifest "$DATA/$set.jsonl" --limit "$limit" \
     --language-hint --json-out "$RESULTS/asr-$set.json"
 done
+# Quantised Whisper weights (made by `models fetch`, see docs/eval.md): the same samples of the two
+# main sets, to compare with the f16 runs above.
+for model in base-q8_0 base-q5_1; do
+  for set in asterisk-en festvox-ru; do
+    step "asr: $set, $model" "$CALLSIGHT" --threads "$THREADS" eval asr --manifest "$DATA/$set.jsonl" --limit "$ASR_LIMIT" \
+      --language-hint --model "$model" --json-out "$RESULTS/asr-$set-$model.json"
+  done
+done
 
 # --- 2. speaker verification ---------------------------------------------------------------------
 TRIALS=$DATA/speaker-trials.txt
@@ -155,9 +163,9 @@ step "compliance: synthetic calls" python3 scripts/bench_compliance.py --calls "
 # --- 5. speed -----------------------------------------------------------------------------------
 step "speed: long-form audio" python3 scripts/bench_audio.py long-form --manifest "$DATA/asterisk-en.jsonl" \
   --audio-dir "$WORK/long-form" --out "$WORK/long-form.jsonl" --files "$SPEED_FILES" --secs "$SPEED_SECS"
-step "speed: callsight vs whisper.cpp vs faster-whisper" "$VENV/bin/python" scripts/bench_speed.py run \
+step "speed: callsight (f16, q8_0, q5_1) vs whisper.cpp vs faster-whisper" "$VENV/bin/python" scripts/bench_speed.py run \
   --manifest "$WORK/long-form.jsonl" --model-dir "$CALLSIGHT_MODELS_DIR/whisper-base-ct2" --callsight "$CALLSIGHT" \
-  --threads "$THREADS" --repeats "$SPEED_REPEATS" --out "$RESULTS/speed.json"
+  --threads "$THREADS" --repeats "$SPEED_REPEATS" --quantized-models base-q8_0 base-q5_1 --out "$RESULTS/speed.json"
 
 # --- 6. verification latency --------------------------------------------------------------------
 step "verify: probes" python3 scripts/bench_audio.py probes --manifest "$DATA/asterisk-en.jsonl" --out-dir "$WORK/probes"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Speed side by side: Callsight's pipeline, whisper.cpp alone and faster-whisper (int8, fp32) on
-the same audio, the same Whisper base weights, the same thread count and beam size.
+the same audio, the same Whisper base weights, the same thread count and beam size; optionally the
+pipeline again on quantised ggml weights (--quantized-models base-q8_0 base-q5_1).
 
   run          the comparison; writes speed.json (see callsight_eval::report::SpeedResults)
   transcribe   one faster-whisper pass over a manifest (the process `run` times)
@@ -109,6 +110,16 @@ def run(args):
             "command": [callsight, "--threads", threads, "eval", "asr", "--manifest", manifest, *hint, "--engine", "whisper"],
         },
     ]
+    # The pipeline again on quantised Whisper weights (`callsight models fetch` makes them).
+    for model in args.quantized_models:
+        systems.append(
+            {
+                "name": f"Callsight analyze pipeline, {model}",
+                "weights": f"ggml-{model}.bin ({model.rsplit('-', 1)[-1]}, whisper.cpp)",
+                "kind": "callsight",
+                "command": [callsight, "--threads", threads, "eval", "asr", "--manifest", manifest, *hint, "--model", model],
+            }
+        )
     for compute_type in args.compute_types:
         systems.append(
             {
@@ -182,6 +193,7 @@ def main():
     rn.add_argument("--model-dir", required=True)
     rn.add_argument("--callsight", required=True)
     rn.add_argument("--compute-types", nargs="+", default=["int8", "float32"])
+    rn.add_argument("--quantized-models", nargs="*", default=[], help="Callsight --model values with quantised weights, e.g. base-q8_0 base-q5_1")
     rn.add_argument("--threads", type=int, default=2)
     rn.add_argument("--beam-size", type=int, default=1)
     rn.add_argument("--language", default="en")

@@ -114,8 +114,9 @@ pub struct AnalyzeArgs {
     /// Write one report per recording into this directory instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Whisper model: base (multilingual) or tiny.en (fast, English only) [default: analysis.model
-    /// from the configuration, else base].
+    /// Whisper model: base (multilingual) or tiny.en (fast, English only), or their quantised
+    /// weights base-q8_0, base-q5_1, tiny.en-q8_0 [default: analysis.model from the configuration,
+    /// else base].
     #[arg(long, value_enum)]
     pub model: Option<WhisperModel>,
     /// Language of the calls (ISO 639-1, e.g. en, ru); detected per party when absent.

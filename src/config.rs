@@ -32,7 +32,8 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalysisConfig {
-    /// "base" (multilingual) or "tiny.en".
+    /// "base" (multilingual), "tiny.en", or their quantised files "base-q8_0", "base-q5_1",
+    /// "tiny.en-q8_0".
     pub model: String,
     /// Languages detection may choose from (ISO 639-1); empty: any.
     pub languages: Vec<String>,
@@ -177,8 +178,8 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         let fail = |message: String| Err(anyhow::anyhow!("invalid configuration: {message}"));
-        if !["base", "tiny.en"].contains(&self.analysis.model.as_str()) {
-            return fail(format!("analysis.model {:?}: expected \"base\" or \"tiny.en\"", self.analysis.model));
+        if crate::engines::WhisperModel::from_config(&self.analysis.model).is_err() {
+            return fail(format!("analysis.model {:?}: expected one of {}", self.analysis.model, crate::engines::WhisperModel::NAMES));
         }
         for code in &self.analysis.languages {
             if !(2..=3).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_lowercase()) {
@@ -223,9 +224,9 @@ impl Config {
             return fail("workers.max_attempts: at least 1".into());
         }
         if let Some(model) = &self.streams.model
-            && !["base", "tiny.en"].contains(&model.as_str())
+            && crate::engines::WhisperModel::from_config(model).is_err()
         {
-            return fail(format!("streams.model {model:?}: expected \"base\" or \"tiny.en\""));
+            return fail(format!("streams.model {model:?}: expected one of {}", crate::engines::WhisperModel::NAMES));
         }
         if self.streams.capacity == 0 || self.streams.threads_per_inference == 0 {
             return fail("streams.capacity and streams.threads_per_inference: at least 1".into());

@@ -18,17 +18,37 @@ use crate::cli::ModelArgs;
 pub enum WhisperModel {
     /// Whisper base, multilingual (default).
     Base,
+    /// Whisper base with 8-bit weights (q8_0): 0.55 × the file size.
+    #[value(name = "base-q8_0")]
+    BaseQ8_0,
+    /// Whisper base with 5-bit weights (q5_1): 0.40 × the file size.
+    #[value(name = "base-q5_1")]
+    BaseQ5_1,
     /// Whisper tiny.en: about four times faster, English only.
     #[value(name = "tiny.en")]
     TinyEn,
+    /// Whisper tiny.en with 8-bit weights (q8_0).
+    #[value(name = "tiny.en-q8_0")]
+    TinyEnQ8_0,
 }
 
 impl WhisperModel {
+    /// The names accepted by `--model` and the configuration, for messages.
+    pub const NAMES: &str = "base, base-q8_0, base-q5_1, tiny.en or tiny.en-q8_0";
+
     pub fn from_config(name: &str) -> anyhow::Result<Self> {
-        match name {
-            "base" => Ok(WhisperModel::Base),
-            "tiny.en" => Ok(WhisperModel::TinyEn),
-            other => anyhow::bail!("unknown Whisper model {other:?}: expected base or tiny.en"),
+        <Self as ValueEnum>::from_str(name, false)
+            .map_err(|_| anyhow::anyhow!("unknown Whisper model {name:?}: expected {}", Self::NAMES))
+    }
+
+    /// The ggml file in the model store and the model name reports show.
+    pub fn store_file(self) -> (ModelFile, &'static str) {
+        match self {
+            WhisperModel::Base => (ModelFile::WhisperBase, "whisper-base"),
+            WhisperModel::BaseQ8_0 => (ModelFile::WhisperBaseQ8_0, "whisper-base-q8_0"),
+            WhisperModel::BaseQ5_1 => (ModelFile::WhisperBaseQ5_1, "whisper-base-q5_1"),
+            WhisperModel::TinyEn => (ModelFile::WhisperTinyEn, "whisper-tiny.en"),
+            WhisperModel::TinyEnQ8_0 => (ModelFile::WhisperTinyEnQ8_0, "whisper-tiny.en-q8_0"),
         }
     }
 }
@@ -49,10 +69,7 @@ pub fn load_engines(
 ) -> anyhow::Result<AnalysisEngines> {
     let store = model_store(args);
     callsight_models::onnx::init_onnx_runtime(&store.require(ModelFile::OnnxRuntime)?)?;
-    let (whisper_file, whisper_name) = match whisper_model {
-        WhisperModel::Base => (ModelFile::WhisperBase, "whisper-base"),
-        WhisperModel::TinyEn => (ModelFile::WhisperTinyEn, "whisper-tiny.en"),
-    };
+    let (whisper_file, whisper_name) = whisper_model.store_file();
     let whisper_config = WhisperConfig { threads, ..WhisperConfig::default() };
     let transcriber = WhisperTranscriber::load(&store.require(whisper_file)?, whisper_name, whisper_config)
         .context("loading the Whisper model")?;

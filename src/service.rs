@@ -215,20 +215,43 @@ pub fn serve(args: ServeArgs, models: &ModelArgs, config: &Config) -> anyhow::Re
             ..ApiConfig::with_audio_dir(data_dir.join("audio"))
         };
         std::fs::create_dir_all(&api_config.audio_dir)?;
+        // Streams a crash cut short (their `.wav.partial` recordings) become calls before new
+        // streams are served.
+        let recovered = callsight_api::server::streams::recover_interrupted_streams(&service.store, &api_config.audio_dir).await;
+        if recovered > 0 {
+            tracing::warn!(recovered, "recorded streams that a crash cut short");
+        }
         let mut state = AppState::new(service.store.clone(), biometrics.clone(), api_config, metrics);
         if config.streams.enabled {
             let engine =
                 crate::streams::load_stream_engine(models, config, biometrics, analysis_engines.as_ref())?;
             state = state.with_streams(Arc::new(engine));
         }
+        let live_streams = state.streams.clone();
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         // The bound address (port 0 picks a free one), for scripts and tests to read.
         println!("listening on http://{}", listener.local_addr()?);
         let token = shutdown.clone();
+        let streams_to_end = live_streams.clone();
         axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { token.cancelled().await })
+            .with_graceful_shutdown(async move {
+                token.cancelled().await;
+                // Open streams end as on `stop` (their audio is stored and queued); upgraded
+                // connections are not waited for by axum, so they are waited for below.
+                if let Some(streams) = streams_to_end {
+                    streams.shut_down();
+                }
+            })
             .await?;
         shutdown.cancel();
+        if let Some(streams) = live_streams {
+            streams.shut_down();
+            // Within the grace running jobs get: a stream's end is its last pass plus storing.
+            let grace = worker_config(config, concurrency.max(1)).shutdown_grace;
+            if !streams.wait_until_ended(grace).await {
+                tracing::error!(open = streams.active(), grace_secs = grace.as_secs(), "streams still open after the shutdown grace; their audio stays in .partial files");
+            }
+        }
         while let Some(done) = background.join_next().await {
             if let Ok(Err(error)) = done {
                 tracing::error!(%error, "background task failed");

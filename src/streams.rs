@@ -1,13 +1,17 @@
 //! The live-call engine behind `GET /v1/streams`: `pipeline::streaming` sessions on shared
 //! models, plus in-call voice verification and watchlist screening through the biometric engine.
+//! The received audio goes to the recording file as it arrives; a session keeps only its live
+//! window (and the customer's channel until verification is done).
 
 use std::collections::HashSet;
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use callsight_api::server::speaker_service::SpeakerServiceError;
 use callsight_api::server::streams::{
-    FinishedStream, LiveStream, OpenStream, StreamMessage, StreamService, StreamServiceError,
+    FinishedStream, LiveStream, OpenStream, RecordedAudio, StreamMessage, StreamService, StreamServiceError,
 };
 use callsight_models::fetch::ModelFile;
 use callsight_models::text::{E5Embedder, SentimentHead};
@@ -17,7 +21,7 @@ use callsight_pipeline::audio::{DecodedAudio, encode_wav_pcm16};
 use callsight_pipeline::engines::{SentimentScorer, Transcriber, VoiceActivityDetector};
 use callsight_pipeline::error::PipelineError;
 use callsight_pipeline::streaming::{
-    AlertConfig, SampleEncoding, StreamConfig, StreamEngines, StreamSession, StreamSetup,
+    AlertConfig, RecordingWriter, SampleEncoding, StreamConfig, StreamEngines, StreamSession, StreamSetup,
 };
 use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,10 @@ use crate::biometrics::BiometricsEngine;
 use crate::cli::ModelArgs;
 use crate::config::Config;
 use crate::engines::{WhisperModel, load_vad, model_store};
+
+/// Live verification runs within this much of a call: the customer's whole channel is kept in
+/// memory (at 16 kHz) for it until then, so it must end even if the customer hardly speaks.
+const VERIFY_WITHIN_CALL_SECS: f64 = 600.0;
 
 /// The `[streams]` section of the configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -107,10 +115,7 @@ pub fn load_stream_engine(
     let inference_slots = streams.inference_slots.unwrap_or(cores / threads).clamp(1, (cores / threads).max(1));
     let store = model_store(models);
     let model_name = streams.model.as_deref().unwrap_or(&config.analysis.model);
-    let (whisper_file, whisper_name) = match WhisperModel::from_config(model_name)? {
-        WhisperModel::Base => (ModelFile::WhisperBase, "whisper-base"),
-        WhisperModel::TinyEn => (ModelFile::WhisperTinyEn, "whisper-tiny.en"),
-    };
+    let (whisper_file, whisper_name) = WhisperModel::from_config(model_name)?.store_file();
     let vad = load_vad(models, inference_slots)?;
     let transcriber: Arc<dyn Transcriber> = Arc::new(
         WhisperTranscriber::load(&store.require(whisper_file)?, whisper_name, WhisperConfig { threads, ..WhisperConfig::default() })
@@ -195,10 +200,23 @@ impl StreamService for StreamEngine {
             language: start.language.clone(),
             allowed_languages: self.shared.allowed_languages.clone(),
         };
-        let session = StreamSession::new(setup, self.shared.policy.clone()).map_err(bad_request)?;
+        let n_channels = setup.channels.len();
+        let mut session = StreamSession::new(setup, self.shared.policy.clone()).map_err(bad_request)?;
+        session.keep_party_audio(Speaker::Customer, true);
+        let file = File::create(&request.recording_path).map_err(|e| {
+            StreamServiceError::Internal(format!("creating {}: {e}", request.recording_path.display()))
+        })?;
+        // Held while the stream lives (and released by the kernel if the process dies): start-up
+        // recovery of cut-short recordings leaves a locked one alone.
+        file.try_lock().map_err(|e| {
+            StreamServiceError::Internal(format!("locking {}: {e}", request.recording_path.display()))
+        })?;
+        let recording = RecordingWriter::new(file, start.sample_rate, n_channels).map_err(internal)?;
         Ok(Box::new(LiveCall {
             shared: self.shared.clone(),
             session,
+            recording: Some(recording),
+            recording_path: request.recording_path,
             tenant: request.tenant,
             claimed_customer_id: start.claimed_customer_id.clone(),
             next_check_secs: self.shared.min_verify_secs,
@@ -225,6 +243,10 @@ fn internal(error: PipelineError) -> StreamServiceError {
 struct LiveCall {
     shared: Arc<Shared>,
     session: StreamSession,
+    /// The received audio, written as it arrives (one write per piece of work, unbuffered, so a
+    /// crash loses only the audio not yet processed); taken by `finish`.
+    recording: Option<RecordingWriter<File>>,
+    recording_path: PathBuf,
     tenant: String,
     claimed_customer_id: Option<String>,
     /// Net customer speech at which verification (or screening) runs next.
@@ -240,6 +262,11 @@ impl LiveCall {
         if self.verification_stopped {
             return;
         }
+        if self.session.received_secs() > VERIFY_WITHIN_CALL_SECS {
+            tracing::info!("no more live verification past {VERIFY_WITHIN_CALL_SECS} s of call");
+            self.stop_verification();
+            return;
+        }
         let net_speech_secs = self.session.net_speech_secs(Speaker::Customer);
         let due = net_speech_secs >= self.next_check_secs
             || (at_end && net_speech_secs >= self.shared.min_verify_secs && self.next_check_secs > self.shared.min_verify_secs);
@@ -248,9 +275,7 @@ impl LiveCall {
         }
         let Some((samples_16k, speech)) = self.session.party_audio_16k(Speaker::Customer) else { return };
         self.next_check_secs = net_speech_secs + self.shared.verify_every_secs;
-        if net_speech_secs >= self.shared.verify_until_secs {
-            self.verification_stopped = true;
-        }
+        let last_check = net_speech_secs >= self.shared.verify_until_secs;
         let hits = match &self.claimed_customer_id {
             Some(customer_id) => {
                 let wav = encode_wav_pcm16(&DecodedAudio {
@@ -270,7 +295,7 @@ impl LiveCall {
                         verified.watchlist_hits
                     }
                     Err(SpeakerServiceError::UnknownSpeaker(id)) => {
-                        self.verification_stopped = true;
+                        self.stop_verification();
                         messages.push(StreamMessage::Error {
                             code: "unknown_speaker".into(),
                             message: format!("customer {id} has no enrolled voiceprint; the call is not verified"),
@@ -297,6 +322,15 @@ impl LiveCall {
                 messages.push(StreamMessage::WatchlistHit { speaker_id: hit.speaker_id, score: hit.score, net_speech_secs });
             }
         }
+        if last_check || self.verification_stopped {
+            self.stop_verification();
+        }
+    }
+
+    /// The decision stands from now on: the customer's audio is no longer kept for it.
+    fn stop_verification(&mut self) {
+        self.verification_stopped = true;
+        self.session.keep_party_audio(Speaker::Customer, false);
     }
 }
 
@@ -304,7 +338,11 @@ impl LiveStream for LiveCall {
     fn push(&mut self, audio: &[u8]) -> Result<Vec<StreamMessage>, StreamServiceError> {
         let shared = self.shared.clone();
         let engines = StreamEngines { vad: shared.vad.as_ref(), transcriber: shared.transcriber.as_ref(), sentiment: shared.sentiment.as_ref() };
-        let events = self.session.push_bytes(audio, engines).map_err(internal)?;
+        let decoded = self.session.decode(audio);
+        if let Some(recording) = &mut self.recording {
+            recording.write(&decoded).map_err(internal)?;
+        }
+        let events = self.session.push_decoded(&decoded, engines).map_err(internal)?;
         let mut messages: Vec<StreamMessage> = events.iter().map(StreamMessage::from_event).collect();
         self.check_voice(false, &mut messages);
         Ok(messages)
@@ -318,18 +356,28 @@ impl LiveStream for LiveCall {
         };
         let mut messages: Vec<StreamMessage> = events.iter().map(StreamMessage::from_event).collect();
         self.check_voice(true, &mut messages);
-        let received = self.session.received_channels();
-        let wav = (received.first().is_some_and(|c| !c.is_empty())).then(|| {
-            encode_wav_pcm16(&DecodedAudio { sample_rate_hz: self.session.sample_rate_hz(), channels: received.to_vec() })
-        });
+        let recording = match self.recording.take() {
+            Some(writer) if writer.n_frames() > 0 => {
+                let n_bytes = writer.n_bytes();
+                let file = writer.finish().map_err(internal)?;
+                file.sync_all().map_err(|e| StreamServiceError::Internal(format!("syncing the recording: {e}")))?;
+                Some(RecordedAudio { path: self.recording_path.clone(), n_bytes })
+            }
+            _ => {
+                if let Err(error) = std::fs::remove_file(&self.recording_path) {
+                    tracing::warn!(%error, path = %self.recording_path.display(), "removing an empty recording failed");
+                }
+                None
+            }
+        };
         let transcript = self.session.known_transcript(self.shared.transcriber.model_name());
         let transcript_json = serde_json::to_vec(&transcript).map_err(|e| StreamServiceError::Internal(e.to_string()))?;
         Ok(FinishedStream {
             messages,
-            wav,
+            recording,
             transcript_json,
             duration_secs: self.session.received_secs(),
-            n_channels: received.len(),
+            n_channels: self.session.n_channels(),
         })
     }
 }

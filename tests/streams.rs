@@ -6,7 +6,10 @@
 //! forbidden phrase raises an alert pointing at the words; the claimed customer (enrolled through
 //! the API first) is verified; the streamed call is stored and analysed without a second
 //! transcription; a client that vanishes mid-call leaves no open stream behind and its audio so
-//! far is stored and analysed; and a stream beyond capacity is refused with 503.
+//! far is stored and analysed; a stream beyond capacity is refused with 503; live alerts reach
+//! a webhook receiver as `stream.alert` events; and a stream open when the server gets SIGTERM
+//! is ended, stored and (after a restart on the same data directory) analysed, and one cut by
+//! SIGKILL is recorded from its partial recording at the next start.
 
 mod common;
 
@@ -14,7 +17,10 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Database, agent, callsight, create_key, customer, get, http, multipart, start_server, synthesize, upload_call, wait_for_call};
+use common::{
+    Database, WebhookReceiver, agent, callsight, create_key, customer, get, http, multipart, start_server, synthesize,
+    upload_call, wait_for_call,
+};
 use serde_json::Value;
 
 /// Bounded waits (tiny.en, two cores shared with other tests).
@@ -123,9 +129,20 @@ fn live_stream_transcribes_alerts_verifies_stores_and_sheds_load() {
         ("CALLSIGHT__ANALYSIS__MODEL", "tiny.en".to_string()),
         ("CALLSIGHT__STREAMS__MODEL", "tiny.en".to_string()),
         ("CALLSIGHT__STREAMS__CAPACITY", "1".to_string()),
+        // The webhook receiver listens on 127.0.0.1.
+        ("CALLSIGHT__SERVER__WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true".to_string()),
     ];
-    let server = start_server(&data_dir, &database, 1, &env);
+    let mut server = start_server(&data_dir, &database, 1, &env);
     let addr = server.addr.clone();
+    let receiver = WebhookReceiver::start();
+    let subscribed = http(
+        &addr,
+        "POST",
+        "/v1/webhooks",
+        &[("Authorization", &bearer(&admin)), ("Content-Type", "application/json")],
+        serde_json::json!({"url": receiver.url, "events": ["stream.alert"]}).to_string().as_bytes(),
+    );
+    assert_eq!(subscribed.status, 201, "create the webhook: {}", subscribed.text());
 
     // A script with a forbidden phrase, and the customer's voiceprint, through the API.
     let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
@@ -228,11 +245,28 @@ fn live_stream_transcribes_alerts_verifies_stores_and_sheds_load() {
     assert_eq!(summary["type"], "summary", "{events:?}");
     let live_id = summary["call_id"].as_str().expect("the stream was stored").to_string();
 
+    // The live alert also went to the webhook, while the call was live, naming the stream's call.
+    let (_, delivered) = receiver
+        .wait_for(Duration::from_secs(60), |event, body| event == "stream.alert" && body["data"]["alert"]["rule_id"] == "no-guarantees")
+        .unwrap_or_else(|received| panic!("no stream.alert delivery: {received:?}\n{}", server.log_tail()));
+    assert_eq!(delivered["event"], "stream.alert");
+    assert_eq!(delivered["data"]["call_id"], live_id.as_str(), "{delivered}");
+    assert_eq!(delivered["data"]["external_call_id"], "live-1", "{delivered}");
+    assert_eq!(delivered["data"]["alert"]["kind"], "forbidden_phrase", "{delivered}");
+    let audio_secs = delivered["data"]["audio_secs"].as_f64().expect("audio_secs");
+    assert!(audio_secs >= alert_start && audio_secs <= 30.0, "alert at {alert_start} s delivered at audio time {audio_secs} s");
+
     // Stored and analysed like an upload, from the live transcript.
     let view = wait_for_call(&addr, &admin, &live_id, ANALYSIS_LIMIT, |s| s == "analyzed" || s == "failed");
     assert_eq!(view["status"], "analyzed", "{view}\n{}", server.log_tail());
     assert_eq!(view["external_call_id"], "live-1");
     assert_eq!(view["script_id"], "card-services");
+    // The live verification belongs to the stored call: reviewers find it on the call.
+    let biometrics = get(&addr, &format!("/v1/calls/{live_id}/biometrics"), &admin).json();
+    assert!(
+        biometrics["entries"].as_array().into_iter().flatten().any(|e| e["action"] == "verify" && e["source"] == "stream"),
+        "the stream's verification is listed for the call: {biometrics}"
+    );
     let stored = get(&addr, &format!("/v1/calls/{live_id}/transcript"), &admin).json();
     let stored_words: Vec<String> =
         stored["turns"].as_array().into_iter().flatten().flat_map(|t| words_of(t["text"].as_str().unwrap_or(""))).collect();
@@ -292,4 +326,85 @@ fn live_stream_transcribes_alerts_verifies_stores_and_sheds_load() {
     let (_, status, stderr) = stream(&addr, &ivr, Path::new(path), &[]);
     assert_eq!(status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("403"), "{stderr}");
+
+    // SIGTERM while a stream plays in real time: the client is told, its ~5 s of audio are stored
+    // with the call and job before the process exits, and a restarted server analyses the call.
+    let playing = callsight()
+        .arg("stream")
+        .arg(path)
+        .args(["--url", &format!("ws://{addr}/v1/streams"), "--key", &ingest, "--realtime", "--frame-ms", "100"])
+        .args(["--format", "json", "--external-call-id", "cut-by-shutdown"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn callsight stream");
+    wait_for_active_streams(&addr, &admin, 1.0);
+    std::thread::sleep(Duration::from_secs(5));
+    server.terminate();
+    let exited = server.wait_for_exit(ANALYSIS_LIMIT).unwrap_or_else(|| panic!("no exit after SIGTERM\n{}", server.log_tail()));
+    assert!(exited.success(), "{exited}\n{}", server.log_tail());
+    // The client ends by itself once it has the summary (or the server is gone).
+    let output = playing.wait_with_output().expect("the client ends");
+    let events: Vec<Value> =
+        String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    assert!(
+        of_type(&events, "error").iter().any(|e| e["code"] == "shutting_down" && e["fatal"] == true),
+        "the client is told the server is shutting down: {events:?}"
+    );
+    let summary = of_type(&events, "summary").last().copied().cloned().unwrap_or_else(|| panic!("no summary: {events:?}\n{}", server.log_tail()));
+    let cut_id = summary["call_id"].as_str().unwrap_or_else(|| panic!("not stored: {summary}\n{}", server.log_tail())).to_string();
+    let sent_secs = summary["duration_secs"].as_f64().expect("duration");
+    assert!((4.0..=8.0).contains(&sent_secs), "{sent_secs} s stored of about 5 s sent");
+    assert!(
+        !std::fs::read_dir(data_dir.join("audio")).expect("audio dir").flatten().any(|e| e.file_name().to_string_lossy().ends_with(".partial")),
+        "no partial recording is left behind"
+    );
+
+    let mut server = start_server(&data_dir, &database, 1, &env);
+    let addr = server.addr.clone();
+    let view = wait_for_call(&addr, &admin, &cut_id, ANALYSIS_LIMIT, |s| s == "analyzed" || s == "failed");
+    assert_eq!(view["status"], "analyzed", "{view}\n{}", server.log_tail());
+    assert_eq!(view["external_call_id"], "cut-by-shutdown");
+    let duration = view["summary"]["duration_secs"].as_f64().expect("duration");
+    assert!((duration - sent_secs).abs() < 0.05, "analysed {duration} s, stored {sent_secs} s");
+
+    // SIGKILL while a stream plays: nothing runs at the end, but the audio went to disk as it
+    // arrived; the next start completes the recording and records the call, which is analysed.
+    let playing = callsight()
+        .arg("stream")
+        .arg(path)
+        .args(["--url", &format!("ws://{addr}/v1/streams"), "--key", &ingest, "--realtime", "--frame-ms", "100"])
+        .args(["--external-call-id", "cut-by-crash"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn callsight stream");
+    wait_for_active_streams(&addr, &admin, 1.0);
+    std::thread::sleep(Duration::from_secs(4));
+    server.kill_9();
+    let _ = KillOnDrop(playing);
+    let partials: Vec<String> = std::fs::read_dir(data_dir.join("audio"))
+        .expect("audio dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".wav.partial"))
+        .collect();
+    assert_eq!(partials.len(), 1, "the cut stream's recording is on disk: {partials:?}");
+
+    let server = start_server(&data_dir, &database, 1, &env);
+    let addr = server.addr.clone();
+    let listed = get(&addr, "/v1/calls", &admin).json();
+    let crash_id = listed["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["external_call_id"] == "cut-by-crash")
+        .and_then(|c| c["call_id"].as_str())
+        .unwrap_or_else(|| panic!("the crashed stream was not recorded: {listed}\n{}", server.log_tail()))
+        .to_string();
+    let view = wait_for_call(&addr, &admin, &crash_id, ANALYSIS_LIMIT, |s| s == "analyzed" || s == "failed");
+    assert_eq!(view["status"], "analyzed", "{view}\n{}", server.log_tail());
+    let duration = view["summary"]["duration_secs"].as_f64().expect("duration");
+    // Audio the server had received but not yet processed (one pass) was only in its memory.
+    assert!((2.0..=7.0).contains(&duration), "recovered {duration} s of about 4 s sent");
 }

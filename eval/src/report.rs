@@ -406,9 +406,13 @@ fn render_machine(md: &mut String, results: &BenchResults) {
 
 fn render_asr(md: &mut String, plots: &mut BTreeMap<String, String>, results: &BenchResults, plots_link_dir: &str) {
     let _ = writeln!(md, "## 1. Speech recognition (WER / CER)\n");
-    let runs: Vec<&AsrRun> = results.asr.iter().filter(|run| run.engine == "pipeline").collect();
+    // Runs of quantised weights (`whisper-base-q8_0`) get their own table below, next to the f16
+    // run of the same set.
+    let (quantized_runs, runs): (Vec<&AsrRun>, Vec<&AsrRun>) =
+        results.asr.iter().filter(|run| run.engine == "pipeline").partition(|run| is_quantized_model(&run.model));
     if runs.is_empty() {
         let _ = writeln!(md, "Not measured in this run.\n");
+        render_asr_quantized(md, &runs, &quantized_runs);
         return;
     }
     let _ = writeln!(
@@ -493,6 +497,51 @@ fn render_asr(md: &mut String, plots: &mut BTreeMap<String, String>, results: &B
             let _ = writeln!(md, "{} utterances of {} failed (not scored).\n", run.report.n_failures, run.set);
         }
     }
+    render_asr_quantized(md, &runs, &quantized_runs);
+}
+
+/// Whether `model` names quantised Whisper weights (`whisper-base-q8_0`).
+fn is_quantized_model(model: &str) -> bool {
+    callsight_models::whisper::QUANTIZED_SUFFIXES.iter().any(|suffix| model.ends_with(suffix))
+}
+
+/// The quantised models' WER next to the f16 model's on the same set (nothing when none ran).
+fn render_asr_quantized(md: &mut String, f16_runs: &[&AsrRun], quantized_runs: &[&AsrRun]) {
+    if quantized_runs.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "### Quantised Whisper weights\n");
+    let _ = writeln!(
+        md,
+        "The same pipeline and sample with Whisper's weight matrices quantised by `callsight models fetch` \
+         (q8_0: 8 bits, q5_1: 5 bits per weight; see docs/eval.md).\n"
+    );
+    let _ = writeln!(md, "| set | language | model | utterances | WER | WER with f16 weights | CER | processing | RTF |");
+    let _ = writeln!(md, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for run in quantized_runs {
+        for language in &run.report.languages {
+            let f16_wer = f16_runs
+                .iter()
+                .filter(|f16_run| f16_run.set == run.set)
+                .flat_map(|f16_run| f16_run.report.languages.iter())
+                .find(|f16_language| f16_language.language == language.language)
+                .map(|f16_language| f16_language.wer);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {:.2} % | {} | {:.2} % | {:.0} s | {:.2} |",
+                run.set,
+                language.language,
+                run.model,
+                language.n_utterances,
+                language.wer * 100.0,
+                f16_wer.map_or_else(|| "not measured".to_string(), |wer| format!("{:.2} %", wer * 100.0)),
+                language.cer * 100.0,
+                run.processing_secs,
+                run.processing_secs / run.audio_secs.max(1e-9),
+            );
+        }
+    }
+    let _ = writeln!(md);
 }
 
 fn render_speaker(md: &mut String, results: &BenchResults) {
@@ -950,6 +999,41 @@ mod tests {
         assert_eq!(median_and_range(&[4.0, 1.0]), Some((2.5, 1.0, 4.0)));
         assert_eq!(median_and_range(&[]), None);
         assert_eq!(quantile(&[0.0, 10.0], 0.9), Some(9.0));
+    }
+
+    #[test]
+    fn quantised_runs_get_their_own_table_next_to_the_f16_wer() {
+        let utterances = vec![crate::Utterance {
+            id: "a".into(),
+            audio: "a.wav".into(),
+            text: "press one now".into(),
+            language: "en".into(),
+        }];
+        let run = |model: &str, hypothesis: &'static str| {
+            let report = crate::evaluate_asr(&utterances, &mut |_| Ok(hypothesis.to_string()), &mut |_, _| {});
+            AsrRun {
+                set: "asterisk-en".into(),
+                manifest: "asterisk-en.jsonl".into(),
+                engine: "pipeline".into(),
+                model: model.into(),
+                threads: 2,
+                language_hint: true,
+                allowed_languages: Vec::new(),
+                limit: Some(1),
+                audio_secs: 2.0,
+                processing_secs: 1.0,
+                stage_secs: None,
+                report,
+            }
+        };
+        let mut results = BenchResults { asr: vec![run("whisper-base", "press one now")], ..BenchResults::default() };
+        let without = render_report(&results, "plots", "make bench").markdown;
+        assert!(!without.contains("Quantised Whisper weights"), "{without}");
+
+        results.asr.push(run("whisper-base-q5_1", "press one"));
+        let with = render_report(&results, "plots", "make bench").markdown;
+        assert!(with.contains("| asterisk-en | en | whisper-base-q5_1 | 1 | 33.33 % | 0.00 % |"), "{with}");
+        assert_eq!(with.matches("| asterisk-en | en | 1 |").count(), 1, "the main table keeps the f16 run only: {with}");
     }
 
     #[test]

@@ -36,6 +36,9 @@ impl Default for WhisperConfig {
     }
 }
 
+/// The suffixes of quantised model names (`whisper-base-q8_0`), as of the ggml file names.
+pub const QUANTIZED_SUFFIXES: [&str; 2] = ["-q8_0", "-q5_1"];
+
 pub struct WhisperTranscriber {
     context: WhisperContext,
     model_name: String,
@@ -57,7 +60,13 @@ impl WhisperTranscriber {
         // Word times from dynamic time warping over the alignment heads are far closer to the audio
         // than whisper's timestamp-token heuristic (which drifts across packed speech pieces).
         let mut context_params = WhisperContextParameters::default();
-        let dtw_preset = match model_name {
+        // Quantised weights (`whisper-base-q8_0`) keep the architecture, so the alignment heads of
+        // the f16 model apply.
+        let architecture = QUANTIZED_SUFFIXES
+            .iter()
+            .find_map(|suffix| model_name.strip_suffix(suffix))
+            .unwrap_or(model_name);
+        let dtw_preset = match architecture {
             "whisper-base" => Some(DtwModelPreset::Base),
             "whisper-tiny.en" => Some(DtwModelPreset::TinyEn),
             _ => None,

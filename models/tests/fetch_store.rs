@@ -33,7 +33,7 @@ fn the_store_verifies_and_every_file_is_present() {
         let path = store.require(file).unwrap_or_else(|error| panic!("{file:?}: {error}"));
         assert!(path.exists(), "{}", path.display());
     }
-    assert_eq!(manifest.entries.len(), 17, "the whole catalogue was fetched");
+    assert_eq!(manifest.entries.len(), 20, "the whole catalogue was fetched");
     let ggml_base = manifest.entry("ggml-base.bin").expect("ggml-base.bin in the manifest");
     assert_eq!(ggml_base.produced_by, "ct2-to-ggml v1");
     assert_eq!(

@@ -212,6 +212,116 @@ impl ServiceProcess {
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
+
+    /// Sends SIGTERM (`kill -TERM PID`): a graceful shutdown, as a service manager does.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Waits up to `limit` for the process to exit; how it ended, or `None` if it is still running.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A webhook receiver on a real port (`http://127.0.0.1:PORT/hook`): answers 200 to every POST
+/// and keeps `(X-Callsight-Event, JSON body)` of each.
+pub struct WebhookReceiver {
+    pub url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the webhook receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("receiver address"));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        std::thread::spawn(move || {
+            for connection in listener.incoming() {
+                let Ok(connection) = connection else { continue };
+                let sink = sink.clone();
+                std::thread::spawn(move || receive_webhook(connection, &sink));
+            }
+        });
+        WebhookReceiver { url, received }
+    }
+
+    /// Every delivery so far: `(event, body)`.
+    pub fn received(&self) -> Vec<(String, serde_json::Value)> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for a delivery that `matches`; every delivery so far when none did.
+    pub fn wait_for(
+        &self,
+        limit: Duration,
+        matches: impl Fn(&str, &serde_json::Value) -> bool,
+    ) -> Result<(String, serde_json::Value), Vec<(String, serde_json::Value)>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let received = self.received();
+            if let Some(found) = received.iter().find(|(event, body)| matches(event, body)) {
+                return Ok(found.clone());
+            }
+            if Instant::now() > deadline {
+                return Err(received);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Reads requests from one connection (keep-alive) and answers each with 200.
+fn receive_webhook(connection: TcpStream, sink: &std::sync::Mutex<Vec<(String, serde_json::Value)>>) {
+    let _ = connection.set_read_timeout(Some(Duration::from_secs(30)));
+    let Ok(mut writer) = connection.try_clone() else { return };
+    let mut reader = BufReader::new(connection);
+    loop {
+        let mut event = String::new();
+        let mut content_length = 0usize;
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => content_length = value.trim().parse().unwrap_or(0),
+                    "x-callsight-event" => event = value.trim().to_string(),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0_u8; content_length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let (Ok(json), Ok(mut received)) = (serde_json::from_slice(&body), sink.lock()) {
+            received.push((event, json));
+        }
+        if writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_err() {
+            return;
+        }
+    }
 }
 
 impl Drop for ServiceProcess {

@@ -510,7 +510,12 @@ pub(crate) async fn call_biometrics(
     let call_id = util::path_param(id)?;
     let call = state.store.get_call(&caller.tenant, &call_id).await?.ok_or(ApiError::NotFound("call"))?;
     let page = Page { limit: 200, offset: 0 };
-    let about_call = AuditFilter { call_id: Some(call.id.clone()), created_from: Some(call.created_at), ..AuditFilter::default() };
+    // A live stream audits its decisions before its call row exists (stored at the end).
+    let about_call = AuditFilter {
+        call_id: Some(call.id.clone()),
+        created_from: Some(call.created_at - VERIFICATION_LOOKBACK_SECS),
+        ..AuditFilter::default()
+    };
     let mut entries = state.store.list_audit(&caller.tenant, &about_call, page).await?;
     if let Some(customer_id) = &call.customer_id {
         let verifications = AuditFilter {

@@ -13,9 +13,14 @@
 //! next time (the session then skips partials, never finals). Beyond
 //! [`StreamService::capacity`] streams, new ones are refused with 503 before the upgrade.
 //!
-//! When a stream ends, by `stop` or by a dropped connection, the audio received so far is stored
-//! as a call with its transcript next to it, and queued for the post-call analysis like an upload.
+//! When a stream ends, by `stop`, by a dropped connection or because the server shuts down
+//! ([`LiveStreams::shut_down`]), the audio received so far is stored as a call with its
+//! transcript next to it, and queued for the post-call analysis like an upload. The audio goes to
+//! disk as it arrives (`<call id>.wav.partial` in the audio directory, renamed at the end), never
+//! into memory. Live alerts and watchlist hits are also queued as webhook events
+//! (`stream.alert`, `watchlist.hit`).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -31,6 +36,7 @@ use callsight_workers::store::{NewAuditEntry, NewCall};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::AppState;
@@ -38,11 +44,14 @@ use super::auth::{Action, Caller};
 use super::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 use super::metrics::Metrics;
 use super::util;
+use super::webhooks::{WebhookEvent, emit_event};
 
 /// A client that sends nothing for this long is treated as gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a client has to send `start` after the upgrade.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the closing handshake may take once the `summary` is sent.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest accepted text value in `start`.
 const MAX_START_TEXT_CHARS: usize = 256;
 
@@ -80,6 +89,9 @@ pub struct OpenStream {
     pub start: StreamStart,
     /// `(script id, version, body)` of the script named in `start`.
     pub script: Option<(String, i64, serde_json::Value)>,
+    /// Where the received audio is written as it arrives (a 16-bit PCM WAV at the client's rate
+    /// and channels); the API renames it when the call is stored.
+    pub recording_path: PathBuf,
 }
 
 /// A recognised word of a `final`.
@@ -213,13 +225,19 @@ fn alert_message(alert: &LiveAlert) -> StreamMessage {
     }
 }
 
+/// The recording of an ended stream: [`OpenStream::recording_path`], complete and synced.
+#[derive(Debug, Clone)]
+pub struct RecordedAudio {
+    pub path: PathBuf,
+    pub n_bytes: u64,
+}
+
 /// What an ended stream leaves behind.
 pub struct FinishedStream {
     /// Events of the last words (finals, turns, alerts, a last verification).
     pub messages: Vec<StreamMessage>,
-    /// The audio received, as a 16-bit PCM WAV at the client's rate and channels; `None` when no
-    /// whole sample arrived.
-    pub wav: Option<Vec<u8>>,
+    /// The audio received; `None` when no whole sample arrived (the file is then removed).
+    pub recording: Option<RecordedAudio>,
     /// The transcript the post-call analysis uses instead of transcribing again (JSON).
     pub transcript_json: Vec<u8>,
     pub duration_secs: f64,
@@ -239,7 +257,7 @@ pub enum StreamServiceError {
 pub trait LiveStream: Send + 'static {
     /// Takes the next audio bytes (any length, any framing) and returns the events they produced.
     fn push(&mut self, audio: &[u8]) -> Result<Vec<StreamMessage>, StreamServiceError>;
-    /// Ends the stream.
+    /// Ends the stream: finalises the recording and the transcript.
     fn finish(&mut self) -> Result<FinishedStream, StreamServiceError>;
 }
 
@@ -258,17 +276,40 @@ pub struct LiveStreams {
     service: Arc<dyn StreamService>,
     inference: Arc<Semaphore>,
     active: AtomicUsize,
+    /// Cancelled when the server shuts down: every open stream ends as on `stop`.
+    shutdown: CancellationToken,
 }
 
 impl LiveStreams {
     pub fn new(service: Arc<dyn StreamService>) -> Self {
         let inference = Arc::new(Semaphore::new(service.inference_slots().max(1)));
-        LiveStreams { service, inference, active: AtomicUsize::new(0) }
+        LiveStreams { service, inference, active: AtomicUsize::new(0), shutdown: CancellationToken::new() }
     }
 
     /// Streams open now.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::SeqCst)
+    }
+
+    /// Ends every open stream as a `stop` would (the client gets an `error` `shutting_down` and
+    /// its `summary`; the audio received is stored and queued) and refuses new ones. WebSocket
+    /// connections are upgraded, so the HTTP server's graceful shutdown does not wait for them:
+    /// the caller waits with [`LiveStreams::wait_until_ended`].
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until no stream is open (each has stored its call), at most `limit`; `false` when
+    /// some were still open then.
+    pub async fn wait_until_ended(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.active() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     fn try_admit(self: &Arc<Self>, metrics: &Metrics) -> Option<Admission> {
@@ -306,13 +347,16 @@ impl Drop for Admission {
 /// `type`: `started`, `partial`, `final`, `turn`, `alert`, `verification`, `watchlist_hit`,
 /// `error` and finally `summary`, which names the stored call whose post-call report follows as
 /// for an upload. Full protocol: docs/streaming.md. Refused with 503 when the server already
-/// serves as many streams as it can in real time.
+/// serves as many streams as it can in real time, or is shutting down. When the server shuts
+/// down, open streams get an `error` `shutting_down` and their `summary`: the audio received is
+/// stored and analysed. Live alerts and watchlist hits are also sent to the tenant's webhooks
+/// (`stream.alert`, `watchlist.hit`).
 #[utoipa::path(
     get, path = "/v1/streams", tag = "streams",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; messages are StreamMessage JSON", body = StreamMessage),
         (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody),
-        (status = 503, description = "At capacity (or streaming is off); see Retry-After", body = ErrorBody),
+        (status = 503, description = "At capacity, streaming is off, or the server is shutting down; see Retry-After", body = ErrorBody),
     )
 )]
 pub(crate) async fn open_stream(
@@ -325,6 +369,9 @@ pub(crate) async fn open_stream(
     let Some(streams) = state.streams.clone() else {
         return Ok(unavailable("streaming_disabled", "live streaming is not enabled on this server"));
     };
+    if streams.shutdown.is_cancelled() {
+        return Ok(unavailable("shutting_down", "the server is shutting down"));
+    }
     let Some(admission) = streams.try_admit(&state.metrics) else {
         state.metrics.stream_refused();
         tracing::warn!(active = streams.active(), "stream refused: at capacity");
@@ -350,6 +397,7 @@ enum Ending {
     Stop,
     Disconnected,
     TooLong,
+    ShuttingDown,
 }
 
 async fn send(socket: &mut WebSocket, message: &StreamMessage) -> bool {
@@ -365,7 +413,12 @@ async fn fail_and_close(socket: &mut WebSocket, code: &str, message: String) {
 }
 
 /// Waits for `start` and checks it; the error is sent to the client.
-async fn receive_start(socket: &mut WebSocket, state: &AppState, caller: &Caller) -> Result<OpenStream, (String, String)> {
+async fn receive_start(
+    socket: &mut WebSocket,
+    state: &AppState,
+    caller: &Caller,
+    recording_path: PathBuf,
+) -> Result<OpenStream, (String, String)> {
     let bad = |message: String| ("bad_start".to_string(), message);
     let text = loop {
         match tokio::time::timeout(START_TIMEOUT, socket.recv()).await {
@@ -426,13 +479,21 @@ async fn receive_start(socket: &mut WebSocket, state: &AppState, caller: &Caller
         }
         None => None,
     };
-    Ok(OpenStream { tenant: caller.tenant.clone(), start, script })
+    Ok(OpenStream { tenant: caller.tenant.clone(), start, script, recording_path })
 }
 
 type PushResult = (Box<dyn LiveStream>, Result<Vec<StreamMessage>, StreamServiceError>);
 
 async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStreams>, caller: Caller, admission: Admission) {
-    let request = match receive_start(&mut socket, &state, &caller).await {
+    // The call's id is chosen now: the recording is written under it as the audio arrives, and
+    // live webhook events name it.
+    let call_id = callsight_workers::new_id();
+    let recording_path = state.config.audio_dir.join(format!("{call_id}.wav.partial"));
+    let received_start = tokio::select! {
+        received = receive_start(&mut socket, &state, &caller, recording_path.clone()) => received,
+        () = streams.shutdown.cancelled() => Err(("shutting_down".into(), "the server is shutting down".into())),
+    };
+    let request = match received_start {
         Ok(request) => request,
         Err((code, message)) => {
             tracing::info!(%code, %message, "stream start refused");
@@ -442,22 +503,34 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
     };
     let start = request.start.clone();
     let script_version = request.script.as_ref().map(|(_, version, _)| *version);
+    let manifest_path = recording_manifest_path(&recording_path);
+    let manifest = RecordingManifest { tenant: caller.tenant.clone(), start: start.clone(), script_version };
+    if let Err(error) = write_manifest(&manifest_path, &manifest).await {
+        tracing::error!(%error, "writing a stream's recording manifest failed");
+        fail_and_close(&mut socket, "internal", "internal error".into()).await;
+        return;
+    }
     let service = streams.service.clone();
     let opened = tokio::task::spawn_blocking(move || service.open(request)).await;
-    let stream = match opened {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(StreamServiceError::BadRequest(message))) => {
-            fail_and_close(&mut socket, "bad_start", message).await;
-            return;
-        }
+    let failed_open = match opened {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(StreamServiceError::BadRequest(message))) => Err(("bad_start", message)),
         Ok(Err(StreamServiceError::Internal(message))) => {
             tracing::error!(%message, "opening a stream failed");
-            fail_and_close(&mut socket, "internal", "internal error".into()).await;
-            return;
+            Err(("internal", "internal error".to_string()))
         }
         Err(error) => {
             tracing::error!(%error, "opening a stream panicked");
-            fail_and_close(&mut socket, "internal", "internal error".into()).await;
+            Err(("internal", "internal error".to_string()))
+        }
+    };
+    let stream = match failed_open {
+        Ok(stream) => stream,
+        Err((code, message)) => {
+            for leftover in [&recording_path, &manifest_path] {
+                let _ = tokio::fs::remove_file(leftover).await;
+            }
+            fail_and_close(&mut socket, code, message).await;
             return;
         }
     };
@@ -475,6 +548,11 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
         * start.channels.len() as f64
         * f64::from(bytes_per_sample)) as u64;
     let mut n_bytes_received: u64 = 0;
+    // Audio the stream has processed (for the audio time of live webhook events).
+    let bytes_per_second = f64::from(start.sample_rate) * start.channels.len() as f64 * f64::from(bytes_per_sample);
+    let mut n_bytes_processed: u64 = 0;
+    let mut n_bytes_in_flight: u64 = 0;
+    let live = LiveContext { call_id: &call_id, start: &start };
     let mut n_finals = 0usize;
     let mut n_alerts = 0usize;
     let mut last_verification: Option<String> = None;
@@ -498,6 +576,7 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
             && let Some(mut owned) = idle_stream.take()
         {
             let audio = std::mem::take(&mut pending);
+            n_bytes_in_flight = audio.len() as u64;
             let inference = streams.inference.clone();
             in_flight = Some(tokio::spawn(async move {
                 // The permit is held for the whole piece of work: inference never oversubscribes cores.
@@ -548,15 +627,18 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
             }
             done = async { in_flight.as_mut().expect("guarded by the select condition").await }, if in_flight.is_some() => {
                 in_flight = None;
+                n_bytes_processed += std::mem::take(&mut n_bytes_in_flight);
                 match done {
                     Ok(Some((owned, result))) => {
                         idle_stream = Some(owned);
                         match result {
                             Ok(messages) => {
+                                let audio_secs = n_bytes_processed as f64 / bytes_per_second;
                                 for message in &messages {
                                     note(message);
                                     connected = connected && send(&mut socket, message).await;
-                                    audit_biometrics(&state, &caller, message).await;
+                                    audit_biometrics(&state, &caller, &call_id, message).await;
+                                    emit_live_event(&state, &caller, &live, message, audio_secs).await;
                                 }
                             }
                             Err(error) => {
@@ -569,7 +651,8 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
                     }
                     _ => {
                         tracing::error!("stream work panicked or was cancelled");
-                        // The stream's state went with the failed task: nothing left to store.
+                        // The stream's state went with the failed task: its recording stays on disk
+                        // with its manifest and becomes a call at the next start.
                         if connected {
                             let _ = send(&mut socket, &StreamMessage::error("internal", "internal error", true)).await;
                             let summary = StreamMessage::Summary {
@@ -587,6 +670,12 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
                 connected = connected && send(&mut socket, &StreamMessage::error("idle", "no audio for 60 s; ending the stream", true)).await;
                 ending = Some(Ending::Disconnected);
             }
+            () = streams.shutdown.cancelled(), if ending.is_none() => {
+                tracing::info!("server shutting down: ending the stream and storing its audio");
+                let message = "the server is shutting down; the audio received so far is stored and analysed";
+                connected = connected && send(&mut socket, &StreamMessage::error("shutting_down", message, true)).await;
+                ending = Some(Ending::ShuttingDown);
+            }
         }
     }
     let ending = ending.unwrap_or(Ending::Disconnected);
@@ -600,11 +689,17 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
             for message in &finished.messages {
                 note(message);
                 connected = connected && send(&mut socket, message).await;
-                audit_biometrics(&state, &caller, message).await;
+                audit_biometrics(&state, &caller, &call_id, message).await;
+                emit_live_event(&state, &caller, &live, message, finished.duration_secs).await;
             }
-            let stored = match &finished.wav {
-                Some(wav) => store_stream_call(&state, &caller, &start, script_version, wav, &finished).await,
-                None => Ok(None),
+            let stored = match &finished.recording {
+                Some(recording) => {
+                    store_stream_call(&state, &caller, &call_id, &start, script_version, recording, &finished).await
+                }
+                None => {
+                    let _ = tokio::fs::remove_file(&manifest_path).await;
+                    Ok(None)
+                }
             };
             let (call_id, job_id) = match stored {
                 Ok(Some((call_id, job_id))) => (Some(call_id), Some(job_id)),
@@ -620,6 +715,7 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
             StreamMessage::Summary { call_id, job_id, duration_secs: finished.duration_secs, n_finals, n_alerts, verification: last_verification }
         }
         Ok(Err(error)) => {
+            tracing::error!(recording = %recording_path.display(), "the stream could not be finished; its recording is left as it is");
             let (code, text) = describe(&error);
             connected = connected && send(&mut socket, &StreamMessage::error(code, text, true)).await;
             StreamMessage::Summary { call_id: None, job_id: None, duration_secs: 0.0, n_finals, n_alerts, verification: last_verification }
@@ -631,13 +727,25 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
     };
     if connected && send(&mut socket, &summary).await {
         let _ = socket.send(Message::Close(Some(CloseFrame { code: close_code::NORMAL, reason: "stream ended".into() }))).await;
+        // Read (and drop) what the client still sends until its close: a socket closed with
+        // unread audio in it is reset, and the reset can destroy the summary before the client
+        // reads it (a client still sending when the server ended the stream, e.g. at shutdown).
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     drop(admission);
 }
 
 /// Live verifications and watchlist hits go into the audit trail like the HTTP ones (never
 /// audio); the trail must not depend on the client staying connected.
-async fn audit_biometrics(state: &AppState, caller: &Caller, message: &StreamMessage) {
+/// The details carry the id the call is stored under, so the call's page finds them.
+async fn audit_biometrics(state: &AppState, caller: &Caller, call_id: &str, message: &StreamMessage) {
     let entry = match message {
         StreamMessage::Verification { speaker_id, decision, score, net_speech_secs, .. } => NewAuditEntry {
             actor_key_id: Some(caller.key_id.clone()),
@@ -645,7 +753,7 @@ async fn audit_biometrics(state: &AppState, caller: &Caller, message: &StreamMes
             speaker_id: Some(speaker_id.clone()),
             outcome: decision.clone(),
             score: *score,
-            details: serde_json::json!({"source": "stream", "net_speech_secs": net_speech_secs}),
+            details: serde_json::json!({"source": "stream", "call_id": call_id, "net_speech_secs": net_speech_secs}),
         },
         StreamMessage::WatchlistHit { speaker_id, score, net_speech_secs } => NewAuditEntry {
             actor_key_id: Some(caller.key_id.clone()),
@@ -653,12 +761,55 @@ async fn audit_biometrics(state: &AppState, caller: &Caller, message: &StreamMes
             speaker_id: Some(speaker_id.clone()),
             outcome: "watchlist_hit".into(),
             score: Some(*score),
-            details: serde_json::json!({"source": "stream", "net_speech_secs": net_speech_secs}),
+            details: serde_json::json!({"source": "stream", "call_id": call_id, "net_speech_secs": net_speech_secs}),
         },
         _ => return,
     };
     if let Err(error) = state.store.append_audit(&caller.tenant, &entry).await {
         tracing::error!(%error, "audit of a live verification failed");
+    }
+}
+
+/// What live webhook events say about the stream they come from.
+struct LiveContext<'a> {
+    /// The id the call is stored under at the end (the `summary`'s `call_id`).
+    call_id: &'a str,
+    start: &'a StreamStart,
+}
+
+/// Live alerts and watchlist hits go to the tenant's webhooks as they happen (through the
+/// durable outbox, so a receiver that is down gets them later): `stream.alert` with the alert,
+/// `watchlist.hit` as for the HTTP and post-call screenings. `audio_secs` is the audio time the
+/// stream had reached.
+async fn emit_live_event(state: &AppState, caller: &Caller, live: &LiveContext<'_>, message: &StreamMessage, audio_secs: f64) {
+    let (event, data) = match message {
+        StreamMessage::Alert { .. } => (
+            WebhookEvent::StreamAlert,
+            serde_json::json!({
+                "call_id": live.call_id,
+                "external_call_id": live.start.external_call_id,
+                "agent_id": live.start.agent_id,
+                "script_id": live.start.script_id,
+                "audio_secs": audio_secs,
+                "alert": message,
+            }),
+        ),
+        StreamMessage::WatchlistHit { speaker_id, score, net_speech_secs } => (
+            WebhookEvent::WatchlistHit,
+            serde_json::json!({
+                "operation": "stream",
+                "call_id": live.call_id,
+                "external_call_id": live.start.external_call_id,
+                "claimed_speaker_id": live.start.claimed_customer_id,
+                "hits": [{"speaker_id": speaker_id, "score": score}],
+                "net_speech_secs": net_speech_secs,
+                "audio_secs": audio_secs,
+            }),
+        ),
+        _ => return,
+    };
+    if let Err(error) = emit_event(&state.store, &caller.tenant, event, data).await {
+        tracing::error!(%error, event = event.as_str(), "queueing a live webhook event failed");
     }
 }
 
@@ -678,41 +829,81 @@ fn describe(error: &StreamServiceError) -> (&'static str, String) {
     }
 }
 
-/// Stores the received audio and the transcript next to it, then the call row and its job in
-/// one transaction, as an upload: the post-call analysis reads the transcript instead of
-/// running Whisper again.
+/// Stores the transcript next to the recording, renames the recording to its final name, then
+/// writes the call row and its job in one transaction, as an upload: the post-call analysis
+/// reads the transcript instead of running Whisper again.
 async fn store_stream_call(
     state: &AppState,
     caller: &Caller,
+    call_id: &str,
     start: &StreamStart,
     script_version: Option<i64>,
-    wav: &[u8],
+    recording: &RecordedAudio,
     finished: &FinishedStream,
 ) -> Result<Option<(String, String)>, String> {
-    let call_id = callsight_workers::new_id();
     let path = state.config.audio_dir.join(format!("{call_id}.wav"));
     let transcript_path = callsight_pipeline::streaming::transcript_sidecar_path(&path);
+    // Until the call row exists, the manifest lets the next start record a recording that a
+    // failure here leaves behind.
+    let manifest_path = recording_manifest_path(&recording.path);
     let sha256 = {
-        let write_path = path.clone();
-        let wav = wav.to_vec();
+        let final_path = path.clone();
+        let recording_path = recording.path.clone();
         let transcript = finished.transcript_json.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<String> {
             // The transcript first: a call row must never point at audio without it.
             write_synced(&transcript_path, &transcript)?;
-            write_synced(&write_path, &wav)?;
-            Ok(format!("{:x}", Sha256::digest(&wav)))
+            let sha256 = sha256_of_file(&recording_path)?;
+            std::fs::rename(&recording_path, &final_path)?;
+            sync_parent(&final_path)?;
+            Ok(sha256)
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("writing {}: {e}", path.display()))?
+        .map_err(|e| format!("storing {}: {e}", path.display()))?
     };
+    let metadata = serde_json::json!({
+        "source": "stream",
+        "file_name": "stream.wav",
+        "duration_secs": finished.duration_secs,
+        "n_channels": finished.n_channels,
+        "enroll_customer_voice": false,
+    });
+    let new_call = new_stream_call(call_id, start, script_version, &path, recording.n_bytes, sha256, metadata);
+    match state.store.insert_call_and_enqueue(&caller.tenant, &new_call).await {
+        Ok(enqueued) => {
+            tracing::info!(call_id = %enqueued.call_id, job_id = %enqueued.job_id, "streamed call stored");
+            let _ = tokio::fs::remove_file(&manifest_path).await;
+            Ok(Some((enqueued.call_id, enqueued.job_id)))
+        }
+        Err(error) => {
+            // Refused by the database (e.g. a duplicate external_call_id): as for an upload,
+            // nothing is kept.
+            for leftover in [path.clone(), callsight_pipeline::streaming::transcript_sidecar_path(&path), manifest_path] {
+                let _ = tokio::fs::remove_file(&leftover).await;
+            }
+            Err(error.to_string())
+        }
+    }
+}
+
+/// The call row of a stored stream.
+fn new_stream_call(
+    call_id: &str,
+    start: &StreamStart,
+    script_version: Option<i64>,
+    path: &Path,
+    n_bytes: u64,
+    sha256: String,
+    metadata: serde_json::Value,
+) -> NewCall {
     let channel_layout = match start.channels.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["agent", "customer"] => "agent_customer",
         ["customer", "agent"] => "customer_agent",
         _ => "mixed",
     };
-    let new_call = NewCall {
-        id: call_id.clone(),
+    NewCall {
+        id: call_id.to_string(),
         external_call_id: start.external_call_id.clone(),
         agent_id: start.agent_id.clone(),
         team: None,
@@ -721,32 +912,165 @@ async fn store_stream_call(
         script_version,
         language_hint: start.language.clone(),
         channel_layout: Some(channel_layout.to_string()),
-        metadata: serde_json::json!({
-            "source": "stream",
-            "file_name": "stream.wav",
-            "duration_secs": finished.duration_secs,
-            "n_channels": finished.n_channels,
-            "enroll_customer_voice": false,
-        }),
+        metadata,
         audio_path: path.display().to_string(),
-        audio_bytes: wav.len() as i64,
+        audio_bytes: n_bytes as i64,
         audio_sha256: sha256,
-    };
-    match state.store.insert_call_and_enqueue(&caller.tenant, &new_call).await {
-        Ok(enqueued) => {
-            tracing::info!(call_id = %enqueued.call_id, job_id = %enqueued.job_id, "streamed call stored");
-            Ok(Some((enqueued.call_id, enqueued.job_id)))
-        }
-        Err(error) => {
-            for leftover in [path.clone(), callsight_pipeline::streaming::transcript_sidecar_path(&path)] {
-                let _ = tokio::fs::remove_file(&leftover).await;
-            }
-            Err(error.to_string())
-        }
     }
 }
 
-fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+/// What a recording needs to become a call if the server dies before its stream ends: written
+/// next to `<call id>.wav.partial` when the stream opens, removed when it ends.
+#[derive(Debug, Serialize, Deserialize)]
+struct RecordingManifest {
+    tenant: String,
+    start: StreamStart,
+    script_version: Option<i64>,
+}
+
+const PARTIAL_RECORDING_SUFFIX: &str = ".wav.partial";
+
+/// `<call id>.stream.json` for `<call id>.wav.partial`.
+fn recording_manifest_path(recording_path: &Path) -> PathBuf {
+    let name = recording_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let call_id = name.strip_suffix(PARTIAL_RECORDING_SUFFIX).unwrap_or(&name);
+    recording_path.with_file_name(format!("{call_id}.stream.json"))
+}
+
+async fn write_manifest(path: &Path, manifest: &RecordingManifest) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(manifest).map_err(std::io::Error::other)?;
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || write_synced(&path, &bytes)).await.map_err(std::io::Error::other)?
+}
+
+/// Records the streams a crash cut short (the process killed, the machine down, the shutdown
+/// grace run out): each `<call id>.wav.partial` in `audio_dir` with its manifest gets its WAV
+/// header completed and becomes a call with its analysis job, as if the stream had ended there.
+/// Its live transcript is lost, so the post-call analysis transcribes it. A recording still
+/// being written (locked by a live stream of another process on the same directory) is left
+/// alone. Run at start-up, before streams are served; returns the calls recorded.
+pub async fn recover_interrupted_streams(store: &callsight_workers::Store, audio_dir: &Path) -> usize {
+    let mut n_recovered = 0;
+    let Ok(mut entries) = tokio::fs::read_dir(audio_dir).await else { return 0 };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let recording_path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(call_id) = name.strip_suffix(PARTIAL_RECORDING_SUFFIX).map(str::to_string) else { continue };
+        let manifest_path = recording_manifest_path(&recording_path);
+        let manifest: RecordingManifest = match tokio::fs::read(&manifest_path).await.map(|b| serde_json::from_slice(&b)) {
+            Ok(Ok(manifest)) => manifest,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, path = %manifest_path.display(), "unreadable stream manifest; recording left as it is");
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, path = %recording_path.display(), "a partial recording without its manifest; left as it is");
+                continue;
+            }
+        };
+        let path = audio_dir.join(format!("{call_id}.wav"));
+        let n_channels = manifest.start.channels.len().max(1) as u64;
+        let repaired = {
+            let (recording_path, path) = (recording_path.clone(), path.clone());
+            tokio::task::spawn_blocking(move || complete_partial_recording(&recording_path, &path, n_channels)).await
+        };
+        let (n_bytes, sha256) = match repaired {
+            Ok(Ok(Some(done))) => done,
+            Ok(Ok(None)) => continue,
+            Ok(Err(error)) => {
+                tracing::error!(%error, path = %recording_path.display(), "repairing a partial recording failed");
+                continue;
+            }
+            Err(error) => {
+                tracing::error!(%error, "repairing a partial recording panicked");
+                continue;
+            }
+        };
+        if n_bytes <= 44 {
+            // Not one sample arrived: nothing to record.
+            for leftover in [&path, &manifest_path] {
+                let _ = tokio::fs::remove_file(leftover).await;
+            }
+            continue;
+        }
+        let duration_secs = (n_bytes - 44) as f64 / (2 * n_channels) as f64 / f64::from(manifest.start.sample_rate.max(1));
+        let metadata = serde_json::json!({
+            "source": "stream",
+            "file_name": "stream.wav",
+            "duration_secs": duration_secs,
+            "n_channels": n_channels,
+            "enroll_customer_voice": false,
+            "recovered": true,
+        });
+        let new_call = new_stream_call(&call_id, &manifest.start, manifest.script_version, &path, n_bytes, sha256, metadata);
+        match store.insert_call_and_enqueue(&manifest.tenant, &new_call).await {
+            Ok(enqueued) => {
+                tracing::warn!(call_id = %enqueued.call_id, job_id = %enqueued.job_id, duration_secs, "recorded a stream cut short by a crash");
+                let _ = tokio::fs::remove_file(&manifest_path).await;
+                n_recovered += 1;
+            }
+            Err(error) => {
+                // Back to its partial name: the next start tries again.
+                tracing::error!(%error, call_id, "recording a stream cut short by a crash failed");
+                let _ = tokio::fs::rename(&path, &recording_path).await;
+            }
+        }
+    }
+    n_recovered
+}
+
+/// Writes the header sizes of a recording cut short (whole frames only), syncs it and renames
+/// it to `path`; its size and SHA-256, or `None` while a live stream holds its lock.
+fn complete_partial_recording(recording_path: &Path, path: &Path, n_channels: u64) -> std::io::Result<Option<(u64, String)>> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new().read(true).write(true).open(recording_path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(error)) => return Err(error),
+    }
+    let length = file.metadata()?.len();
+    let block_align = 2 * n_channels;
+    let data_len = length.saturating_sub(44) / block_align * block_align;
+    let data_len = data_len.min((u64::from(u32::MAX) - 36) / block_align * block_align);
+    if length >= 44 {
+        file.set_len(44 + data_len)?;
+        file.seek(SeekFrom::Start(4))?;
+        file.write_all(&((36 + data_len) as u32).to_le_bytes())?;
+        file.seek(SeekFrom::Start(40))?;
+        file.write_all(&(data_len as u32).to_le_bytes())?;
+    }
+    file.sync_all()?;
+    let sha256 = sha256_of_file(recording_path)?;
+    std::fs::rename(recording_path, path)?;
+    sync_parent(path)?;
+    Ok(Some((length.min(44 + data_len), sha256)))
+}
+
+fn sha256_of_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0_u8; 1 << 16];
+    loop {
+        let n_read = file.read(&mut buffer)?;
+        if n_read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n_read]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Makes a rename durable: the directory entry is synced too.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let temporary = path.with_extension("partial");
     let mut file = std::fs::File::create(&temporary)?;

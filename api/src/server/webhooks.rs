@@ -35,11 +35,18 @@ pub enum WebhookEvent {
     CallFlagged,
     VerificationDecided,
     WatchlistHit,
+    /// A live alert on an open stream (`api::server::streams`).
+    StreamAlert,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 4] =
-        [WebhookEvent::CallAnalyzed, WebhookEvent::CallFlagged, WebhookEvent::VerificationDecided, WebhookEvent::WatchlistHit];
+    pub const ALL: [WebhookEvent; 5] = [
+        WebhookEvent::CallAnalyzed,
+        WebhookEvent::CallFlagged,
+        WebhookEvent::VerificationDecided,
+        WebhookEvent::WatchlistHit,
+        WebhookEvent::StreamAlert,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +54,7 @@ impl WebhookEvent {
             WebhookEvent::CallFlagged => "call.flagged",
             WebhookEvent::VerificationDecided => "verification.decided",
             WebhookEvent::WatchlistHit => "watchlist.hit",
+            WebhookEvent::StreamAlert => "stream.alert",
         }
     }
 }

@@ -673,6 +673,9 @@ pub enum EventName {
     VerificationDecided,
     #[serde(rename = "watchlist.hit")]
     WatchlistHit,
+    /// A live alert from `/v1/streams` (forbidden phrase, missed required phrase, silence, ...).
+    #[serde(rename = "stream.alert")]
+    StreamAlert,
     #[serde(rename = "*")]
     All,
 }
@@ -684,6 +687,7 @@ impl EventName {
             EventName::CallFlagged => "call.flagged",
             EventName::VerificationDecided => "verification.decided",
             EventName::WatchlistHit => "watchlist.hit",
+            EventName::StreamAlert => "stream.alert",
             EventName::All => "*",
         }
     }

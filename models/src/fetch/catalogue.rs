@@ -6,6 +6,8 @@
 //! files no registry ships, the public URL. The conversions are deterministic, so every produced
 //! file's hash is pinned too: a different output means a different input or a converter bug.
 
+use super::quantize::GgmlQuantType;
+
 /// A file the service loads, named by what it is rather than where it lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModelFile {
@@ -16,6 +18,12 @@ pub enum ModelFile {
     WhisperBaseCt2Dir,
     /// Whisper tiny.en (English only), ggml f16.
     WhisperTinyEn,
+    /// Whisper base quantised to q8_0 (made from the f16 file by the fetch step).
+    WhisperBaseQ8_0,
+    /// Whisper base quantised to q5_1.
+    WhisperBaseQ5_1,
+    /// Whisper tiny.en quantised to q8_0.
+    WhisperTinyEnQ8_0,
     /// The CTranslate2 directory of Whisper tiny.en.
     WhisperTinyEnCt2Dir,
     /// Silero VAD v6 ONNX model.
@@ -35,10 +43,13 @@ pub enum ModelFile {
 }
 
 impl ModelFile {
-    pub const ALL: [ModelFile; 11] = [
+    pub const ALL: [ModelFile; 14] = [
         ModelFile::WhisperBase,
         ModelFile::WhisperBaseCt2Dir,
         ModelFile::WhisperTinyEn,
+        ModelFile::WhisperBaseQ8_0,
+        ModelFile::WhisperBaseQ5_1,
+        ModelFile::WhisperTinyEnQ8_0,
         ModelFile::WhisperTinyEnCt2Dir,
         ModelFile::SileroVad,
         ModelFile::OnnxRuntime,
@@ -56,6 +67,9 @@ impl ModelFile {
             ModelFile::WhisperBaseCt2Dir => WHISPER_BASE_CT2_DIR,
             ModelFile::WhisperTinyEn => "ggml-tiny.en.bin",
             ModelFile::WhisperTinyEnCt2Dir => WHISPER_TINY_EN_CT2_DIR,
+            ModelFile::WhisperBaseQ8_0 => "ggml-base-q8_0.bin",
+            ModelFile::WhisperBaseQ5_1 => "ggml-base-q5_1.bin",
+            ModelFile::WhisperTinyEnQ8_0 => "ggml-tiny.en-q8_0.bin",
             ModelFile::SileroVad => "silero_vad.onnx",
             ModelFile::OnnxRuntime => "libonnxruntime.so.1.31.1",
             ModelFile::Campplus => "campplus_cn_en_common.onnx",
@@ -127,6 +141,13 @@ pub enum Recipe {
         multilingual_vocabulary_member: &'static str,
         english_vocabulary_member: &'static str,
     },
+    /// A quantised ggml file made from an f16 ggml file made earlier by the same model, as
+    /// whisper.cpp's `quantize` tool makes it (see [`super::quantize`]).
+    QuantizeGgml {
+        /// The store-relative path of the f16 ggml file.
+        source: &'static str,
+        quant: GgmlQuantType,
+    },
 }
 
 /// One file of the store and how to make it.
@@ -154,6 +175,7 @@ impl ModelOutput {
                 .map(|archive| archive.source_label())
                 .collect::<Vec<_>>()
                 .join(" + "),
+            Recipe::QuantizeGgml { source, .. } => format!("store:{source}"),
         }
     }
 
@@ -164,6 +186,7 @@ impl ModelOutput {
             Recipe::Concatenate { .. } => "concatenate",
             Recipe::Mirror { .. } => "copy",
             Recipe::Ct2ToGgml { .. } => super::ct2_to_ggml::CONVERTER_NAME,
+            Recipe::QuantizeGgml { quant, .. } => quant.producer_name(),
         }
     }
 }
@@ -178,7 +201,7 @@ pub struct ModelSpec {
     /// registry-backed models: the registry is itself public).
     pub public_url: &'static str,
     /// Made in order: a later output may read an earlier one (the ggml conversion reads the
-    /// CTranslate2 `model.bin`).
+    /// CTranslate2 `model.bin`, the quantisation reads the f16 ggml file).
     pub outputs: &'static [ModelOutput],
 }
 
@@ -324,6 +347,20 @@ pub static CATALOGUE: &[ModelSpec] = &[
                     english_vocabulary_member: "openai_whisper-20250625/whisper/assets/gpt2.tiktoken",
                 },
             },
+            ModelOutput {
+                relative_path: "ggml-base-q8_0.bin",
+                sha256: "81cfccb75eb8eb4eecf9829be7448c60e3d4abcb5bdb0f00e2c8a726f7ae2f25",
+                // The size of the upstream ggml-base-q8_0.bin.
+                size_bytes: 81_768_585,
+                recipe: Recipe::QuantizeGgml { source: "ggml-base.bin", quant: GgmlQuantType::Q8_0 },
+            },
+            ModelOutput {
+                relative_path: "ggml-base-q5_1.bin",
+                sha256: "ee4332cc5b3f700877fc8d00730b9c7a464a1265188d821bfc09e55d6dc5163c",
+                // The size of the upstream ggml-base-q5_1.bin.
+                size_bytes: 59_707_625,
+                recipe: Recipe::QuantizeGgml { source: "ggml-base.bin", quant: GgmlQuantType::Q5_1 },
+            },
         ],
     },
     ModelSpec {
@@ -369,6 +406,13 @@ pub static CATALOGUE: &[ModelSpec] = &[
                     multilingual_vocabulary_member: "openai_whisper-20250625/whisper/assets/multilingual.tiktoken",
                     english_vocabulary_member: "openai_whisper-20250625/whisper/assets/gpt2.tiktoken",
                 },
+            },
+            ModelOutput {
+                relative_path: "ggml-tiny.en-q8_0.bin",
+                sha256: "61e9a0e72b4561f999906d79ed8f98e1e724c86130bb429a4f9fd9cb562d0b78",
+                // The size of the upstream ggml-tiny.en-q8_0.bin.
+                size_bytes: 43_550_795,
+                recipe: Recipe::QuantizeGgml { source: "ggml-tiny.en.bin", quant: GgmlQuantType::Q8_0 },
             },
         ],
     },

@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod ct2_to_ggml;
 pub mod manifest;
+pub mod quantize;
 mod sources;
 pub mod whisper_assets;
 
@@ -353,6 +354,15 @@ fn produce(
             let plan = ct2_to_ggml::tensor_plan(&model, &hparams)?;
             let mut file = AtomicFile::create(&path)?;
             ct2_to_ggml::write_ggml(&model, &hparams, &plan, &mel_filters, &vocabulary, &mut file)?;
+            Ok((commit_checked(file, output)?, output.source_label()))
+        }
+        Recipe::QuantizeGgml { source, quant } => {
+            let source_path = store.root.join(source);
+            if !source_path.is_file() {
+                return Err(ModelError::Missing { path: source_path });
+            }
+            let mut file = AtomicFile::create(&path)?;
+            quantize::quantize_ggml(&source_path, *quant, &mut file)?;
             Ok((commit_checked(file, output)?, output.source_label()))
         }
     }

@@ -6,16 +6,19 @@
 //! - [`commit`]: the LocalAgreement-2 commit policy over a bounded window.
 //! - [`alerts`]: forbidden and missing phrases, silence, customer sentiment, as they happen.
 //! - [`session`]: one stream's state and the order of the stages.
+//! - [`recording`]: the received audio written out as it arrives (a WAV on the caller's writer).
 
 pub mod alerts;
 pub mod commit;
 pub mod decode;
+pub mod recording;
 pub mod session;
 
 use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertConfig, AlertKind, LiveAlert, LiveAlerts};
 pub use decode::{SampleDecoder, SampleEncoding};
+pub use recording::RecordingWriter;
 pub use session::{StreamConfig, StreamEngines, StreamEvent, StreamSession, StreamSetup};
 
 /// Where a streamed call's transcript is kept next to its stored audio, so the post-call

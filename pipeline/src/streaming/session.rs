@@ -34,6 +34,12 @@ const VAD_BATCH_FRAMES: usize = 4;
 const MIN_WHISPER_SAMPLES: usize = 19_200;
 /// Words ending this close to the live edge may be cut off mid-word: never committed early.
 const UNSTABLE_TAIL_SECS: f64 = 0.3;
+/// Audio kept before the oldest sample a channel can still need (the open window's start, the
+/// VAD's context): a margin for the speech padding of a segment that starts in the next frames.
+const KEEP_MARGIN_SECS: f64 = 1.0;
+/// 16 kHz audio is dropped from the front of a channel in steps of at least this much, so the
+/// bounded buffer is moved rarely.
+const TRIM_STEP_SECS: f64 = 10.0;
 /// When the window is full, words up to this far before the live edge are committed anyway.
 const FORCED_COMMIT_TAIL_SECS: f64 = 1.0;
 /// Characters of committed text carried into the next pass as the prompt (as in batch).
@@ -133,7 +139,14 @@ struct OpenSegment {
 struct ChannelState {
     speaker: Speaker,
     resampler: StreamingResampler,
+    /// The channel at 16 kHz from sample `first_sample_idx` on: only what the live pipeline can
+    /// still need (its window and the VAD's context), or all of it while `keep_all_audio`.
     samples_16k: Vec<f32>,
+    /// Stream sample index (16 kHz) of `samples_16k[0]`: audio before it was dropped.
+    first_sample_idx: usize,
+    /// Keep the whole channel (live voice verification reads it); see
+    /// [`StreamSession::keep_party_audio`].
+    keep_all_audio: bool,
     n_frames_scored: usize,
     /// Hysteresis state of the VAD segmenter: where speech started, where a pause started.
     speech_start_secs: Option<f64>,
@@ -151,18 +164,51 @@ struct ChannelState {
 }
 
 impl ChannelState {
+    /// 16 kHz samples received on this channel so far.
+    fn n_samples(&self) -> usize {
+        self.first_sample_idx + self.samples_16k.len()
+    }
+
     fn now_secs(&self) -> f64 {
-        self.samples_16k.len() as f64 / SAMPLE_RATE
+        self.n_samples() as f64 / SAMPLE_RATE
+    }
+
+    /// Stream samples `start..end` (16 kHz indices) of what is still kept.
+    fn samples(&self, start: usize, end: usize) -> &[f32] {
+        let start = start.saturating_sub(self.first_sample_idx).min(self.samples_16k.len());
+        let end = end.saturating_sub(self.first_sample_idx).clamp(start, self.samples_16k.len());
+        &self.samples_16k[start..end]
     }
 
     fn window(&self, start_secs: f64, end_secs: f64) -> Vec<f32> {
-        let start = ((start_secs.max(0.0) * SAMPLE_RATE) as usize).min(self.samples_16k.len());
-        let end = ((end_secs * SAMPLE_RATE).ceil() as usize).clamp(start, self.samples_16k.len());
-        let mut samples = self.samples_16k[start..end].to_vec();
+        let start = (start_secs.max(0.0) * SAMPLE_RATE) as usize;
+        let end = (end_secs.max(0.0) * SAMPLE_RATE).ceil() as usize;
+        let mut samples = self.samples(start, end).to_vec();
         if samples.len() < MIN_WHISPER_SAMPLES {
             samples.resize(MIN_WHISPER_SAMPLES, 0.0);
         }
         samples
+    }
+
+    /// Drops the 16 kHz audio no later step can read, so a stream's memory does not grow with
+    /// the length of the call: everything before the open window, the VAD's context and the
+    /// padding of a segment that may start in the next frames (less a margin).
+    fn drop_old_audio(&mut self, speech_pad_secs: f64) {
+        if self.keep_all_audio {
+            return;
+        }
+        let scored_secs = self.n_frames_scored as f64 * FRAME_SECS;
+        let vad_context_secs = self.n_frames_scored.saturating_sub(VAD_CONTEXT_FRAMES) as f64 * FRAME_SECS;
+        let mut keep_from_secs = vad_context_secs.min(scored_secs - speech_pad_secs);
+        if let Some(open) = &self.open {
+            keep_from_secs = keep_from_secs.min(open.window_start_secs);
+        }
+        let keep_from = ((keep_from_secs - KEEP_MARGIN_SECS).max(0.0) * SAMPLE_RATE) as usize;
+        let n_droppable = keep_from.saturating_sub(self.first_sample_idx).min(self.samples_16k.len());
+        if n_droppable as f64 >= TRIM_STEP_SECS * SAMPLE_RATE {
+            self.samples_16k.drain(..n_droppable);
+            self.first_sample_idx += n_droppable;
+        }
     }
 }
 
@@ -172,8 +218,9 @@ pub struct StreamSession {
     config: StreamConfig,
     setup: StreamSetup,
     decoder: SampleDecoder,
-    /// The audio as received, per channel at the client's rate, for the stored recording.
-    received: Vec<Vec<f32>>,
+    /// Sample frames received so far at the client's rate (the audio itself is not kept here:
+    /// the caller stores it as it arrives, see [`StreamSession::decode`]).
+    n_frames_received: u64,
     channels: Vec<ChannelState>,
     finals: Vec<TranscriptSegment>,
     n_turns_emitted: usize,
@@ -209,6 +256,8 @@ impl StreamSession {
                     speaker,
                     resampler: StreamingResampler::new(setup.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)?,
                     samples_16k: Vec::new(),
+                    first_sample_idx: 0,
+                    keep_all_audio: false,
                     n_frames_scored: 0,
                     speech_start_secs: None,
                     pause_start_secs: None,
@@ -224,7 +273,7 @@ impl StreamSession {
         let alerts = LiveAlerts::new(setup.script.clone(), config.matching.clone(), config.alerts.clone());
         Ok(Self {
             decoder: SampleDecoder::new(setup.encoding, setup.channels.len()),
-            received: vec![Vec::new(); setup.channels.len()],
+            n_frames_received: 0,
             channels,
             finals: Vec::new(),
             n_turns_emitted: 0,
@@ -239,21 +288,35 @@ impl StreamSession {
 
     /// Seconds of audio received so far.
     pub fn received_secs(&self) -> f64 {
-        self.received.first().map_or(0.0, |c| c.len() as f64 / f64::from(self.setup.sample_rate_hz))
+        self.n_frames_received as f64 / f64::from(self.setup.sample_rate_hz)
     }
 
     pub fn sample_rate_hz(&self) -> u32 {
         self.setup.sample_rate_hz
     }
 
-    /// The audio as received, one `Vec` per channel at the client's rate.
-    pub fn received_channels(&self) -> &[Vec<f32>] {
-        &self.received
+    pub fn n_channels(&self) -> usize {
+        self.channels.len()
     }
 
-    /// The channel of `speaker` at 16 kHz, with its speech spans (ended ones only).
+    /// Keeps (or, with `false`, stops keeping) the whole 16 kHz channel of `speaker` for
+    /// [`StreamSession::party_audio_16k`]; otherwise only the live window is kept.
+    pub fn keep_party_audio(&mut self, speaker: Speaker, keep: bool) {
+        let speech_pad_secs = self.config.vad.speech_pad_secs;
+        for channel in self.channels.iter_mut().filter(|c| c.speaker == speaker) {
+            channel.keep_all_audio = keep;
+            channel.drop_old_audio(speech_pad_secs);
+        }
+    }
+
+    /// The whole channel of `speaker` at 16 kHz from the start of the stream, with its speech
+    /// spans (ended ones only); `None` when its start is no longer kept (see
+    /// [`StreamSession::keep_party_audio`]).
     pub fn party_audio_16k(&self, speaker: Speaker) -> Option<(&[f32], &[TimeSpan])> {
-        self.channels.iter().find(|c| c.speaker == speaker).map(|c| (c.samples_16k.as_slice(), c.speech.as_slice()))
+        self.channels
+            .iter()
+            .find(|c| c.speaker == speaker && c.first_sample_idx == 0)
+            .map(|c| (c.samples_16k.as_slice(), c.speech.as_slice()))
     }
 
     /// Net speech of `speaker` so far (ended segments).
@@ -268,13 +331,35 @@ impl StreamSession {
 
     /// Takes the next piece of the stream (any number of bytes) and returns what it produced.
     pub fn push_bytes(&mut self, bytes: &[u8], engines: StreamEngines<'_>) -> Result<Vec<StreamEvent>> {
-        let decoded = self.decoder.push(bytes);
+        let decoded = self.decode(bytes);
+        self.push_decoded(&decoded, engines)
+    }
+
+    /// The first half of [`StreamSession::push_bytes`]: the whole sample frames in `bytes` (and
+    /// the bytes held back from before), one `Vec` per channel at the client's rate. The caller
+    /// stores them (the recording) and gives them to [`StreamSession::push_decoded`].
+    pub fn decode(&mut self, bytes: &[u8]) -> Vec<Vec<f32>> {
+        self.decoder.push(bytes)
+    }
+
+    /// The second half of [`StreamSession::push_bytes`]: runs the live pipeline on decoded
+    /// samples (one `Vec` per channel, all of the same length).
+    pub fn push_decoded(&mut self, decoded: &[Vec<f32>], engines: StreamEngines<'_>) -> Result<Vec<StreamEvent>> {
+        if decoded.len() != self.channels.len() {
+            return Err(PipelineError::InvalidOption(format!(
+                "{} channels of samples for a stream of {}",
+                decoded.len(),
+                self.channels.len()
+            )));
+        }
+        self.n_frames_received += decoded.first().map_or(0, Vec::len) as u64;
         let mut events = Vec::new();
-        for (channel_idx, samples) in decoded.into_iter().enumerate() {
-            self.received[channel_idx].extend_from_slice(&samples);
-            let samples_16k = self.channels[channel_idx].resampler.process(&samples);
+        let speech_pad_secs = self.config.vad.speech_pad_secs;
+        for (channel_idx, samples) in decoded.iter().enumerate() {
+            let samples_16k = self.channels[channel_idx].resampler.process(samples);
             self.channels[channel_idx].samples_16k.extend(samples_16k);
             self.advance_channel(channel_idx, engines, false, &mut events)?;
+            self.channels[channel_idx].drop_old_audio(speech_pad_secs);
         }
         self.after_step(engines, false, &mut events)?;
         Ok(events)
@@ -318,17 +403,17 @@ impl StreamSession {
         let probabilities = {
             let channel = &self.channels[channel_idx];
             let n_frames_ready = if at_end {
-                channel.samples_16k.len().div_ceil(VAD_FRAME_SAMPLES)
+                channel.n_samples().div_ceil(VAD_FRAME_SAMPLES)
             } else {
-                channel.samples_16k.len() / VAD_FRAME_SAMPLES
+                channel.n_samples() / VAD_FRAME_SAMPLES
             };
             if n_frames_ready < channel.n_frames_scored + if at_end { 1 } else { VAD_BATCH_FRAMES } {
                 Vec::new()
             } else {
                 let context = channel.n_frames_scored.min(VAD_CONTEXT_FRAMES);
                 let first_frame = channel.n_frames_scored - context;
-                let end = (n_frames_ready * VAD_FRAME_SAMPLES).min(channel.samples_16k.len());
-                let scored = engines.vad.speech_probabilities(&channel.samples_16k[first_frame * VAD_FRAME_SAMPLES..end])?;
+                let end = (n_frames_ready * VAD_FRAME_SAMPLES).min(channel.n_samples());
+                let scored = engines.vad.speech_probabilities(channel.samples(first_frame * VAD_FRAME_SAMPLES, end))?;
                 scored.into_iter().skip(context).collect()
             }
         };
@@ -846,6 +931,30 @@ mod tests {
         let worst_lag = emitted_at.iter().map(|(now, end)| now - end).fold(0.0, f64::max);
         assert!(worst_lag <= config.max_window_secs + config.partial_interval_secs + 1.0, "a word waited {worst_lag} s");
         assert!(events.iter().any(|(_, e)| matches!(e, StreamEvent::Partial { .. })));
+        // Memory does not grow with the call: only the live window (plus a trimming step) is kept.
+        let kept_secs = session.channels[0].samples_16k.len() as f64 / SAMPLE_RATE;
+        assert!(kept_secs <= config.max_window_secs + KEEP_MARGIN_SECS + TRIM_STEP_SECS + 2.0, "kept {kept_secs} s of 61 s");
+        assert!(session.channels[0].first_sample_idx > 0);
+        assert!(session.party_audio_16k(Speaker::Unknown).is_none(), "the start of the channel is gone");
+        assert!((session.received_secs() - 61.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_kept_party_keeps_its_whole_channel_until_released() {
+        let transcriber = BurstTranscriber::default();
+        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment };
+        let bursts: Vec<(usize, f64, u32)> = (0..20).map(|i| (i % 2, 1.0 + i as f64 * 2.0, 5 + i as u32)).collect();
+        let mut session = StreamSession::new(setup(vec![Speaker::Agent, Speaker::Customer], None), StreamConfig::default()).expect("session");
+        session.keep_party_audio(Speaker::Customer, true);
+        let events = run(&mut session, &render(2, 45.0, &bursts), engines);
+        assert_eq!(final_words(&events, Speaker::Customer).len(), 10);
+        assert_eq!(final_words(&events, Speaker::Agent).len(), 10);
+        let (customer_16k, speech) = session.party_audio_16k(Speaker::Customer).expect("kept");
+        assert!((customer_16k.len() as f64 / SAMPLE_RATE - 45.0).abs() < 0.1, "{} s", customer_16k.len() as f64 / SAMPLE_RATE);
+        assert_eq!(speech.len(), 10);
+        assert!(session.party_audio_16k(Speaker::Agent).is_none(), "the agent's channel is trimmed");
+        session.keep_party_audio(Speaker::Customer, false);
+        assert!(session.party_audio_16k(Speaker::Customer).is_none(), "released");
     }
 
     #[test]
