@@ -14,23 +14,7 @@ import random
 import subprocess
 import sys
 
-
-def read_manifest(path):
-    base = os.path.dirname(os.path.abspath(path))
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                row = json.loads(line)
-                row["audio_abs"] = os.path.join(base, row["audio"])
-                row.setdefault("id", row["audio"])
-                rows.append(row)
-    return rows
-
-
-def duration_secs(path):
-    out = subprocess.run(["soxi", "-D", path], check=True, capture_output=True, text=True).stdout
-    return float(out.strip())
+from bench_common import duration_secs, read_manifest
 
 
 def write_manifest(path, rows):

@@ -17,6 +17,8 @@ import os
 import random
 import subprocess
 
+from bench_common import duration_secs, run
+
 SAMPLE_RATE_HZ = 16000
 GAP_SECS = 0.6
 
@@ -56,14 +58,6 @@ CUSTOMER_END = {
 AGENT_VOICES = ["en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-gb-scotland+f2", "en-029"]
 CUSTOMER_VOICES = ["en-gb-x-gbclan", "en-us+m3", "en-gb+f4", "en-us+f2", "en-gb-x-gbcwmd"]
 REQUIRED = ["greeting", "recording-disclosure", "identity-check", "closing"]
-
-
-def run(command):
-    subprocess.run(command, check=True, capture_output=True)
-
-
-def duration_secs(path):
-    return float(subprocess.run(["soxi", "-D", path], check=True, capture_output=True, text=True).stdout)
 
 
 def speak(text, voice, speed, target):

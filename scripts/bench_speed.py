@@ -20,18 +20,7 @@ import sys
 import tempfile
 import time
 
-
-def read_manifest(path):
-    base = os.path.dirname(os.path.abspath(path))
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                row = json.loads(line)
-                row["audio_abs"] = os.path.join(base, row["audio"])
-                row.setdefault("id", row["audio"])
-                rows.append(row)
-    return rows
+from bench_common import read_manifest
 
 
 def transcribe(args):
