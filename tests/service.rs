@@ -85,23 +85,10 @@ fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }
 
-/// Fails with the server's log when a response is not what was expected.
-#[track_caller]
-fn expect_status(server: &ServiceProcess, what: &str, response: &common::HttpResponse, status: u16) {
-    assert_eq!(
-        response.status,
-        status,
-        "{what}: expected {status}, got {} with body {}\n--- server log ---\n{}",
-        response.status,
-        response.text(),
-        server.log_tail()
-    );
-}
-
 /// The error answer is a 4xx with the JSON envelope, its message naming the problem.
 #[track_caller]
 fn expect_rejected(server: &ServiceProcess, what: &str, response: &common::HttpResponse, status: u16, needle: &str) {
-    expect_status(server, what, response, status);
+    server.expect_status(what, response, status);
     let message = response.error_message();
     assert!(
         message.to_lowercase().contains(&needle.to_lowercase()),
@@ -161,11 +148,11 @@ fn upload_analyse_and_read_back(database: Database) {
         &[("Authorization", &bearer(&admin)), ("Content-Type", "application/json")],
         example_script().as_bytes(),
     );
-    expect_status(&server, "create the script", &script, 201);
+    server.expect_status("create the script", &script, 201);
     let metadata = r#"{"external_call_id": "rec-0001", "agent_id": "agent-7", "team": "cards",
         "customer_id": "cust-42", "channels": "agent,customer", "script_id": "card-services", "language": "en"}"#;
     let accepted = upload_call(&addr, &ingest, call_bytes, Some(metadata));
-    expect_status(&server, "upload the call", &accepted, 202);
+    server.expect_status("upload the call", &accepted, 202);
     let call_id = accepted.json()["call_id"].as_str().expect("call_id in the 202").to_string();
     assert_eq!(accepted.header("location"), Some(format!("/v1/calls/{call_id}").as_str()));
 
@@ -182,7 +169,7 @@ fn upload_analyse_and_read_back(database: Database) {
 
     // The report: the analyze JSON, with turns and the script's rules.
     let report_response = get(&addr, &format!("/v1/calls/{call_id}/report"), &admin);
-    expect_status(&server, "report", &report_response, 200);
+    server.expect_status("report", &report_response, 200);
     let report = report_response.json();
     let text = transcript_text(&report).to_lowercase();
     assert!(
@@ -194,7 +181,7 @@ fn upload_analyse_and_read_back(database: Database) {
 
     // Transcript as SRT.
     let srt = get(&addr, &format!("/v1/calls/{call_id}/transcript?format=srt"), &admin);
-    expect_status(&server, "SRT transcript", &srt, 200);
+    server.expect_status("SRT transcript", &srt, 200);
     assert!(srt.header("content-type").unwrap_or_default().starts_with("application/x-subrip"), "{:?}", srt.headers);
     let srt_text = srt.text();
     assert!(srt_text.starts_with("1\n") || srt_text.starts_with("1\r\n"), "SRT numbering: {srt_text:?}");
@@ -202,7 +189,7 @@ fn upload_analyse_and_read_back(database: Database) {
 
     // The audio, byte for byte, and a range of it.
     let audio = get(&addr, &format!("/v1/calls/{call_id}/audio"), &admin);
-    expect_status(&server, "audio download", &audio, 200);
+    server.expect_status("audio download", &audio, 200);
     assert_eq!(audio.header("content-type"), Some("audio/wav"));
     assert!(audio.body == call_bytes, "downloaded audio ({} bytes) differs from the upload ({} bytes)", audio.body.len(), call_bytes.len());
     let range = http(
@@ -212,12 +199,12 @@ fn upload_analyse_and_read_back(database: Database) {
         &[("Authorization", &bearer(&admin)), ("Range", "bytes=0-11")],
         &[],
     );
-    expect_status(&server, "audio range", &range, 206);
+    server.expect_status("audio range", &range, 206);
     assert_eq!(range.body, call_bytes[..12]);
 
     // Listing with filters.
     let listed = get(&addr, "/v1/calls?agent=agent-7&script=card-services&status=analyzed", &admin);
-    expect_status(&server, "list with filters", &listed, 200);
+    server.expect_status("list with filters", &listed, 200);
     let listed = listed.json();
     assert_eq!(listed["total"], 1, "{listed}");
     assert_eq!(listed["calls"][0]["call_id"], call_id.as_str());
@@ -227,7 +214,7 @@ fn upload_analyse_and_read_back(database: Database) {
     // Full-text search finds a word of the transcript, for this tenant only.
     let word = search_word(&report);
     let hits = get(&addr, &format!("/v1/search?q={word}"), &admin);
-    expect_status(&server, "search", &hits, 200);
+    server.expect_status("search", &hits, 200);
     let hits = hits.json();
     let found: Vec<&Value> = hits["hits"].as_array().into_iter().flatten().filter(|h| h["call_id"] == call_id.as_str()).collect();
     assert_eq!(found.len(), 1, "search for {word:?} finds the call once: {hits}");
@@ -236,7 +223,7 @@ fn upload_analyse_and_read_back(database: Database) {
 
     // The ingest key that uploaded it still cannot read the finished report.
     let ingest_report = get(&addr, &format!("/v1/calls/{call_id}/report"), &ingest);
-    expect_status(&server, "ingest key reads the report", &ingest_report, 403);
+    server.expect_status("ingest key reads the report", &ingest_report, 403);
 }
 
 fn bad_inputs_are_refused_and_the_server_keeps_answering(
@@ -295,7 +282,7 @@ fn bad_inputs_are_refused_and_the_server_keeps_answering(
 
     // None of them was recorded: the tenant has only the one good call.
     let listed = get(addr, "/v1/calls", admin);
-    expect_status(server, "list after bad inputs", &listed, 200);
+    server.expect_status("list after bad inputs", &listed, 200);
     assert_eq!(listed.json()["total"], 1, "no refused upload was recorded: {}", listed.text());
 }
 
@@ -317,7 +304,7 @@ fn roles_and_tenants_are_enforced(server: &ServiceProcess, call_id: &str, ingest
     let response = http(addr, "POST", &format!("/v1/calls/{call_id}/reanalyze"), &[("Authorization", &bearer(other_admin))], &[]);
     expect_rejected(server, "tenant B admin re-analyses tenant A's call", &response, 404, "not found");
     let listed = get(addr, "/v1/calls", other_admin);
-    expect_status(server, "tenant B lists calls", &listed, 200);
+    server.expect_status("tenant B lists calls", &listed, 200);
     assert_eq!(listed.json()["total"], 0, "tenant B sees none of tenant A's calls: {}", listed.text());
     let response = get(addr, "/v1/calls", "cs_not_a_key");
     expect_rejected(server, "unknown key", &response, 401, "api key");
@@ -372,7 +359,7 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
     eprintln!("[{}] {}: API pid {}, first worker pid {}", at(), database.name(), server.pid(), first_worker.pid());
 
     let accepted = upload_call(&addr, &admin, test_call(), Some(r#"{"channels": "agent,customer"}"#));
-    expect_status(&server, "upload", &accepted, 202);
+    server.expect_status("upload", &accepted, 202);
     let call_id = accepted.json()["call_id"].as_str().expect("call_id").to_string();
     eprintln!("[{}] uploaded call {call_id}", at());
 
@@ -399,7 +386,7 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
     let metrics = get(&addr, "/metrics", &admin).text();
     assert_eq!(jobs_in_state(&metrics, "running"), 1.0, "the dead worker's job still holds its lease");
     let report = get(&addr, &format!("/v1/calls/{call_id}/report"), &admin);
-    expect_status(&server, "report of the unfinished call", &report, 404);
+    server.expect_status("report of the unfinished call", &report, 404);
 
     let second_worker = start_worker(&data_dir, &database, 1, &env);
     eprintln!("[{}] second worker pid {} started", at(), second_worker.pid());
@@ -413,7 +400,7 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
     assert!(view["error"].is_null(), "no error left on the call: {view}");
 
     let report = get(&addr, &format!("/v1/calls/{call_id}/report"), &admin);
-    expect_status(&server, "report after the takeover", &report, 200);
+    server.expect_status("report after the takeover", &report, 200);
     let report = report.json();
     let word = search_word(&report);
     let hits = get(&addr, &format!("/v1/search?q={word}"), &admin).json();
@@ -495,7 +482,7 @@ fn callers_are_enrolled_passively_and_screened_against_the_watchlist() {
         format!(r#"{{"external_call_id": "{external}", "channels": "agent,customer", "customer_id": "cust-9", "enroll_customer_voice": true}}"#)
     };
     let analysed = |response: common::HttpResponse| -> String {
-        expect_status(&server, "upload", &response, 202);
+        server.expect_status("upload", &response, 202);
         let call_id = response.json()["call_id"].as_str().expect("call id").to_string();
         let done = wait_for_call(&addr, &admin, &call_id, ANALYSIS_LIMIT, |status| status == "analyzed" || status == "failed");
         assert_eq!(done["status"], "analyzed", "{done}\n{}", server.log_tail());
@@ -523,7 +510,7 @@ fn callers_are_enrolled_passively_and_screened_against_the_watchlist() {
         &[("Authorization", &bearer(&admin)), ("Content-Type", &content_type)],
         &body,
     );
-    expect_status(&server, "watchlist add", &added, 200);
+    server.expect_status("watchlist add", &added, 200);
     assert_eq!(added.json()["status"], "enrolled", "{}", added.text());
     let second = analysed(upload_call(&addr, &admin, &call_bytes, Some(&metadata("voices-2"))));
     let call = get(&addr, &format!("/v1/calls/{second}"), &admin).json();
@@ -553,7 +540,7 @@ fn callers_are_enrolled_passively_and_screened_against_the_watchlist() {
         &[("Authorization", &bearer(&ivr)), ("Content-Type", &content_type)],
         &body,
     );
-    expect_status(&server, "verify", &verified, 200);
+    server.expect_status("verify", &verified, 200);
     let verdict = verified.json();
     assert_eq!(verdict["decision"], "accept", "{verdict}");
     assert_eq!(verdict["watchlist_hits"][0]["speaker_id"], "fraud-1", "{verdict}");

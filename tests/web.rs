@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Database, ServiceProcess, agent, create_key, customer, get, http, multipart, start_server, synthesize, upload_call, wait_for_call,
+    Database, agent, create_key, customer, get, http, multipart, start_server, synthesize, upload_call, wait_for_call,
 };
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -175,18 +175,6 @@ fn attr_number(value: Option<String>, what: &str) -> f64 {
     value.and_then(|v| v.parse::<f64>().ok()).unwrap_or_else(|| panic!("{what} has no numeric value"))
 }
 
-#[track_caller]
-fn expect_status(server: &ServiceProcess, what: &str, response: &common::HttpResponse, status: u16) {
-    assert_eq!(
-        response.status,
-        status,
-        "{what}: expected {status}, got {} with body {}\n--- server log ---\n{}",
-        response.status,
-        response.text(),
-        server.log_tail()
-    );
-}
-
 /// The session cookie value from a `Set-Cookie` header.
 fn cookie_value(set_cookie: &str) -> String {
     set_cookie.split(';').next().and_then(|pair| pair.split_once('=')).map(|(_, v)| v.to_string()).unwrap_or_default()
@@ -240,11 +228,11 @@ async fn qa_and_manager_pages_in_a_real_browser() {
         &[("Authorization", &format!("Bearer {admin}")), ("Content-Type", "application/json")],
         SCRIPT.as_bytes(),
     );
-    expect_status(&server, "create the script", &created, 201);
+    server.expect_status("create the script", &created, 201);
     let metadata = r#"{"external_call_id": "web-call-1", "agent_id": "agent-7", "team": "blue",
         "script_id": "web-test", "channels": "agent,customer", "customer_id": "cust-42"}"#;
     let accepted = upload_call(&addr, &qa, &audio, Some(metadata));
-    expect_status(&server, "upload", &accepted, 202);
+    server.expect_status("upload", &accepted, 202);
     let call_id = accepted.json()["call_id"].as_str().expect("call id").to_string();
     // The IVR tried to verify the caller before the call (the customer has no voiceprint yet):
     // the decision is audited, and the reviewer sees it on the call page.
@@ -256,22 +244,22 @@ async fn qa_and_manager_pages_in_a_real_browser() {
         &[("Authorization", &format!("Bearer {ivr}")), ("Content-Type", &probe_type)],
         &probe,
     );
-    expect_status(&server, "IVR verification of an unenrolled customer", &verified, 404);
+    server.expect_status("IVR verification of an unenrolled customer", &verified, 404);
 
     // The pages need no browser for these: cookie attributes, CSRF, roles.
     let refused = http(&addr, "POST", "/web/session", &[("Content-Type", "application/x-www-form-urlencoded")], format!("api_key={ivr}").as_bytes());
-    expect_status(&server, "ivr sign-in", &refused, 403);
+    server.expect_status("ivr sign-in", &refused, 403);
     assert!(refused.text().contains("no web pages"), "ivr sign-in should say why: {}", refused.text());
     assert!(refused.header("set-cookie").is_none(), "an ivr key must get no session cookie");
     let signed_in = http(&addr, "POST", "/web/session", &[("Content-Type", "application/x-www-form-urlencoded")], format!("api_key={qa}").as_bytes());
-    expect_status(&server, "qa sign-in", &signed_in, 303);
+    server.expect_status("qa sign-in", &signed_in, 303);
     let set_cookie = signed_in.header("set-cookie").expect("a session cookie").to_string();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(set_cookie.contains(attribute), "session cookie lacks {attribute}: {set_cookie}");
     }
     let cookie = format!("callsight_session={}", cookie_value(&set_cookie));
     let me = http(&addr, "GET", "/web/me", &[("Cookie", &cookie)], &[]);
-    expect_status(&server, "GET /web/me", &me, 200);
+    server.expect_status("GET /web/me", &me, 200);
     assert_eq!(me.json()["role"], "qa");
     assert_eq!(me.json()["tenant"], "acme");
     let csrf = me.json()["csrf_token"].as_str().expect("csrf token").to_string();
@@ -282,7 +270,7 @@ async fn qa_and_manager_pages_in_a_real_browser() {
         &[("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://evil.example")],
         format!("api_key={qa}").as_bytes(),
     );
-    expect_status(&server, "cross-site sign-in", &cross_site, 403);
+    server.expect_status("cross-site sign-in", &cross_site, 403);
 
     let view = wait_for_call(&addr, &qa, &call_id, ANALYSIS_LIMIT, |s| s == "analyzed" || s == "failed");
     assert_eq!(view["status"], "analyzed", "analysis failed: {view}\n{}", server.log_tail());
@@ -302,7 +290,7 @@ async fn qa_and_manager_pages_in_a_real_browser() {
         &[("Cookie", &cookie), ("Content-Type", "application/json")],
         review_body,
     );
-    expect_status(&server, "cookie POST without CSRF token", &no_token, 403);
+    server.expect_status("cookie POST without CSRF token", &no_token, 403);
     assert_eq!(no_token.json()["error"]["code"], "csrf");
     let wrong_token = http(
         &addr,
@@ -311,13 +299,13 @@ async fn qa_and_manager_pages_in_a_real_browser() {
         &[("Cookie", &cookie), ("Content-Type", "application/json"), ("X-CSRF-Token", "0000")],
         review_body,
     );
-    expect_status(&server, "cookie POST with a wrong CSRF token", &wrong_token, 403);
+    server.expect_status("cookie POST with a wrong CSRF token", &wrong_token, 403);
     let reviews = get(&addr, &format!("/v1/calls/{call_id}/reviews"), &qa).json();
     assert_eq!(reviews["reviews"].as_array().map(Vec::len), Some(0), "refused requests must store nothing");
     let cookie_get = http(&addr, "GET", &format!("/v1/calls/{call_id}"), &[("Cookie", &cookie)], &[]);
-    expect_status(&server, "cookie GET (safe, no token needed)", &cookie_get, 200);
+    server.expect_status("cookie GET (safe, no token needed)", &cookie_get, 200);
     let cookie_aggregates = http(&addr, "GET", "/v1/aggregates/compliance", &[("Cookie", &cookie)], &[]);
-    expect_status(&server, "a qa cookie has the qa role (no aggregates)", &cookie_aggregates, 403);
+    server.expect_status("a qa cookie has the qa role (no aggregates)", &cookie_aggregates, 403);
     let _ = csrf;
 
     // ---------------------------------------------------------------- the browser, as qa

@@ -191,6 +191,19 @@ impl ServiceProcess {
         self.child.id()
     }
 
+    /// Fails with the process's log when a response does not have the expected status.
+    #[track_caller]
+    pub fn expect_status(&self, what: &str, response: &HttpResponse, status: u16) {
+        assert_eq!(
+            response.status,
+            status,
+            "{what}: expected {status}, got {} with body {}\n--- server log ---\n{}",
+            response.status,
+            response.text(),
+            self.log_tail()
+        );
+    }
+
     /// The last lines of the process's log.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();

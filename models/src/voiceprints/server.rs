@@ -186,7 +186,7 @@ impl ServerVoiceprintIndex {
                             .m(16)
                             .ef_construct(100)
                             .payload_m(16)
-                            .full_scan_threshold(40_000),
+                            .full_scan_threshold(200_000),
                     ),
             ),
         );
