@@ -3,6 +3,7 @@
 # streams this machine sustains before the p95 latency passes 2 s, for each Whisper model.
 #
 #   scripts/stream_bench.sh CALL.wav [MAX_STREAMS]
+#   STREAM_BENCH_MODELS="tiny.en tiny.en-q8_0" scripts/stream_bench.sh CALL.wav 2   # other models
 #
 # Starts its own `callsight serve` (API only, no workers) on a temporary data directory per
 # model, plays CALL.wav with `callsight stream --realtime --concurrency N` for N = 1, 2, ...
@@ -16,7 +17,7 @@ source "$here/scripts/env.sh"
 bin="$CARGO_TARGET_DIR/release/callsight"
 [ -x "$bin" ] || (cd "$here" && cargo build --release --locked -p callsight)
 
-for model in tiny.en base; do
+for model in ${STREAM_BENCH_MODELS:-tiny.en base}; do
   work=$(mktemp -d)
   key=$("$bin" keys create --data-dir "$work/data" --tenant bench --role ingest 2>/dev/null | tail -1)
   CALLSIGHT__STREAMS__MODEL=$model CALLSIGHT__STREAMS__CAPACITY=$max_streams \
