@@ -755,21 +755,9 @@ pub fn train_and_evaluate_head(
     Ok((head, report))
 }
 
-/// Today's UTC date as YYYY-MM-DD (civil-from-days, proleptic Gregorian).
+/// Today's UTC date as YYYY-MM-DD.
 fn today_iso8601() -> String {
-    let days_since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() / 86_400) as i64;
-    let shifted = days_since_epoch + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    callsight_pipeline::calendar::iso_date(callsight_pipeline::calendar::unix_now().div_euclid(86_400))
 }
 
 fn fnv1a_64(bytes: &[u8]) -> u64 {

@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod audio;
 pub mod biometrics;
+pub mod calendar;
 pub mod chunking;
 pub mod compliance;
 pub mod engines;

@@ -729,36 +729,7 @@ impl Store {
 fn day_keys_to_dates(key: Option<String>) -> Option<String> {
     let key = key?;
     match key.parse::<i64>() {
-        Ok(days) => Some(civil_date(days)),
+        Ok(days) => Some(callsight_pipeline::calendar::iso_date(days)),
         Err(_) => Some(key),
-    }
-}
-
-/// `YYYY-MM-DD` of a day number since 1970-01-01 (proleptic Gregorian calendar).
-pub(crate) fn civil_date(days_since_epoch: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm: eras of 400 years, March-based years.
-    let z = days_since_epoch + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil_date;
-
-    #[test]
-    fn day_numbers_become_calendar_dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(59), "1970-03-01");
-        assert_eq!(civil_date(11_016), "2000-02-29");
-        assert_eq!(civil_date(20_415), "2025-11-23");
-        assert_eq!(civil_date(-1), "1969-12-31");
     }
 }
