@@ -1,7 +1,7 @@
 //! Calls: upload into the durable queue, status, report, transcript, audio (with Range), list,
 //! full-text search, re-analysis and deletion.
 
-use std::io::{SeekFrom, Write};
+use std::io::SeekFrom;
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::Json;
@@ -284,20 +284,8 @@ fn content_type_for(path: &FsPath) -> &'static str {
 /// Writes the audio durably (temp file, fsync, rename, fsync of the directory) and returns its
 /// SHA-256, so a `202` is only sent for audio that survives a power cut.
 fn store_audio_file(path: &FsPath, bytes: &[u8]) -> std::io::Result<String> {
-    let dir = path.parent().unwrap_or(FsPath::new("."));
-    std::fs::create_dir_all(dir)?;
-    let temp_path: PathBuf = path.with_extension("partial");
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp_path)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp_path, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp_path);
-    }
-    result?;
+    std::fs::create_dir_all(path.parent().unwrap_or(FsPath::new(".")))?;
+    util::write_durably(path, bytes)?;
     Ok(util::hex(&Sha256::digest(bytes)))
 }
 

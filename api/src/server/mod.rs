@@ -19,7 +19,7 @@ mod scripts;
 pub mod speaker_service;
 mod speakers;
 pub mod streams;
-mod util;
+pub(crate) mod util;
 pub mod webhooks;
 pub mod wire;
 

@@ -852,10 +852,10 @@ async fn store_stream_call(
         let transcript = finished.transcript_json.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<String> {
             // The transcript first: a call row must never point at audio without it.
-            write_synced(&transcript_path, &transcript)?;
+            util::write_durably(&transcript_path, &transcript)?;
             let sha256 = sha256_of_file(&recording_path)?;
             std::fs::rename(&recording_path, &final_path)?;
-            sync_parent(&final_path)?;
+            util::sync_parent(&final_path)?;
             Ok(sha256)
         })
         .await
@@ -940,7 +940,7 @@ fn recording_manifest_path(recording_path: &Path) -> PathBuf {
 async fn write_manifest(path: &Path, manifest: &RecordingManifest) -> std::io::Result<()> {
     let bytes = serde_json::to_vec(manifest).map_err(std::io::Error::other)?;
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || write_synced(&path, &bytes)).await.map_err(std::io::Error::other)?
+    tokio::task::spawn_blocking(move || util::write_durably(&path, &bytes)).await.map_err(std::io::Error::other)?
 }
 
 /// Records the streams a crash cut short (the process killed, the machine down, the shutdown
@@ -1043,7 +1043,7 @@ fn complete_partial_recording(recording_path: &Path, path: &Path, n_channels: u6
     file.sync_all()?;
     let sha256 = sha256_of_file(recording_path)?;
     std::fs::rename(recording_path, path)?;
-    sync_parent(path)?;
+    util::sync_parent(path)?;
     Ok(Some((length.min(44 + data_len), sha256)))
 }
 
@@ -1062,19 +1062,3 @@ fn sha256_of_file(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// Makes a rename durable: the directory entry is synced too.
-fn sync_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(dir) => std::fs::File::open(dir)?.sync_all(),
-        None => Ok(()),
-    }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let temporary = path.with_extension("partial");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
-}

@@ -227,6 +227,36 @@ pub(crate) fn parse_range(from: Option<&str>, to: Option<&str>) -> ApiResult<cal
     Ok(callsight_workers::store::TimeRange { from, before })
 }
 
+/// Writes a file whole or not at all, and durably: a uniquely named temporary beside it, fsync,
+/// rename, fsync of the directory (the temporary is removed on failure). Readers never see half a
+/// file, concurrent writers of the same path never share a temporary, and a renamed file survives
+/// a power cut.
+pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".partial-{}", callsight_workers::new_id()));
+    let temporary = std::path::PathBuf::from(temporary);
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        sync_parent(path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Makes a rename in `path`'s directory durable: the directory entry is synced too.
+pub(crate) fn sync_parent(path: &std::path::Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::File::open(dir)?.sync_all(),
+        _ => Ok(()),
+    }
+}
+
 /// Lower-case hex of bytes.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::server::AppState;
 use crate::server::auth::{Action, Caller};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::util::write_durably;
 
 const DEFAULT_COLUMNS: usize = 800;
 const MAX_COLUMNS: usize = 4000;
@@ -89,20 +90,16 @@ pub(crate) async fn waveform(
                 channels: decoded.channels.iter().map(|samples| peaks(samples, columns)).collect(),
             };
             let body = serde_json::to_vec(&waveform).map_err(|e| ApiError::Internal(format!("waveform JSON: {e}")))?;
-            if let Err(error) = write_cache(&cache_path, &body).await {
-                tracing::warn!(%error, path = %cache_path, "waveform not cached");
+            let (path, bytes) = (cache_path.clone(), body.clone());
+            match tokio::task::spawn_blocking(move || write_durably(std::path::Path::new(&path), &bytes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, path = %cache_path, "waveform not cached"),
+                Err(error) => tracing::warn!(%error, path = %cache_path, "waveform cache task failed"),
             }
             body
         }
     };
     Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "private, max-age=86400")], body).into_response())
-}
-
-/// Writes the cache file whole or not at all (a reader never sees half of it).
-async fn write_cache(path: &str, body: &[u8]) -> std::io::Result<()> {
-    let partial = format!("{path}.partial-{}", std::process::id());
-    tokio::fs::write(&partial, body).await?;
-    tokio::fs::rename(&partial, path).await
 }
 
 #[cfg(test)]
