@@ -4,6 +4,8 @@
 #
 #   scripts/stream_bench.sh CALL.wav [MAX_STREAMS]
 #   STREAM_BENCH_MODELS="tiny.en tiny.en-q8_0" scripts/stream_bench.sh CALL.wav 2   # other models
+#   CALLSIGHT_BIN=/tmp/callsight-old scripts/stream_bench.sh CALL.wav 2   # another build
+#   Settings go to the server as usual: CALLSIGHT__STREAMS__PARTIAL_INTERVAL_SECS=0.5 ...
 #
 # Starts its own `callsight serve` (API only, no workers) on a temporary data directory per
 # model, plays CALL.wav with `callsight stream --realtime --concurrency N` for N = 1, 2, ...
@@ -13,8 +15,9 @@ call=${1:?usage: scripts/stream_bench.sh CALL.wav [MAX_STREAMS]}
 max_streams=${2:-6}
 limit_secs=2.0
 here=$(cd "$(dirname "$0")/.." && pwd)
-source "$here/scripts/env.sh"
-bin="$CARGO_TARGET_DIR/release/callsight"
+chosen_bin=${CALLSIGHT_BIN:-}
+source "$here/scripts/env.sh"   # sets CALLSIGHT_BIN to this checkout's build
+bin=${chosen_bin:-$CALLSIGHT_BIN}
 [ -x "$bin" ] || (cd "$here" && cargo build --release --locked -p callsight)
 
 for model in ${STREAM_BENCH_MODELS:-tiny.en base}; do

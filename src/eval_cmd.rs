@@ -406,6 +406,9 @@ fn asr(manifest: &Path, options: &AsrOptions, json_out: Option<&Path>, args: &Mo
                         allowed_languages: options.languages.clone(),
                         initial_prompt: None,
                         fit_encoder_to_audio: false,
+                        threads: None,
+                        max_tokens_per_audio_sec: None,
+                        single_decode: false,
                     };
                     let recognition = engines.transcriber.transcribe(&samples, &transcribe_options)?;
                     Ok(recognition.segments.iter().map(|segment| segment.text.trim()).collect::<Vec<_>>().join(" "))

@@ -53,8 +53,12 @@ pub struct StreamsConfig {
     pub endpoint_silence_secs: f64,
     /// Longest window re-transcribed while someone talks without pausing.
     pub max_window_secs: f64,
+    /// Committed words stay in the re-transcribed window until it is this long.
+    pub keep_committed_secs: f64,
     /// Least new audio between two partials of one speaker.
     pub partial_interval_secs: f64,
+    /// A word is committed once it ended this long ago, agreed on or not (0: agreement only).
+    pub commit_after_secs: f64,
     /// Nobody speaking this long raises a `long_silence` alert.
     pub silence_alert_secs: f64,
     /// Verification is repeated each time this much more customer speech has arrived...
@@ -74,7 +78,9 @@ impl Default for StreamsConfig {
             threads_per_inference: 1,
             endpoint_silence_secs: policy.endpoint_silence_secs,
             max_window_secs: policy.max_window_secs,
+            keep_committed_secs: policy.keep_committed_secs,
             partial_interval_secs: policy.partial_interval_secs,
+            commit_after_secs: policy.commit_after_secs,
             silence_alert_secs: AlertConfig::default().silence_alert_secs,
             verify_every_secs: 4.0,
             verify_until_secs: 30.0,
@@ -93,6 +99,8 @@ struct Shared {
     min_verify_secs: f64,
     verify_every_secs: f64,
     verify_until_secs: f64,
+    /// Whisper threads per inference slot a piece of work holds.
+    threads_per_inference: usize,
 }
 
 pub struct StreamEngine {
@@ -101,7 +109,7 @@ pub struct StreamEngine {
     inference_slots: usize,
 }
 
-/// Loads the live engine: its own Whisper (one context, a state per pass), Silero with one
+/// Loads the live engine: its own Whisper (one context, decoding states reused across passes), Silero with one
 /// session per slot, and the sentiment model of `analysis` when it is already loaded.
 pub fn load_stream_engine(
     models: &ModelArgs,
@@ -135,7 +143,9 @@ pub fn load_stream_engine(
         vad: config.analysis.vad.clone(),
         endpoint_silence_secs: streams.endpoint_silence_secs,
         max_window_secs: streams.max_window_secs,
+        keep_committed_secs: streams.keep_committed_secs,
         partial_interval_secs: streams.partial_interval_secs,
+        commit_after_secs: streams.commit_after_secs,
         hallucination: config.analysis.hallucination.clone(),
         alerts: AlertConfig { silence_alert_secs: streams.silence_alert_secs, ..AlertConfig::default() },
         matching: config.analysis.matching.clone(),
@@ -153,6 +163,7 @@ pub fn load_stream_engine(
             min_verify_secs: config.biometrics.min_verify_net_speech_secs,
             verify_every_secs: streams.verify_every_secs.max(0.5),
             verify_until_secs: streams.verify_until_secs,
+            threads_per_inference: threads,
         }),
         capacity: streams.capacity.max(1),
         inference_slots,
@@ -335,9 +346,14 @@ impl LiveCall {
 }
 
 impl LiveStream for LiveCall {
-    fn push(&mut self, audio: &[u8]) -> Result<Vec<StreamMessage>, StreamServiceError> {
+    fn push(&mut self, audio: &[u8], slots: usize) -> Result<Vec<StreamMessage>, StreamServiceError> {
         let shared = self.shared.clone();
-        let engines = StreamEngines { vad: shared.vad.as_ref(), transcriber: shared.transcriber.as_ref(), sentiment: shared.sentiment.as_ref() };
+        let engines = StreamEngines {
+            vad: shared.vad.as_ref(),
+            transcriber: shared.transcriber.as_ref(),
+            sentiment: shared.sentiment.as_ref(),
+            whisper_threads: Some(slots.max(1) * shared.threads_per_inference),
+        };
         let decoded = self.session.decode(audio);
         if let Some(recording) = &mut self.recording {
             recording.write(&decoded).map_err(internal)?;
@@ -351,7 +367,12 @@ impl LiveStream for LiveCall {
     fn finish(&mut self) -> Result<FinishedStream, StreamServiceError> {
         let events = {
             let shared = self.shared.clone();
-            let engines = StreamEngines { vad: shared.vad.as_ref(), transcriber: shared.transcriber.as_ref(), sentiment: shared.sentiment.as_ref() };
+            let engines = StreamEngines {
+                vad: shared.vad.as_ref(),
+                transcriber: shared.transcriber.as_ref(),
+                sentiment: shared.sentiment.as_ref(),
+                whisper_threads: None,
+            };
             self.session.finish(engines).map_err(internal)?
         };
         let mut messages: Vec<StreamMessage> = events.iter().map(StreamMessage::from_event).collect();

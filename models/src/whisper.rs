@@ -1,11 +1,14 @@
 //! Speech to text with whisper.cpp through `whisper-rs`: one loaded model, a fresh state per call.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use callsight_pipeline::engines::{RecognisedSegment, Recognition, TranscribeOptions, Transcriber};
 use callsight_pipeline::types::Word;
 use callsight_pipeline::PipelineError;
-use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
 
 use crate::ModelError;
 
@@ -36,6 +39,11 @@ impl Default for WhisperConfig {
     }
 }
 
+/// Tokens a segment may have beside the per-second allowance: room for timestamps and
+/// punctuation, and more than the 32 tokens whisper.cpp's loop check (token entropy) needs
+/// before it looks at a result, so a limited pass still re-decodes out of a loop.
+const TOKENS_BESIDE_SPEECH: f32 = 33.0;
+
 /// The suffixes of quantised model names (`whisper-base-q8_0`), as of the ggml file names.
 pub const QUANTIZED_SUFFIXES: [&str; 2] = ["-q8_0", "-q5_1"];
 
@@ -44,6 +52,10 @@ pub struct WhisperTranscriber {
     model_name: String,
     english_only: bool,
     config: WhisperConfig,
+    /// Decoding states of finished calls, reused by the next ones: a new state allocates and
+    /// first touches its key-value caches and compute buffers, which costs a live pass more than
+    /// encoding a short window. At most one per call that ever ran at the same time.
+    idle_states: Mutex<Vec<WhisperState>>,
 }
 
 impl WhisperTranscriber {
@@ -77,7 +89,21 @@ impl WhisperTranscriber {
         let context = WhisperContext::new_with_params(path_text, context_params)
             .map_err(|e| ModelError::Load { what: model_path.display().to_string(), reason: e.to_string() })?;
         let english_only = !context.is_multilingual();
-        Ok(Self { context, model_name: model_name.to_string(), english_only, config })
+        Ok(Self { context, model_name: model_name.to_string(), english_only, config, idle_states: Mutex::new(Vec::new()) })
+    }
+
+    fn take_state(&self) -> Result<WhisperState, PipelineError> {
+        let idle = self.idle_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        match idle {
+            Some(state) => Ok(state),
+            None => self.context.create_state().map_err(Self::engine_error),
+        }
+    }
+
+    /// Keeps `state` for the next call (whisper.cpp resets a state's results at the start of
+    /// every `full`). A state whose call failed is dropped instead.
+    fn return_state(&self, state: WhisperState) {
+        self.idle_states.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(state);
     }
 
     fn engine_error(reason: impl ToString) -> PipelineError {
@@ -103,8 +129,8 @@ impl WhisperTranscriber {
         state: &mut whisper_rs::WhisperState,
         samples_16k: &[f32],
         allowed: &[String],
+        threads: usize,
     ) -> Result<&'static str, PipelineError> {
-        let threads = self.config.threads.max(1);
         state.pcm_to_mel(samples_16k, threads).map_err(Self::engine_error)?;
         let (_, probabilities) = state.lang_detect(0, threads).map_err(Self::engine_error)?;
         let mut best: Option<(&'static str, f32)> = None;
@@ -129,14 +155,32 @@ impl Transcriber for WhisperTranscriber {
         if samples_16k.len() < 1_600 {
             return Ok(Recognition { language: options.language.clone().unwrap_or_default(), segments: vec![] });
         }
-        let mut state = self.context.create_state().map_err(Self::engine_error)?;
+        let mut state = self.take_state()?;
+        let recognition = self.transcribe_with(&mut state, samples_16k, options)?;
+        self.return_state(state);
+        Ok(recognition)
+    }
+
+    fn model_name(&self) -> &str {
+        &self.model_name
+    }
+}
+
+impl WhisperTranscriber {
+    fn transcribe_with(
+        &self,
+        state: &mut WhisperState,
+        samples_16k: &[f32],
+        options: &TranscribeOptions,
+    ) -> Result<Recognition, PipelineError> {
+        let threads = options.threads.unwrap_or(self.config.threads).max(1);
         let strategy = if self.config.beam_size > 1 {
             SamplingStrategy::BeamSearch { beam_size: self.config.beam_size as i32, patience: -1.0 }
         } else {
             SamplingStrategy::Greedy { best_of: 1 }
         };
         let mut params = FullParams::new(strategy);
-        params.set_n_threads(self.config.threads.max(1) as i32);
+        params.set_n_threads(threads as i32);
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_special(false);
@@ -152,11 +196,18 @@ impl Transcriber for WhisperTranscriber {
         if options.fit_encoder_to_audio {
             params.set_audio_ctx(encoder_frames_for(samples_16k.len()));
         }
+        if let Some(tokens_per_sec) = options.max_tokens_per_audio_sec {
+            let audio_secs = samples_16k.len() as f32 / 16_000.0;
+            params.set_max_tokens((TOKENS_BESIDE_SPEECH + tokens_per_sec * audio_secs).ceil() as i32);
+        }
+        if options.single_decode {
+            params.set_temperature_inc(0.0);
+        }
         let language = match (&options.language, self.english_only) {
             (_, true) => Some("en"),
             (Some(language), false) => Some(validated_language(language)?),
             (None, false) if options.allowed_languages.is_empty() => Some("auto"),
-            (None, false) => Some(self.detect_among(&mut state, samples_16k, &options.allowed_languages)?),
+            (None, false) => Some(self.detect_among(state, samples_16k, &options.allowed_languages, threads)?),
         };
         params.set_language(language);
         if let Some(prompt) = &options.initial_prompt {
@@ -224,10 +275,6 @@ impl Transcriber for WhisperTranscriber {
             });
         }
         Ok(Recognition { language: detected_language, segments })
-    }
-
-    fn model_name(&self) -> &str {
-        &self.model_name
     }
 }
 

@@ -191,6 +191,7 @@ fn ggml_tensor_values(ggml_bytes: &[u8], name: &str, summary: &callsight_models:
     match tensor.ggml_type {
         GgmlType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
         GgmlType::F16 => data.chunks_exact(2).map(|b| f16_bits_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+        quantised => panic!("the converter wrote {name} as {quantised:?}"),
     }
 }
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use callsight_models::fetch::ModelStore;
 use callsight_models::fetch::ModelFile;
-use callsight_models::fetch::ct2_to_ggml::f16_bits_to_f32;
-use callsight_models::fetch::quantize::{GgmlQuantType, QuantizedSummary, TENSORS_KEPT_UNQUANTISED, read_quantized_summary};
+use callsight_models::fetch::ct2_to_ggml::{GgmlSummary, GgmlType, f16_bits_to_f32, read_ggml_summary};
+use callsight_models::fetch::quantize::{GgmlQuantType, TENSORS_KEPT_UNQUANTISED};
 use callsight_models::whisper::{WhisperConfig, WhisperTranscriber};
 use callsight_pipeline::audio::{decode_file, resample};
 use callsight_pipeline::engines::{TranscribeOptions, Transcriber};
@@ -19,10 +19,6 @@ use callsight_pipeline::engines::{TranscribeOptions, Transcriber};
 /// An Asterisk prompt (8 kHz, one female voice) and what it says.
 const PROMPT_AUDIO: &str = "extract/asterisk-core-sounds-en-wav/usr/share/asterisk/sounds/en_US_f_Allison/agent-incorrect.wav";
 const PROMPT_TEXT: &str = "Login incorrect. Please enter your agent number followed by the pound key.";
-
-/// `ggml_type` codes.
-const TYPE_F32: i32 = 0;
-const TYPE_F16: i32 = 1;
 
 fn store() -> ModelStore {
     ModelStore::default_location()
@@ -77,44 +73,44 @@ fn tiny_en_q8_0_transcribes_an_asterisk_prompt() {
 
 /// The data bytes of the tensors the quantised file quantised, in the f16 file and in the
 /// quantised file.
-fn quantised_tensor_bytes(f16: &QuantizedSummary, quantised: &QuantizedSummary, quant: GgmlQuantType) -> (u64, u64) {
+fn quantised_tensor_bytes(f16: &GgmlSummary, quantised: &GgmlSummary, quant: GgmlQuantType) -> (u64, u64) {
     let mut f16_bytes = 0;
     let mut quantised_bytes = 0;
-    for tensor in quantised.tensors.iter().filter(|tensor| tensor.type_code == quant.ggml_type_code()) {
+    for tensor in quantised.tensors.iter().filter(|tensor| tensor.ggml_type == quant.ggml_type()) {
         let original = f16.tensors.iter().find(|original| original.name == tensor.name).expect("same tensors");
-        assert_eq!(original.type_code, TYPE_F16, "{} was f16", tensor.name);
-        f16_bytes += original.data_len_bytes;
-        quantised_bytes += tensor.data_len_bytes;
+        assert_eq!(original.ggml_type, GgmlType::F16, "{} was f16", tensor.name);
+        f16_bytes += original.data_len_bytes();
+        quantised_bytes += tensor.data_len_bytes();
     }
     (f16_bytes, quantised_bytes)
 }
 
 fn check_quantised_file(f16_file: ModelFile, quantised_file: ModelFile, quant: GgmlQuantType, expected_ratio: f64) {
-    let f16 = read_quantized_summary(&require(f16_file)).expect("the f16 file parses");
+    let f16 = read_ggml_summary(&require(f16_file)).expect("the f16 file parses");
     let quantised_path = require(quantised_file);
-    let quantised = read_quantized_summary(&quantised_path).expect("the quantised file parses");
-    assert_eq!(f16.hparams_ftype, 1, "mostly f16");
-    assert_eq!(quantised.hparams_ftype, 2000 + quant.ggml_ftype(), "GGML_QNT_VERSION 2 × 1000 + ftype");
+    let quantised = read_ggml_summary(&quantised_path).expect("the quantised file parses");
+    assert_eq!(f16.hparams.ftype, 1, "mostly f16");
+    assert_eq!(quantised.hparams.ftype, 2000 + quant.ggml_ftype(), "GGML_QNT_VERSION 2 × 1000 + ftype");
 
     // The same tensors in the same order; every 2-D tensor but the four whisper.cpp keeps is
     // quantised, everything else keeps its type.
-    let names = |summary: &QuantizedSummary| summary.tensors.iter().map(|tensor| tensor.name.clone()).collect::<Vec<_>>();
+    let names = |summary: &GgmlSummary| summary.tensors.iter().map(|tensor| tensor.name.clone()).collect::<Vec<_>>();
     assert_eq!(names(&f16), names(&quantised));
     let mut n_quantised = 0;
     for (original, tensor) in f16.tensors.iter().zip(&quantised.tensors) {
         assert_eq!(original.dims, tensor.dims, "{}", tensor.name);
         let expected_type = if tensor.dims.len() == 2 && !TENSORS_KEPT_UNQUANTISED.contains(&tensor.name.as_str()) {
             n_quantised += 1;
-            quant.ggml_type_code()
+            quant.ggml_type()
         } else {
-            original.type_code
+            original.ggml_type
         };
-        assert_eq!(tensor.type_code, expected_type, "{}", tensor.name);
+        assert_eq!(tensor.ggml_type, expected_type, "{}", tensor.name);
     }
     assert!(n_quantised > 20, "only {n_quantised} tensors quantised");
     for kept in TENSORS_KEPT_UNQUANTISED {
         let tensor = quantised.tensors.iter().find(|tensor| tensor.name == kept).expect("kept tensor present");
-        assert_eq!(tensor.type_code, TYPE_F32, "{kept} stays f32");
+        assert_eq!(tensor.ggml_type, GgmlType::F32, "{kept} stays f32");
     }
 
     // 34 bytes (q8_0) or 24 bytes (q5_1) per 32 weights instead of 64.

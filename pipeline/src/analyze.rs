@@ -223,6 +223,9 @@ pub fn analyze_call(
                 allowed_languages: options.allowed_languages.clone(),
                 initial_prompt: previous_text.take(),
                 fit_encoder_to_audio: false,
+                threads: None,
+                max_tokens_per_audio_sec: None,
+                single_decode: false,
             };
             let recognition = engines.transcriber.transcribe(&chunk.samples_16k, &transcribe_options)?;
             let chunk_speech_secs: f64 = chunk.pieces.iter().map(|p| p.call_span.duration_secs()).sum();

@@ -31,6 +31,16 @@ pub struct TranscribeOptions {
     /// For short live windows, where the fixed encoder dominates the cost; batch analysis keeps
     /// the full window, which is what Whisper was trained on.
     pub fit_encoder_to_audio: bool,
+    /// Threads for this call instead of the recogniser's configured number (a live pass takes
+    /// the cores no other pass is using).
+    pub threads: Option<usize>,
+    /// Most tokens a segment may have per second of audio given (plus a fixed allowance);
+    /// `None`: Whisper's own limit of half its text context. A repetition loop on a short live
+    /// window otherwise decodes for seconds.
+    pub max_tokens_per_audio_sec: Option<f32>,
+    /// Decode once at temperature 0, without Whisper's re-decoding at higher temperatures when a
+    /// result looks poor: live partials are checked by agreement between passes instead.
+    pub single_decode: bool,
 }
 
 /// One recognised segment, times relative to the start of the audio given.
@@ -50,7 +60,7 @@ pub struct Recognition {
     pub segments: Vec<RecognisedSegment>,
 }
 
-/// Speech to text. One loaded model is shared; each call creates its own decoding state.
+/// Speech to text. One loaded model is shared; each call has a decoding state of its own.
 pub trait Transcriber: Send + Sync {
     fn transcribe(&self, samples_16k: &[f32], options: &TranscribeOptions) -> Result<Recognition>;
     /// Model name and version for reports, e.g. "whisper-base".

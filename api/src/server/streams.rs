@@ -256,7 +256,9 @@ pub enum StreamServiceError {
 /// One open stream. Every method blocks (inference); the API calls them on the blocking pool.
 pub trait LiveStream: Send + 'static {
     /// Takes the next audio bytes (any length, any framing) and returns the events they produced.
-    fn push(&mut self, audio: &[u8]) -> Result<Vec<StreamMessage>, StreamServiceError>;
+    /// `slots`: the inference slots held for this piece of work (at least 1; more when other
+    /// slots were idle), so a lone stream's pass uses every core and a busy server's one each.
+    fn push(&mut self, audio: &[u8], slots: usize) -> Result<Vec<StreamMessage>, StreamServiceError>;
     /// Ends the stream: finalises the recording and the transcript.
     fn finish(&mut self) -> Result<FinishedStream, StreamServiceError>;
 }
@@ -579,10 +581,14 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
             n_bytes_in_flight = audio.len() as u64;
             let inference = streams.inference.clone();
             in_flight = Some(tokio::spawn(async move {
-                // The permit is held for the whole piece of work: inference never oversubscribes cores.
-                let permit = inference.acquire_owned().await.ok()?;
+                // The permits are held for the whole piece of work: inference never oversubscribes
+                // cores. One slot is waited for; slots nobody uses are taken too, not waited for.
+                let mut permit = inference.clone().acquire_owned().await.ok()?;
+                while let Ok(idle_slot) = inference.clone().try_acquire_owned() {
+                    permit.merge(idle_slot);
+                }
                 let result = tokio::task::spawn_blocking(move || {
-                    let result = owned.push(&audio);
+                    let result = owned.push(&audio, permit.num_permits());
                     drop(permit);
                     (owned, result)
                 })

@@ -355,18 +355,28 @@ fn count_layers(model: &Ct2Model, prefix: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// The element types of a ggml tensor, by their code in the file.
+/// The element types of a ggml tensor, by their code in the file (`enum ggml_type`): the plain
+/// types the converter writes and the quantised types `quantize` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GgmlType {
     F32,
     F16,
+    /// 5-bit with a minimum: per 32 values an f16 scale and minimum, the fifth bits and nibbles.
+    Q5_1,
+    /// 8-bit: per 32 values an f16 scale and 32 × i8.
+    Q8_0,
 }
+
+/// Values per block of the quantised types (`QK5_1`, `QK8_0`).
+pub const QUANT_BLOCK_VALUES: usize = 32;
 
 impl GgmlType {
     pub fn code(self) -> i32 {
         match self {
             Self::F32 => 0,
             Self::F16 => 1,
+            Self::Q5_1 => 7,
+            Self::Q8_0 => 8,
         }
     }
 
@@ -374,15 +384,39 @@ impl GgmlType {
         match code {
             0 => Some(Self::F32),
             1 => Some(Self::F16),
+            7 => Some(Self::Q5_1),
+            8 => Some(Self::Q8_0),
             _ => None,
         }
     }
 
-    pub fn element_size_bytes(self) -> usize {
+    /// Bytes of one block: a single value for the plain types, [`QUANT_BLOCK_VALUES`] values
+    /// for the quantised ones (`sizeof(block_q5_1)`, `sizeof(block_q8_0)`).
+    pub fn block_size_bytes(self) -> usize {
         match self {
             Self::F32 => 4,
             Self::F16 => 2,
+            Self::Q5_1 => 2 + 2 + 4 + QUANT_BLOCK_VALUES / 2,
+            Self::Q8_0 => 2 + QUANT_BLOCK_VALUES,
         }
+    }
+
+    pub fn block_values(self) -> usize {
+        match self {
+            Self::F32 | Self::F16 => 1,
+            Self::Q5_1 | Self::Q8_0 => QUANT_BLOCK_VALUES,
+        }
+    }
+
+    /// Bytes of a tensor of this type with row-major `dims`; `None` when its rows do not split
+    /// into whole blocks (ggml quantises row by row).
+    pub fn data_len_bytes(self, dims: &[usize]) -> Option<u64> {
+        let row_len = dims.last().copied().unwrap_or(1);
+        if row_len % self.block_values() != 0 {
+            return None;
+        }
+        let n_elements: usize = dims.iter().product();
+        Some((n_elements / self.block_values() * self.block_size_bytes()) as u64)
     }
 }
 
@@ -622,6 +656,12 @@ pub fn write_ggml(
                     let values = read_elements_f16_bits(model, &mut file, variable, first_element + done, chunk)?;
                     values.iter().flat_map(|value| value.to_le_bytes()).collect::<Vec<u8>>()
                 }
+                GgmlType::Q5_1 | GgmlType::Q8_0 => {
+                    return Err(model.error(format!(
+                        "{} is planned as {:?}; the converter writes f32 and f16 only",
+                        tensor.name, tensor.ggml_type
+                    )));
+                }
             };
             output.write_all(&bytes)?;
             done += chunk;
@@ -765,8 +805,9 @@ pub struct GgmlTensorInfo {
 }
 
 impl GgmlTensorInfo {
+    /// Checked by [`read_ggml_summary`]: a tensor whose rows do not split into blocks is refused.
     pub fn data_len_bytes(&self) -> u64 {
-        (self.dims.iter().product::<usize>() * self.ggml_type.element_size_bytes()) as u64
+        self.ggml_type.data_len_bytes(&self.dims).unwrap_or(0)
     }
 }
 
@@ -820,8 +861,10 @@ pub fn read_ggml_summary(path: &Path) -> Result<GgmlSummary, ModelError> {
         reader.inner.read_exact(&mut name).map_err(|error| reader.error(format!("reading a tensor name: {error}")))?;
         reader.position += name_len as u64;
         let name = String::from_utf8(name).map_err(|_| reader.error("tensor name is not UTF-8".into()))?;
+        let data_len_bytes = ggml_type
+            .data_len_bytes(&dims)
+            .ok_or_else(|| reader.error(format!("tensor {name}: rows of {dims:?} do not split into {ggml_type:?} blocks")))?;
         let info = GgmlTensorInfo { name, dims, ggml_type, data_offset_bytes: reader.position };
-        let data_len_bytes = info.data_len_bytes();
         if reader.position + data_len_bytes > file_len_bytes {
             return Err(reader.error(format!("tensor {} runs past the end of the file", info.name)));
         }

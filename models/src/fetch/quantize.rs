@@ -23,7 +23,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::ct2_to_ggml::{
-    GGML_FTYPE_MOSTLY_F16, GGML_MAGIC, GgmlTensorInfo, GgmlType, f16_bits_to_f32, f32_to_f16_bits, read_ggml_summary,
+    GGML_FTYPE_MOSTLY_F16, GGML_MAGIC, GgmlTensorInfo, GgmlType, QUANT_BLOCK_VALUES, f16_bits_to_f32, f32_to_f16_bits,
+    read_ggml_summary,
 };
 use crate::ModelError;
 
@@ -39,7 +40,7 @@ pub const TENSORS_KEPT_UNQUANTISED: [&str; 4] =
     ["encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding", "decoder.positional_embedding"];
 
 /// Values per quantisation block, for both q8_0 (`QK8_0`) and q5_1 (`QK5_1`).
-pub const BLOCK_VALUES: usize = 32;
+pub const BLOCK_VALUES: usize = QUANT_BLOCK_VALUES;
 
 /// The quantised types offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,11 +52,11 @@ pub enum GgmlQuantType {
 }
 
 impl GgmlQuantType {
-    /// The tensor type code in the file (`enum ggml_type`).
-    pub fn ggml_type_code(self) -> i32 {
+    /// The tensor type in the file.
+    pub fn ggml_type(self) -> GgmlType {
         match self {
-            Self::Q8_0 => 8,
-            Self::Q5_1 => 7,
+            Self::Q8_0 => GgmlType::Q8_0,
+            Self::Q5_1 => GgmlType::Q5_1,
         }
     }
 
@@ -74,10 +75,7 @@ impl GgmlQuantType {
 
     /// Bytes per block of [`BLOCK_VALUES`] values (`sizeof(block_q8_0)`, `sizeof(block_q5_1)`).
     pub fn block_size_bytes(self) -> usize {
-        match self {
-            Self::Q8_0 => 2 + BLOCK_VALUES,
-            Self::Q5_1 => 2 + 2 + 4 + BLOCK_VALUES / 2,
-        }
+        self.ggml_type().block_size_bytes()
     }
 
     /// ggml's name of the type, as in file names (`ggml-base-q8_0.bin`).
@@ -193,109 +191,6 @@ pub fn is_quantised(name: &str, dims: &[usize]) -> bool {
     dims.len() == 2 && !TENSORS_KEPT_UNQUANTISED.contains(&name)
 }
 
-/// One tensor of a quantised ggml file: its type code and where its data lies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuantizedTensorInfo {
-    pub name: String,
-    /// Row-major (PyTorch) order, i.e. the file's order reversed.
-    pub dims: Vec<usize>,
-    /// `enum ggml_type`: 0 f32, 1 f16, 7 q5_1, 8 q8_0.
-    pub type_code: i32,
-    pub data_offset_bytes: u64,
-    pub data_len_bytes: u64,
-}
-
-/// The `ftype` hyper-parameter and tensor index of a ggml Whisper file of any of the types
-/// written here (f32, f16, q8_0, q5_1), for verification and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuantizedSummary {
-    pub hparams_ftype: i32,
-    pub tensors: Vec<QuantizedTensorInfo>,
-}
-
-/// The data size of a tensor of `type_code` and `dims`, if the type is one of those written here
-/// and the rows split into whole blocks.
-pub fn tensor_data_len_bytes(type_code: i32, dims: &[usize]) -> Option<u64> {
-    let n_elements: usize = dims.iter().product();
-    let row_len = *dims.last()?;
-    let len = match type_code {
-        0 => n_elements * 4,
-        1 => n_elements * 2,
-        7 | 8 => {
-            let quant = if type_code == 7 { GgmlQuantType::Q5_1 } else { GgmlQuantType::Q8_0 };
-            if row_len % BLOCK_VALUES != 0 {
-                return None;
-            }
-            n_elements / BLOCK_VALUES * quant.block_size_bytes()
-        }
-        _ => return None,
-    };
-    Some(len as u64)
-}
-
-/// Reads the `ftype` and the tensor index of a ggml Whisper file (seeking over tensor data).
-pub fn read_quantized_summary(path: &Path) -> Result<QuantizedSummary, ModelError> {
-    let error = |reason: String| ModelError::Conversion { path: path.to_path_buf(), reason };
-    let file = File::open(path)?;
-    let file_len_bytes = file.metadata()?.len();
-    let mut reader = BufReader::new(file);
-    let read_i32 = |reader: &mut BufReader<File>, what: &str| -> Result<i32, ModelError> {
-        let mut bytes = [0_u8; 4];
-        reader.read_exact(&mut bytes).map_err(|io_error| error(format!("reading {what}: {io_error}")))?;
-        Ok(i32::from_le_bytes(bytes))
-    };
-    let magic = read_i32(&mut reader, "magic")? as u32;
-    if magic != GGML_MAGIC {
-        return Err(error(format!("bad magic {magic:#x}")));
-    }
-    let mut hparams = [0_i32; 11];
-    for value in &mut hparams {
-        *value = read_i32(&mut reader, "hyper-parameters")?;
-    }
-    let n_mel = read_i32(&mut reader, "n_mel")?;
-    let n_fft = read_i32(&mut reader, "n_fft")?;
-    let mel_len_bytes = i64::from(n_mel) * i64::from(n_fft) * 4;
-    if n_mel < 0 || n_fft < 0 {
-        return Err(error(format!("negative mel filter shape {n_mel} × {n_fft}")));
-    }
-    reader.seek_relative(mel_len_bytes)?;
-    let n_tokens = read_i32(&mut reader, "vocabulary size")?;
-    for _ in 0..n_tokens.max(0) {
-        let len = read_i32(&mut reader, "token length")?;
-        if len < 0 {
-            return Err(error(format!("negative token length {len}")));
-        }
-        reader.seek_relative(i64::from(len))?;
-    }
-    let mut tensors = Vec::new();
-    while reader.stream_position()? < file_len_bytes {
-        let n_dims = read_i32(&mut reader, "tensor rank")?;
-        let name_len = read_i32(&mut reader, "tensor name length")?;
-        let type_code = read_i32(&mut reader, "tensor type")?;
-        if !(1..=4).contains(&n_dims) || !(0..=1024).contains(&name_len) {
-            return Err(error(format!("bad tensor header (rank {n_dims}, name length {name_len})")));
-        }
-        let mut dims = Vec::new();
-        for _ in 0..n_dims {
-            let dim = read_i32(&mut reader, "tensor dims")?;
-            dims.push(usize::try_from(dim).map_err(|_| error(format!("negative tensor dimension {dim}")))?);
-        }
-        dims.reverse();
-        let mut name = vec![0_u8; name_len as usize];
-        reader.read_exact(&mut name).map_err(|io_error| error(format!("reading a tensor name: {io_error}")))?;
-        let name = String::from_utf8(name).map_err(|_| error("tensor name is not UTF-8".into()))?;
-        let data_len_bytes = tensor_data_len_bytes(type_code, &dims)
-            .ok_or_else(|| error(format!("tensor {name}: type {type_code} with dims {dims:?} is not supported")))?;
-        let data_offset_bytes = reader.stream_position()?;
-        if data_offset_bytes + data_len_bytes > file_len_bytes {
-            return Err(error(format!("tensor {name} runs past the end of the file")));
-        }
-        reader.seek_relative(data_len_bytes as i64)?;
-        tensors.push(QuantizedTensorInfo { name, dims, type_code, data_offset_bytes, data_len_bytes });
-    }
-    Ok(QuantizedSummary { hparams_ftype: hparams[10], tensors })
-}
-
 /// Writes the `quant` version of the ggml f16 Whisper file at `source` to `output`.
 pub fn quantize_ggml(source: &Path, quant: GgmlQuantType, output: &mut dyn Write) -> Result<(), ModelError> {
     let error = |reason: String| ModelError::Conversion { path: source.to_path_buf(), reason };
@@ -338,8 +233,8 @@ pub fn quantize_ggml(source: &Path, quant: GgmlQuantType, output: &mut dyn Write
                 tensor.name
             )));
         }
-        let type_code = if quantise { quant.ggml_type_code() } else { tensor.ggml_type.code() };
-        write_tensor_header(output, &tensor.name, &tensor.dims, type_code).map_err(error)?;
+        let ggml_type = if quantise { quant.ggml_type() } else { tensor.ggml_type };
+        write_tensor_header(output, &tensor.name, &tensor.dims, ggml_type.code()).map_err(error)?;
         if !quantise {
             output.write_all(&data)?;
             continue;
@@ -347,6 +242,9 @@ pub fn quantize_ggml(source: &Path, quant: GgmlQuantType, output: &mut dyn Write
         let values: Vec<f32> = match tensor.ggml_type {
             GgmlType::F16 => data.chunks_exact(2).map(|b| f16_bits_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
             GgmlType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            GgmlType::Q5_1 | GgmlType::Q8_0 => {
+                return Err(error(format!("tensor {} is already {:?}", tensor.name, tensor.ggml_type)));
+            }
         };
         quantised.clear();
         for row in values.chunks_exact(row_len) {

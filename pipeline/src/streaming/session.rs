@@ -42,8 +42,15 @@ const KEEP_MARGIN_SECS: f64 = 1.0;
 const TRIM_STEP_SECS: f64 = 10.0;
 /// When the window is full, words up to this far before the live edge are committed anyway.
 const FORCED_COMMIT_TAIL_SECS: f64 = 1.0;
+/// A window that moves past committed words starts this much before their end: word ends from
+/// DTW can be late, and the next word's onset must not be cut (its repetition of the committed
+/// words is dropped).
+const MOVED_WINDOW_OVERLAP_SECS: f64 = 0.25;
 /// Characters of committed text carried into the next pass as the prompt (as in batch).
 const PROMPT_CHARS: usize = 200;
+/// Most Whisper tokens per second of a live window (beside a fixed allowance): fast speech has
+/// about 5. A pass caught in a repetition loop stops there instead of decoding for seconds.
+const MAX_TOKENS_PER_AUDIO_SEC: f32 = 7.0;
 
 /// Settings of the streaming policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,8 +62,16 @@ pub struct StreamConfig {
     pub endpoint_silence_secs: f64,
     /// Longest stretch of audio re-transcribed at once; bounds latency in long monologues.
     pub max_window_secs: f64,
+    /// Committed words stay in the re-transcribed window (Whisper does better on whole
+    /// phrases) until the window is this long; then it moves past them and they become the
+    /// prompt. A pass costs time in proportion to its window, so this keeps passes short.
+    pub keep_committed_secs: f64,
     /// Least new audio between two re-transcriptions of an open segment (partials).
     pub partial_interval_secs: f64,
+    /// A word is committed once it ended this long before the live edge, even if two passes
+    /// did not agree on it: agreement alone can wait for seconds while Whisper keeps changing
+    /// its mind about the start of the window. Bounds a word's delay; 0 turns it off.
+    pub commit_after_secs: f64,
     pub hallucination: HallucinationConfig,
     pub alerts: AlertConfig,
     pub matching: MatchConfig,
@@ -68,7 +83,9 @@ impl Default for StreamConfig {
             vad: VadConfig::default(),
             endpoint_silence_secs: 0.5,
             max_window_secs: 12.0,
-            partial_interval_secs: 1.0,
+            keep_committed_secs: 4.0,
+            partial_interval_secs: 0.5,
+            commit_after_secs: 1.0,
             hallucination: HallucinationConfig::default(),
             alerts: AlertConfig::default(),
             matching: MatchConfig::default(),
@@ -84,6 +101,12 @@ impl StreamConfig {
         }
         if !(3.0..=28.0).contains(&self.max_window_secs) {
             return fail("max_window_secs must be within 3..=28 s (whisper sees at most 30 s)");
+        }
+        if !(0.0..=self.max_window_secs).contains(&self.keep_committed_secs) {
+            return fail("keep_committed_secs must be within 0..=max_window_secs");
+        }
+        if !(0.0..=self.max_window_secs).contains(&self.commit_after_secs) {
+            return fail("commit_after_secs must be within 0..=max_window_secs (0: agreement only)");
         }
         if !(0.2..=10.0).contains(&self.partial_interval_secs) {
             return fail("partial_interval_secs must be within 0.2..=10 s");
@@ -111,6 +134,8 @@ pub struct StreamEngines<'a> {
     pub vad: &'a dyn VoiceActivityDetector,
     pub transcriber: &'a dyn Transcriber,
     pub sentiment: &'a dyn SentimentScorer,
+    /// Threads for this piece of work's Whisper passes; `None`: the transcriber's own number.
+    pub whisper_threads: Option<usize>,
 }
 
 /// What a stream tells its client.
@@ -123,6 +148,15 @@ pub enum StreamEvent {
     /// A closed turn with its sentiment.
     Turn(Turn),
     Alert(LiveAlert),
+}
+
+/// Why a window is transcribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// While the speaker talks: words are committed only when two passes agree.
+    Partial,
+    /// The speaker stopped: everything not yet committed is committed.
+    Final,
 }
 
 /// The open (not yet final) speech of one channel.
@@ -496,7 +530,7 @@ impl StreamSession {
         }
         channel.speech.push(span);
         let window_end_secs = (end_secs + self.config.vad.speech_pad_secs).min(channel.now_secs());
-        let words = self.transcribe_window(channel_idx, open.window_start_secs, window_end_secs, engines)?;
+        let words = self.transcribe_window(channel_idx, open.window_start_secs, window_end_secs, Pass::Final, engines)?;
         let channel = &self.channels[channel_idx];
         let new_words = drop_repeated_prefix(&channel.committed_tail, words_after(words, channel.committed_end_secs));
         self.commit(channel_idx, new_words, events)?;
@@ -521,11 +555,15 @@ impl StreamSession {
         }
         let window_start_secs = open.window_start_secs;
         let previous = open.previous_hypothesis.clone();
-        let words = self.transcribe_window(channel_idx, window_start_secs, now_secs, engines)?;
+        let words = self.transcribe_window(channel_idx, window_start_secs, now_secs, Pass::Partial, engines)?;
         let channel = &self.channels[channel_idx];
         let hypothesis = drop_repeated_prefix(&channel.committed_tail, words_after(words, channel.committed_end_secs));
         let n_agreed = agreed_prefix_len(&previous, &hypothesis);
         let mut n_commit = n_words_ending_before(&hypothesis[..n_agreed], now_secs - UNSTABLE_TAIL_SECS);
+        if self.config.commit_after_secs > 0.0 {
+            let old_enough = n_words_ending_before(&hypothesis, now_secs - self.config.commit_after_secs.max(UNSTABLE_TAIL_SECS));
+            n_commit = n_commit.max(old_enough);
+        }
         let window_full = now_secs - window_start_secs > self.config.max_window_secs;
         if window_full {
             n_commit = n_commit.max(n_words_ending_before(&hypothesis, now_secs - FORCED_COMMIT_TAIL_SECS));
@@ -535,13 +573,16 @@ impl StreamSession {
         self.commit(channel_idx, committed, events)?;
         let channel = &mut self.channels[channel_idx];
         let committed_end_secs = channel.committed_end_secs;
+        let keep_committed_secs = self.config.keep_committed_secs;
         if let Some(open) = &mut channel.open {
             open.previous_hypothesis = rest.clone();
             open.last_pass_secs = now_secs;
-            // The window keeps the committed words while it can (whisper does better on whole
-            // sentences; the new words are told apart by time) and moves past them when full.
-            if window_full {
-                open.window_start_secs = open.window_start_secs.max(committed_end_secs);
+            // The window keeps the committed words while it is short (whisper does better on
+            // whole phrases; the new words are told apart by time) and moves past them after.
+            let move_past_committed = window_full
+                || (n_commit > 0 && committed_end_secs - window_start_secs > keep_committed_secs);
+            if move_past_committed {
+                open.window_start_secs = open.window_start_secs.max(committed_end_secs - MOVED_WINDOW_OVERLAP_SECS);
                 let moved_text = std::mem::take(&mut channel.window_text);
                 channel.prompt = last_chars(&format!("{} {moved_text}", channel.prompt), PROMPT_CHARS).trim().to_string();
             }
@@ -568,6 +609,7 @@ impl StreamSession {
         channel_idx: usize,
         start_secs: f64,
         end_secs: f64,
+        pass: Pass,
         engines: StreamEngines<'_>,
     ) -> Result<Vec<Word>> {
         let channel = &self.channels[channel_idx];
@@ -577,11 +619,17 @@ impl StreamSession {
             allowed_languages: self.setup.allowed_languages.clone(),
             initial_prompt: (!channel.prompt.is_empty()).then(|| channel.prompt.clone()),
             fit_encoder_to_audio: true,
+            threads: engines.whisper_threads,
+            max_tokens_per_audio_sec: Some(MAX_TOKENS_PER_AUDIO_SEC),
+            // A poor partial costs little: it is decoded once and not agreed on. A final is
+            // kept, so it may re-decode at higher temperatures, which is what gets it out of a
+            // loop.
+            single_decode: pass == Pass::Partial,
         };
         let started = std::time::Instant::now();
         let recognition = engines.transcriber.transcribe(&samples, &options)?;
         self.last_pass_wall_secs = started.elapsed().as_secs_f64();
-        tracing::debug!(window_secs = end_secs - start_secs, pass_secs = self.last_pass_wall_secs, "live pass");
+        tracing::debug!(window_secs = end_secs - start_secs, pass_secs = self.last_pass_wall_secs, threads = ?engines.whisper_threads, ?pass, "live pass");
         let window_secs = (end_secs - start_secs).max(0.0);
         match self.seconds_per_language.iter_mut().find(|(l, _)| *l == recognition.language) {
             Some((_, secs)) => *secs += window_secs,
@@ -868,7 +916,7 @@ mod tests {
     #[test]
     fn two_parties_get_every_word_once_with_stream_times_turns_and_alerts() {
         let transcriber = BurstTranscriber::default();
-        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment };
+        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment, whisper_threads: None };
         let agent_bursts: Vec<(usize, f64, u32)> = (0..6).map(|i| (0, 1.0 + i as f64 * 0.6, 5 + i)).collect();
         let customer_bursts: Vec<(usize, f64, u32)> = vec![(1, 6.0, 12), (1, 6.6, 20), (1, 7.2, 13)];
         let all: Vec<_> = agent_bursts.iter().chain(&customer_bursts).copied().collect();
@@ -908,7 +956,7 @@ mod tests {
     #[test]
     fn a_monologue_without_pauses_is_committed_as_it_goes_in_a_bounded_window() {
         let transcriber = BurstTranscriber::default();
-        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment };
+        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment, whisper_threads: None };
         // 60 s of words 0.2 s apart: never a pause long enough to end the segment.
         let bursts: Vec<(usize, f64, u32)> = (0..100).map(|i| (0, 0.5 + i as f64 * 0.6, 3 + (i % 15))).collect();
         let config = StreamConfig::default();
@@ -939,10 +987,70 @@ mod tests {
         assert!((session.received_secs() - 61.0).abs() < 1e-9);
     }
 
+    /// Names every word differently on each partial pass (two passes never agree), and
+    /// remembers what it was asked.
+    #[derive(Default)]
+    struct FickleTranscriber {
+        bursts: BurstTranscriber,
+        n_partials: Mutex<usize>,
+        options_seen: Mutex<Vec<TranscribeOptions>>,
+    }
+    impl Transcriber for FickleTranscriber {
+        fn transcribe(&self, samples_16k: &[f32], options: &TranscribeOptions) -> Result<Recognition> {
+            self.options_seen.lock().expect("lock").push(options.clone());
+            let mut recognition = self.bursts.transcribe(samples_16k, options)?;
+            if options.single_decode {
+                let mut n_partials = self.n_partials.lock().expect("lock");
+                *n_partials += 1;
+                for word in recognition.segments.iter_mut().flat_map(|s| s.words.iter_mut()) {
+                    word.text = format!("{}-{}", word.text, *n_partials);
+                }
+            }
+            Ok(recognition)
+        }
+        fn model_name(&self) -> &str {
+            "fickle"
+        }
+    }
+
+    #[test]
+    fn words_are_committed_when_old_enough_even_without_agreement_in_a_short_window() {
+        let transcriber = FickleTranscriber::default();
+        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment, whisper_threads: Some(3) };
+        let bursts: Vec<(usize, f64, u32)> = (0..40).map(|i| (0, 0.5 + i as f64 * 0.6, 3 + (i % 15))).collect();
+        let config = StreamConfig::default();
+        let mut session = StreamSession::new(setup(vec![Speaker::Unknown], None), config.clone()).expect("session");
+        let events = run(&mut session, &render(1, 25.0, &bursts), engines);
+
+        let words = final_words(&events, Speaker::Unknown);
+        assert_eq!(words.len(), bursts.len(), "every word once: {:?}", words.iter().map(|w| &w.text).collect::<Vec<_>>());
+        for (word, (_, start_secs, level)) in words.iter().zip(&bursts) {
+            assert!(word.text.starts_with(&format!("w{level}")), "{word:?}");
+            assert!((word.start_secs - start_secs).abs() < 0.1, "{word:?} should start at {start_secs}");
+        }
+        // No two passes agree, yet no word waits for the end of the monologue.
+        let bound = config.commit_after_secs + config.partial_interval_secs + 0.5;
+        for (now, event) in &events {
+            if let StreamEvent::Final(segment) = event {
+                for word in segment.words.iter().filter(|w| w.end_secs < 24.0) {
+                    assert!(now - word.end_secs <= bound, "{} waited {:.2} s (bound {bound} s)", word.text, now - word.end_secs);
+                }
+            }
+        }
+        // Passes stay short: committed words leave the window once it holds keep_committed_secs.
+        let longest = *transcriber.bursts.longest_window_secs.lock().expect("lock");
+        let window_bound = config.keep_committed_secs + config.commit_after_secs + config.partial_interval_secs + 1.0;
+        assert!(longest <= window_bound, "window grew to {longest} s (bound {window_bound} s)");
+        // Every pass got the stream's threads and a token limit; only partials decode once.
+        let seen = transcriber.options_seen.lock().expect("lock");
+        assert!(seen.iter().all(|o| o.threads == Some(3) && o.max_tokens_per_audio_sec.is_some() && o.fit_encoder_to_audio));
+        assert!(seen.iter().any(|o| o.single_decode) && seen.iter().any(|o| !o.single_decode));
+    }
+
     #[test]
     fn a_kept_party_keeps_its_whole_channel_until_released() {
         let transcriber = BurstTranscriber::default();
-        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment };
+        let engines = StreamEngines { vad: &EnergyVad, transcriber: &transcriber, sentiment: &KeywordSentiment, whisper_threads: None };
         let bursts: Vec<(usize, f64, u32)> = (0..20).map(|i| (i % 2, 1.0 + i as f64 * 2.0, 5 + i as u32)).collect();
         let mut session = StreamSession::new(setup(vec![Speaker::Agent, Speaker::Customer], None), StreamConfig::default()).expect("session");
         session.keep_party_audio(Speaker::Customer, true);
