@@ -247,6 +247,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    // figment's test jail returns its own (large) error type; tests only.
+    #![allow(clippy::result_large_err)]
     use super::*;
 
     #[test]

@@ -207,9 +207,10 @@ fn remove_symbols_and_diacritics(text: &str) -> String {
     for (index, &character) in decomposed.iter().enumerate() {
         if let Some(folded) = fold_letter(character) {
             cleaned.push_str(folded);
-        } else if character.is_alphanumeric() || character.is_whitespace() {
-            cleaned.push(character);
-        } else if matches!(character, '.' | '%' | '$' | '¢' | '€' | '£') {
+        } else if character.is_alphanumeric()
+            || character.is_whitespace()
+            || matches!(character, '.' | '%' | '$' | '¢' | '€' | '£')
+        {
             cleaned.push(character);
         } else if character == '\'' {
             let letter_before = index > 0 && decomposed[index - 1].is_alphabetic();

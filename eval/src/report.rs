@@ -262,7 +262,7 @@ pub fn median_and_range(values: &[f64]) -> Option<(f64, f64, f64)> {
     }
     sorted.sort_by(f64::total_cmp);
     let middle = sorted.len() / 2;
-    let median = if sorted.len() % 2 == 0 { (sorted[middle - 1] + sorted[middle]) / 2.0 } else { sorted[middle] };
+    let median = if sorted.len().is_multiple_of(2) { (sorted[middle - 1] + sorted[middle]) / 2.0 } else { sorted[middle] };
     Some((median, sorted[0], sorted[sorted.len() - 1]))
 }
 

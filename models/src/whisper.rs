@@ -210,10 +210,10 @@ impl WhisperTranscriber {
             (None, false) => Some(self.detect_among(state, samples_16k, &options.allowed_languages, threads)?),
         };
         params.set_language(language);
-        if let Some(prompt) = &options.initial_prompt {
-            if !prompt.contains('\0') {
-                params.set_initial_prompt(prompt);
-            }
+        if let Some(prompt) = &options.initial_prompt
+            && !prompt.contains('\0')
+        {
+            params.set_initial_prompt(prompt);
         }
         state.full(params, samples_16k).map_err(Self::engine_error)?;
 

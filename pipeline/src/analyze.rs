@@ -534,20 +534,20 @@ fn flags_for(compliance: Option<&ComplianceResult>, metrics: &CallMetrics, senti
             end_secs: Some(hold.end_secs),
         });
     }
-    if let Some(trajectory) = &sentiment.customer_trajectory {
-        if trajectory.end.label == crate::types::SentimentLabel::Negative {
-            flags.push(Flag {
-                kind: "customer_negative".into(),
-                severity: FlagSeverity::Medium,
-                rule_id: None,
-                reason: format!(
-                    "customer sentiment at the end is negative ({:.2}, from {:.2} at the start)",
-                    trajectory.end.score, trajectory.start.score
-                ),
-                start_secs: None,
-                end_secs: None,
-            });
-        }
+    if let Some(trajectory) = &sentiment.customer_trajectory
+        && trajectory.end.label == crate::types::SentimentLabel::Negative
+    {
+        flags.push(Flag {
+            kind: "customer_negative".into(),
+            severity: FlagSeverity::Medium,
+            rule_id: None,
+            reason: format!(
+                "customer sentiment at the end is negative ({:.2}, from {:.2} at the start)",
+                trajectory.end.score, trajectory.start.score
+            ),
+            start_secs: None,
+            end_secs: None,
+        });
     }
     flags
 }

@@ -500,9 +500,11 @@ pub fn get(addr: &str, path: &str, key: &str) -> HttpResponse {
     http(addr, "GET", path, &[("Authorization", &format!("Bearer {key}"))], &[])
 }
 
-/// A `multipart/form-data` body from `(name, file name, content type, bytes)` parts; returns
-/// the body and its content type.
-pub fn multipart(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> (Vec<u8>, String) {
+/// One part of a `multipart/form-data` body: name, file name, content type, bytes.
+pub type FormPart<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A `multipart/form-data` body from its parts; returns the body and its content type.
+pub fn multipart(parts: &[FormPart<'_>]) -> (Vec<u8>, String) {
     let boundary = "callsight-test-boundary-7c1f2a";
     let mut body = Vec::new();
     for (name, file_name, content_type, bytes) in parts {
@@ -524,7 +526,7 @@ pub fn multipart(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> (Vec<u8
 
 /// `POST /v1/calls` with an `audio` part (audio/wav) and optionally a `metadata` part.
 pub fn upload_call(addr: &str, key: &str, audio: &[u8], metadata: Option<&str>) -> HttpResponse {
-    let mut parts: Vec<(&str, Option<&str>, Option<&str>, &[u8])> =
+    let mut parts: Vec<FormPart<'_>> =
         vec![("audio", Some("call.wav"), Some("audio/wav"), audio)];
     if let Some(metadata) = metadata {
         parts.push(("metadata", None, Some("application/json"), metadata.as_bytes()));

@@ -85,7 +85,8 @@ impl MatchConfig {
                 self.threshold
             ));
         }
-        if !(self.semantic_cosine_floor < self.semantic_cosine_ceiling) {
+        // Also refuses NaN, which compares as neither below nor above.
+        if self.semantic_cosine_floor.partial_cmp(&self.semantic_cosine_ceiling) != Some(std::cmp::Ordering::Less) {
             return invalid(format!(
                 "semantic cosine floor {} must be below the ceiling {}",
                 self.semantic_cosine_floor, self.semantic_cosine_ceiling
