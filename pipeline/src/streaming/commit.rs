@@ -4,6 +4,8 @@
 //! never revised) once two consecutive hypotheses agree on it from the start of the uncommitted
 //! text (Macháček et al., "Turning Whisper into Real-Time Transcription System", 2023). The window
 //! then starts after the last committed word, so it never grows with the length of the call.
+//! The session also commits words that are old enough without agreement (`commit_after_secs`),
+//! which bounds the delay when passes keep disagreeing.
 
 use crate::compliance::matching::normalise_word;
 use crate::types::Word;

@@ -153,7 +153,8 @@ pub enum StreamEvent {
 /// Why a window is transcribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
-    /// While the speaker talks: words are committed only when two passes agree.
+    /// While the speaker talks: words are committed when two passes agree or once they are
+    /// `commit_after_secs` old.
     Partial,
     /// The speaker stopped: everything not yet committed is committed.
     Final,
