@@ -48,6 +48,9 @@ const FORCED_COMMIT_TAIL_SECS: f64 = 1.0;
 const MOVED_WINDOW_OVERLAP_SECS: f64 = 0.25;
 /// Characters of committed text carried into the next pass as the prompt (as in batch).
 const PROMPT_CHARS: usize = 200;
+/// A pass that brings more new audio than this many times `commit_after_secs` is a burst (a
+/// stream catching up); in real time passes come every 0.5-1 s.
+const BURST_SECS_PER_COMMIT_AFTER: f64 = 2.0;
 /// Most Whisper tokens per second of a live window (beside a fixed allowance): fast speech has
 /// about 5. A pass caught in a repetition loop stops there instead of decoding for seconds.
 const MAX_TOKENS_PER_AUDIO_SEC: f32 = 7.0;
@@ -70,7 +73,8 @@ pub struct StreamConfig {
     pub partial_interval_secs: f64,
     /// A word is committed once it ended this long before the live edge, even if two passes
     /// did not agree on it: agreement alone can wait for seconds while Whisper keeps changing
-    /// its mind about the start of the window. Bounds a word's delay; 0 turns it off.
+    /// its mind about the start of the window. Bounds a word's delay; 0 turns it off. (Audio
+    /// that arrives in a burst is not old: its words wait for a second pass.)
     pub commit_after_secs: f64,
     pub hallucination: HallucinationConfig,
     pub alerts: AlertConfig,
@@ -556,14 +560,21 @@ impl StreamSession {
         }
         let window_start_secs = open.window_start_secs;
         let previous = open.previous_hypothesis.clone();
+        let previous_pass_secs = open.last_pass_secs;
         let words = self.transcribe_window(channel_idx, window_start_secs, now_secs, Pass::Partial, engines)?;
         let channel = &self.channels[channel_idx];
         let hypothesis = drop_repeated_prefix(&channel.committed_tail, words_after(words, channel.committed_end_secs));
         let n_agreed = agreed_prefix_len(&previous, &hypothesis);
         let mut n_commit = n_words_ending_before(&hypothesis[..n_agreed], now_secs - UNSTABLE_TAIL_SECS);
         if self.config.commit_after_secs > 0.0 {
-            let old_enough = n_words_ending_before(&hypothesis, now_secs - self.config.commit_after_secs.max(UNSTABLE_TAIL_SECS));
-            n_commit = n_commit.max(old_enough);
+            let mut old_secs = now_secs - self.config.commit_after_secs.max(UNSTABLE_TAIL_SECS);
+            if now_secs - previous_pass_secs > BURST_SECS_PER_COMMIT_AFTER * self.config.commit_after_secs {
+                // A burst of audio (a stream catching up): its words are old on arrival, and
+                // committing them from their first pass would skip the second opinion for
+                // nothing. Only words an earlier pass heard too are committed by age.
+                old_secs = old_secs.min(previous_pass_secs - UNSTABLE_TAIL_SECS);
+            }
+            n_commit = n_commit.max(n_words_ending_before(&hypothesis, old_secs));
         }
         let window_full = now_secs - window_start_secs > self.config.max_window_secs;
         if window_full {
