@@ -109,8 +109,9 @@ pub struct StreamEngine {
     inference_slots: usize,
 }
 
-/// Loads the live engine: its own Whisper (one context, decoding states reused across passes), Silero with one
-/// session per slot, and the sentiment model of `analysis` when it is already loaded.
+/// Loads the live engine: its own Whisper (one context, decoding states reused across passes),
+/// Silero with one session per slot, and the sentiment model of `analysis` when it is already
+/// loaded.
 pub fn load_stream_engine(
     models: &ModelArgs,
     config: &Config,

@@ -25,14 +25,14 @@ fn main() -> anyhow::Result<()> {
     let model = arguments.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     let audio = arguments.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     let repeats: usize = arguments.next().map_or(Ok(5), |text| text.parse())?;
-    let (file, name) = match model.as_str() {
-        "tiny.en" => (ModelFile::WhisperTinyEn, "whisper-tiny.en"),
-        "tiny.en-q8_0" => (ModelFile::WhisperTinyEnQ8_0, "whisper-tiny.en-q8_0"),
-        "base" => (ModelFile::WhisperBase, "whisper-base"),
-        "base-q8_0" => (ModelFile::WhisperBaseQ8_0, "whisper-base-q8_0"),
-        "base-q5_1" => (ModelFile::WhisperBaseQ5_1, "whisper-base-q5_1"),
-        other => anyhow::bail!("unknown model {other}"),
-    };
+    // The store's ggml file of that name (`ggml-tiny.en-q8_0.bin` for `tiny.en-q8_0`); reports
+    // call it `whisper-tiny.en-q8_0`, which also picks its alignment heads.
+    let file_name = format!("ggml-{model}.bin");
+    let file = ModelFile::ALL
+        .into_iter()
+        .find(|file| file.relative_path() == file_name)
+        .ok_or_else(|| anyhow::anyhow!("no {file_name} in the model store's catalogue"))?;
+    let name = format!("whisper-{model}");
     let path = ModelStore::default_location().require(file)?;
     let decoded = decode_file(std::path::Path::new(&audio))?;
     let samples = resample(&decoded.mixed_to_mono(), decoded.sample_rate_hz, 16_000)?;
@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     let no_dtw = std::env::var_os("NO_DTW").is_some();
     for threads in [1, 2] {
         // A name without alignment heads turns word timing by DTW off (NO_DTW=1).
-        let load_name = if no_dtw { "whisper-no-dtw" } else { name };
+        let load_name = if no_dtw { "whisper-no-dtw" } else { name.as_str() };
         let transcriber = WhisperTranscriber::load(&path, load_name, WhisperConfig { threads, ..WhisperConfig::default() })?;
         for window_secs in [1.0_f64, 2.0, 4.0, 8.0, 12.0] {
             let n = ((window_secs * 16_000.0) as usize).min(samples.len());

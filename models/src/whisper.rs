@@ -1,4 +1,5 @@
-//! Speech to text with whisper.cpp through `whisper-rs`: one loaded model, a fresh state per call.
+//! Speech to text with whisper.cpp through `whisper-rs`: one loaded model; decoding states are
+//! kept between calls and reused.
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -547,7 +547,7 @@ impl StreamSession {
     }
 
     /// Re-transcribes the open segment when enough new audio arrived; commits what two passes
-    /// agree on and reports the rest as a partial.
+    /// agree on and what is old enough, and reports the rest as a partial.
     fn maybe_partial(&mut self, channel_idx: usize, engines: StreamEngines<'_>, events: &mut Vec<StreamEvent>) -> Result<()> {
         let channel = &self.channels[channel_idx];
         let now_secs = channel.now_secs();
