@@ -26,8 +26,11 @@ if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
   "$SCHEMATHESIS_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
 fi
 
-echo "==> building callsight (release; target dir $CARGO_TARGET_DIR)"
-cargo build --release --locked
+echo "==> building callsight and its tests (release; target dir $CARGO_TARGET_DIR)"
+# Every target of the workspace at once: the binary alone would unify crate features differently
+# from the tests (dev-dependencies), and ./test.sh would compile whisper.cpp, qdrant-edge, ort and
+# ~130 other crates a second time (measured: 12 min of a 2-core cold run).
+cargo build --release --locked --workspace --all-targets
 
 echo "==> fetching models into $CALLSIGHT_MODELS_DIR"
 "$CALLSIGHT_BIN" models fetch --mirror "$CALLSIGHT_MIRROR_DIR"
