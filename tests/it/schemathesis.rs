@@ -8,7 +8,7 @@
 //! than only `404`s. The worker that analysed the call is stopped before the run: re-analyses
 //! and re-scores schemathesis asks for are queued, not run, so the run costs no inference.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

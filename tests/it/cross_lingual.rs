@@ -5,7 +5,7 @@
 //! The audio comes from the evaluation data that `./setup.sh` prepares
 //! (`callsight eval prepare-asr`, Debian packages) under `~/.cache/callsight/eval-data`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

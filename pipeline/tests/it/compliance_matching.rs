@@ -1,7 +1,7 @@
 //! Phrase matching: fuzzy matching of ASR-garbled speech, windows inside long turns, the negation
 //! guard, and the orchestration of the semantic path (with a test-double embedder).
 
-mod compliance_support;
+use crate::compliance_support;
 
 use callsight_pipeline::compliance::matching::{normalise_text, word_similarity};
 use callsight_pipeline::compliance::{MatchConfig, MatchMethod, PhraseMatch, PhraseMatcher};

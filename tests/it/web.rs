@@ -12,7 +12,7 @@
 //! Skips (with a message) only when chromium or chromedriver is not installed; `setup.sh`
 //! installs both.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

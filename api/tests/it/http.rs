@@ -2,9 +2,8 @@
 //! directory and a throwaway PostgreSQL cluster (every test runs on both). The biometric engine
 //! is a fake here; the real one is tested end to end by the binary's tests.
 
-mod common;
-#[path = "../../workers/tests/common/pg.rs"]
-mod pg;
+use crate::common;
+use crate::pg;
 
 use common::{analyse, wav};
 

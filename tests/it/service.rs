@@ -6,9 +6,8 @@
 //! The kill -9 test runs the API and the workers as separate processes and kills a worker in the
 //! middle of a job.
 
-mod common;
-#[path = "../workers/tests/common/pg.rs"]
-mod pg;
+use crate::common;
+use crate::pg;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
-mod common;
+use crate::common;
 
 use callsight_workers::store::{
     AggregateScope, AuditFilter, CallFilter, CallSort, CallStatus, DeliveryState, GroupBy, NewAuditEntry, Page, TimeRange,

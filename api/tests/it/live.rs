@@ -2,7 +2,7 @@
 //! `CALLSIGHT_SCHEMATHESIS` names a `schemathesis`/`st` executable) a schemathesis run against
 //! `/v1/openapi.json` that must find no 5xx and no response outside the documented schema.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -11,7 +11,7 @@
 //! is ended, stored and (after a restart on the same data directory) analysed, and one cut by
 //! SIGKILL is recorded from its partial recording at the next start.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Stdio};

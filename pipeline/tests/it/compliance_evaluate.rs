@@ -1,7 +1,7 @@
 //! Evaluating scripts on hand-built calls: every rule kind passing and failing, the late greeting,
 //! the wrong order, forbidden phrases, mono calls, the score, and the semantic path.
 
-mod compliance_support;
+use crate::compliance_support;
 
 use callsight_pipeline::compliance::{
     ComplianceResult, MatchConfig, RuleKind, RuleOutcome, Script, evaluate_script, parse_script,

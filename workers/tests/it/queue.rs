@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

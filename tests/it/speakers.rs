@@ -2,7 +2,7 @@
 //! female voice) and the Asterisk Russian prompts (another female voice), 8 kHz telephone audio
 //! prepared by `./setup.sh` under `~/.cache/callsight/eval-data`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
