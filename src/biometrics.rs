@@ -24,6 +24,14 @@ use crate::config::{BiometricsConfig, VoiceprintsConfig};
 /// How many identification candidates an answer lists at most.
 const MAX_CANDIDATES: usize = 5;
 
+/// What a passive enrolment did: the enrolment, and whether the voiceprint already held the
+/// call's speech (a retried job), in which case nothing was written.
+#[derive(Debug, Clone)]
+pub struct PassiveEnrolment {
+    pub response: EnrolResponse,
+    pub already_included: bool,
+}
+
 pub struct BiometricsEngine {
     embedder: Arc<dyn SpeakerEmbedder>,
     vad: Arc<dyn VoiceActivityDetector>,
@@ -134,21 +142,23 @@ impl BiometricsEngine {
             kind,
             mode,
             enrolled_at_unix_secs: now_unix_secs(),
+            source_call_id: None,
         };
         let outcome =
             biometrics::enrol(&slices, &request, self.embedder.as_ref(), self.vad.as_ref(), self.index.as_ref(), &config)?;
         Ok(wire_enrolment(outcome))
     }
 
-    /// Adds a party's speech from an analysed call to their voiceprint (speech spans already
-    /// known from the analysis).
+    /// Adds a party's speech from analysed call `call_id` to their voiceprint (speech spans
+    /// already known from the analysis); a call the voiceprint already holds is not added again.
     pub fn enrol_passively(
         &self,
         tenant: &str,
         customer_id: &str,
+        call_id: &str,
         samples_16k: &[f32],
         speech: &[callsight_pipeline::types::TimeSpan],
-    ) -> Result<EnrolResponse, SpeakerServiceError> {
+    ) -> Result<PassiveEnrolment, SpeakerServiceError> {
         let clips = [SpeechClip { samples_16k, speech: speech.to_vec() }];
         let request = EnrolRequest {
             tenant: tenant.to_string(),
@@ -156,9 +166,11 @@ impl BiometricsEngine {
             kind: VoiceprintKind::Customer,
             mode: EnrolMode::Add,
             enrolled_at_unix_secs: now_unix_secs(),
+            source_call_id: Some(call_id.to_string()),
         };
         let outcome = biometrics::enrol_speech(&clips, &request, self.embedder.as_ref(), self.index.as_ref(), &self.enrol)?;
-        Ok(wire_enrolment(outcome))
+        let already_included = outcome.already_included;
+        Ok(PassiveEnrolment { response: wire_enrolment(outcome), already_included })
     }
 
     /// Screens one party's speech of an analysed call against the tenant's watchlist.

@@ -107,6 +107,14 @@ pub struct ServerConfig {
     /// Let webhooks reach loopback and private-network addresses (off: only public addresses,
     /// so a tenant cannot make the server call internal services).
     pub webhooks_allow_private_targets: bool,
+    /// The operator's bearer token for `/metrics` (figures of every tenant); unset: `/metrics`
+    /// answers 404. Tenant API keys never read metrics.
+    pub metrics_token: Option<String>,
+    /// A client must send a request's head within this time (and an idle keep-alive connection
+    /// is closed after it).
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once from one IP address; 0 = unlimited (behind a proxy).
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +128,9 @@ impl Default for ServerConfig {
             request_timeout_secs: 60,
             rate_limit_per_minute: 600,
             webhooks_allow_private_targets: false,
+            metrics_token: None,
+            header_read_timeout_secs: 10,
+            max_connections_per_peer: 128,
         }
     }
 }
@@ -227,6 +238,15 @@ impl Config {
             && crate::engines::WhisperModel::from_config(model).is_err()
         {
             return fail(format!("streams.model {model:?}: expected one of {}", crate::engines::WhisperModel::NAMES));
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return fail("server.header_read_timeout_secs: at least 1".into());
+        }
+        if self.server.metrics_token.as_ref().is_some_and(|token| token.trim().len() < 16) {
+            return fail("server.metrics_token: at least 16 characters".into());
+        }
+        if self.streams.max_per_key == Some(0) || self.streams.idle_timeout_secs == 0 || self.streams.max_message_bytes < 1024 {
+            return fail("streams.max_per_key and streams.idle_timeout_secs: at least 1; streams.max_message_bytes: at least 1024".into());
         }
         if self.streams.capacity == 0 || self.streams.threads_per_inference == 0 {
             return fail("streams.capacity and streams.threads_per_inference: at least 1".into());

@@ -9,7 +9,7 @@ use callsight_api::server::metrics::Metrics;
 use callsight_api::server::{WebhookEvent, emit_event};
 use callsight_pipeline::audio::{DecodedAudio, resample};
 use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
-use callsight_workers::store::{NewAuditEntry, Store};
+use callsight_workers::store::{AuditFilter, NewAuditEntry, Page, Store};
 
 use crate::biometrics::BiometricsEngine;
 use callsight_api::report::CallReport;
@@ -153,11 +153,33 @@ impl AnalysisJobHandler {
     /// With `"enroll_customer_voice": true` in the upload metadata and a customer id, the
     /// customer's speech is added to their voiceprint. Opt-in per call: the recorder knows when
     /// the caller was authenticated; enrolling an impostor's call would poison the voiceprint.
+    ///
+    /// Once per call: a job retried after a crash (or a re-analysis) finds the call's audit entry
+    /// and stops; if it crashed between the voiceprint write and the audit entry, the voiceprint
+    /// itself names the call (`source_call_ids`) and the speech is not added again.
     fn passive_enrolment(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &CallAnalysis) {
         let call = &job.call;
         let (Some(biometrics), Some(customer_id)) = (&self.biometrics, &call.customer_id) else { return };
         if call.metadata.get("enroll_customer_voice").and_then(serde_json::Value::as_bool) != Some(true) {
             return;
+        }
+        let earlier = AuditFilter {
+            speaker_id: Some(customer_id.clone()),
+            action: Some("enrol".into()),
+            call_id: Some(call.id.clone()),
+            ..AuditFilter::default()
+        };
+        match self.runtime.block_on(self.store.list_audit(&call.tenant, &earlier, Page { limit: 10, offset: 0 })) {
+            Ok(entries) if entries.iter().any(|e| e.details["source"] == "passive" && e.outcome != "error") => {
+                tracing::info!(call_id = %call.id, "passive enrolment of this call is already done; not repeated");
+                return;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                // Without the audit trail the voiceprint's own record of calls still prevents a
+                // double add; the audit entry might be written twice, which is the lesser harm.
+                tracing::warn!(%error, "cannot read the audit trail before a passive enrolment");
+            }
         }
         if analysis.flags.iter().any(|flag| flag.kind == "watchlist_hit") {
             // A caller who sounds like a known fraudster must not become the customer's voiceprint.
@@ -182,12 +204,23 @@ impl AnalysisJobHandler {
         let outcome = resample(&audio.channels[channel], audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
             .map_err(|e| e.to_string())
             .and_then(|samples| {
-                biometrics.enrol_passively(&call.tenant, customer_id, &samples, &speech.segments).map_err(|e| e.to_string())
+                biometrics
+                    .enrol_passively(&call.tenant, customer_id, &call.id, &samples, &speech.segments)
+                    .map_err(|e| e.to_string())
             });
         let (outcome_label, details) = match &outcome {
-            Ok(enrolled) => (serde_json::to_value(enrolled.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), serde_json::json!({"source": "passive", "call_id": call.id, "net_speech_secs": enrolled.net_speech_secs, "reasons": enrolled.reasons})),
+            Ok(passive) => {
+                let enrolled = &passive.response;
+                let label = serde_json::to_value(enrolled.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let details = serde_json::json!({
+                    "source": "passive", "call_id": call.id, "net_speech_secs": enrolled.net_speech_secs,
+                    "reasons": enrolled.reasons, "already_included": passive.already_included,
+                });
+                (label, details)
+            }
             Err(error) => ("error".to_string(), serde_json::json!({"source": "passive", "call_id": call.id, "error": error})),
         };
+        let outcome = outcome.map(|passive| passive.response);
         if let Ok(enrolled) = &outcome
             && !enrolled.voiceprint_ids.is_empty()
             && let Err(error) = self.runtime.block_on(self.store.upsert_speaker(&call.tenant, customer_id, "customer", &enrolled.voiceprint_ids))

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use callsight_api::server::listener::ConnectionLimits;
 use callsight_api::server::metrics::Metrics;
 use callsight_api::server::{ApiConfig, AppState, WebhookDeliveryConfig, app, run_webhook_deliveries_with};
 use callsight_pipeline::analyze::AnalyzeOptions;
@@ -207,6 +208,7 @@ pub fn serve(args: ServeArgs, models: &ModelArgs, config: &Config) -> anyhow::Re
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             rate_limit_per_minute: config.server.rate_limit_per_minute,
             allow_private_webhook_targets: config.server.webhooks_allow_private_targets,
+            metrics_token: config.server.metrics_token.clone(),
             // One request per embedder session (one per core, see `biometrics_engine`).
             max_concurrent_biometrics: config
                 .biometrics
@@ -225,7 +227,7 @@ pub fn serve(args: ServeArgs, models: &ModelArgs, config: &Config) -> anyhow::Re
         if config.streams.enabled {
             let engine =
                 crate::streams::load_stream_engine(models, config, biometrics, analysis_engines.as_ref())?;
-            state = state.with_streams(Arc::new(engine));
+            state = state.with_limited_streams(Arc::new(engine), config.streams.limits());
         }
         let live_streams = state.streams.clone();
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
@@ -233,16 +235,19 @@ pub fn serve(args: ServeArgs, models: &ModelArgs, config: &Config) -> anyhow::Re
         println!("listening on http://{}", listener.local_addr()?);
         let token = shutdown.clone();
         let streams_to_end = live_streams.clone();
-        axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                token.cancelled().await;
-                // Open streams end as on `stop` (their audio is stored and queued); upgraded
-                // connections are not waited for by axum, so they are waited for below.
-                if let Some(streams) = streams_to_end {
-                    streams.shut_down();
-                }
-            })
-            .await?;
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
+            max_connections_per_peer: config.server.max_connections_per_peer,
+        };
+        callsight_api::server::listener::serve(listener, app(state), limits, async move {
+            token.cancelled().await;
+            // Open streams end as on `stop` (their audio is stored and queued); upgraded
+            // connections are not waited for by the listener, so they are waited for below.
+            if let Some(streams) = streams_to_end {
+                streams.shut_down();
+            }
+        })
+        .await;
         shutdown.cancel();
         if let Some(streams) = live_streams {
             streams.shut_down();

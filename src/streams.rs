@@ -65,6 +65,24 @@ pub struct StreamsConfig {
     pub verify_every_secs: f64,
     /// ...until the customer has spoken this long (net); the decision then stands.
     pub verify_until_secs: f64,
+    /// Streams one API key may have open at once [default: half of `capacity`, at least 1], so
+    /// one key cannot take every slot; over it the upgrade gets 429 `stream_quota`.
+    pub max_per_key: Option<usize>,
+    /// A stream that receives no audio for this long is ended (pings do not count).
+    pub idle_timeout_secs: u64,
+    /// Largest WebSocket message; a bigger one ends the stream with close code 1009.
+    pub max_message_bytes: usize,
+}
+
+impl StreamsConfig {
+    /// The per-client limits the API enforces.
+    pub fn limits(&self) -> callsight_api::server::streams::StreamLimits {
+        callsight_api::server::streams::StreamLimits {
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            max_per_key: Some(self.max_per_key.unwrap_or((self.capacity / 2).max(1))),
+            max_message_bytes: self.max_message_bytes,
+        }
+    }
 }
 
 impl Default for StreamsConfig {
@@ -84,6 +102,9 @@ impl Default for StreamsConfig {
             silence_alert_secs: AlertConfig::default().silence_alert_secs,
             verify_every_secs: 4.0,
             verify_until_secs: 30.0,
+            max_per_key: None,
+            idle_timeout_secs: 60,
+            max_message_bytes: 1024 * 1024,
         }
     }
 }

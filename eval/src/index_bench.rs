@@ -185,6 +185,7 @@ fn bench_voiceprint(seed: u64, point_idx: usize, vector: Vec<f32>) -> Voiceprint
         model_version: MODEL_VERSION.into(),
         enrolled_at_unix_secs: 1_700_000_000 + point_idx as i64,
         net_speech_secs: 20.0,
+        source_call_ids: Vec::new(),
         vector,
     }
 }

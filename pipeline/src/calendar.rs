@@ -12,6 +12,19 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// Days in `month` (1–12) of `year` in the proleptic Gregorian calendar; 0 for a month that
+/// does not exist. A date is real when `1 <= day <= days_in_month(year, month)`.
+pub fn days_in_month(year: i64, month: u32) -> u32 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 /// The date `(year, month, day)` of a day count since 1970-01-01; the inverse of [`days_from_civil`].
 pub fn civil_from_days(days_since_epoch: i64) -> (i64, u32, u32) {
     // Eras of 400 years, years starting in March (so the leap day ends the year).
@@ -64,6 +77,26 @@ mod tests {
         assert_eq!(iso_date(20_415), "2025-11-23");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn month_lengths_follow_the_leap_rules() {
+        assert_eq!(days_in_month(2026, 2), 28);
+        assert_eq!(days_in_month(2024, 2), 29);
+        assert_eq!(days_in_month(2000, 2), 29);
+        assert_eq!(days_in_month(1900, 2), 28);
+        assert_eq!(days_in_month(2026, 4), 30);
+        assert_eq!(days_in_month(2026, 12), 31);
+        assert_eq!(days_in_month(2026, 13), 0);
+        // Every day of every month of a 400-year cycle is one day after the one before.
+        for year in 1970..2370 {
+            for month in 1..=12 {
+                let first = days_from_civil(year, month, 1);
+                let last = days_from_civil(year, month, days_in_month(year, month));
+                assert_eq!(last - first + 1, i64::from(days_in_month(year, month)));
+                assert_eq!(civil_from_days(last + 1).2, 1, "{year}-{month}: the day after the last is a first");
+            }
+        }
     }
 
     #[test]

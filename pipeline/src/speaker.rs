@@ -63,9 +63,16 @@ pub struct Voiceprint {
     /// Seconds since the Unix epoch.
     pub enrolled_at_unix_secs: i64,
     pub net_speech_secs: f64,
+    /// The calls whose speech is in this voiceprint (passive enrolment), oldest first, at most
+    /// [`MAX_SOURCE_CALL_IDS`]: a retried job finds its call here and adds nothing twice.
+    pub source_call_ids: Vec<String>,
     /// L2-normalised embedding.
     pub vector: Vec<f32>,
 }
+
+/// Most call ids a voiceprint remembers (the newest); a retry comes within minutes of the first
+/// attempt, long before its call id would be pushed out.
+pub const MAX_SOURCE_CALL_IDS: usize = 256;
 
 /// What a search or listing is restricted to. Tenant and model version are always required:
 /// voiceprints of another tenant or another model are never compared.

@@ -382,7 +382,7 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
         view["status"], "running",
         "the job must still be unfinished when its worker dies (else this test proves nothing): {view}"
     );
-    let metrics = get(&addr, "/metrics", &admin).text();
+    let metrics = get(&addr, "/metrics", common::METRICS_TOKEN).text();
     assert_eq!(jobs_in_state(&metrics, "running"), 1.0, "the dead worker's job still holds its lease");
     let report = get(&addr, &format!("/v1/calls/{call_id}/report"), &admin);
     server.expect_status("report of the unfinished call", &report, 404);
@@ -409,7 +409,7 @@ fn worker_killed_mid_job_is_finished_once(database: Database) {
     assert_eq!(listed["total"], 1, "one call: {listed}");
 
     // The job is done, once: nothing queued, running or dead is left.
-    let metrics = get(&addr, "/metrics", &admin).text();
+    let metrics = get(&addr, "/metrics", common::METRICS_TOKEN).text();
     for (state, expected) in [("done", 1.0), ("running", 0.0), ("queued", 0.0), ("dead", 0.0)] {
         assert_eq!(jobs_in_state(&metrics, state), expected, "jobs {state}:\n{metrics}");
     }
@@ -499,6 +499,17 @@ fn callers_are_enrolled_passively_and_screened_against_the_watchlist() {
         "the caller is enrolled passively: {entries:?}\n{}",
         server.log_tail()
     );
+
+    // 1b. The same call's analysis runs again (a job retried after a crash, here a re-analysis):
+    // its speech is not added to the voiceprint a second time, nor audited twice.
+    let reanalysis = http(&addr, "POST", &format!("/v1/calls/{first}/reanalyze"), &[("Authorization", &bearer(&admin))], b"");
+    server.expect_status("reanalyze", &reanalysis, 202);
+    let done = wait_for_call(&addr, &admin, &first, ANALYSIS_LIMIT, |status| status == "analyzed" || status == "failed");
+    assert_eq!(done["status"], "analyzed", "{done}\n{}", server.log_tail());
+    // Passive enrolment runs inside the analysis job, so it is over once the call is analysed.
+    let passive_entries: Vec<Value> =
+        audit().into_iter().filter(|e| e["action"] == "enrol" && e["details"]["call_id"] == first.as_str()).collect();
+    assert_eq!(passive_entries.len(), 1, "one passive enrolment of the call: {passive_entries:?}\n{}", server.log_tail());
 
     // 2. The voice goes on the watchlist; the next call from it is flagged and not enrolled.
     let (body, content_type) = multipart(&[("audio", Some("fraud.wav"), Some("audio/wav"), &other_bytes)]);

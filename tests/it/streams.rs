@@ -72,7 +72,8 @@ fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 }
 
 fn active_streams(addr: &str, admin: &str) -> Option<f64> {
-    let metrics = get(addr, "/metrics", admin).text();
+    let _ = admin;
+    let metrics = get(addr, "/metrics", common::METRICS_TOKEN).text();
     metrics.lines().find_map(|line| line.strip_prefix("callsight_streams_active ")?.trim().parse().ok())
 }
 

@@ -24,6 +24,7 @@ use super::wire::{
     responses(
         (status = 200, description = "One bucket per group", body = ComplianceAggregate),
         (status = 400, description = "Invalid group_by or dates", body = ErrorBody),
+        (status = 422, description = "A date that does not exist (e.g. 2026-02-30)", body = ErrorBody),
     )
 )]
 pub(crate) async fn compliance(
@@ -73,6 +74,7 @@ pub(crate) async fn compliance(
     responses(
         (status = 200, description = "One entry per day", body = SentimentAggregate),
         (status = 400, description = "Invalid dates", body = ErrorBody),
+        (status = 422, description = "A date that does not exist (e.g. 2026-02-30)", body = ErrorBody),
     )
 )]
 pub(crate) async fn sentiment(
@@ -121,6 +123,7 @@ pub struct HandlingAggregate {
     responses(
         (status = 200, description = "One bucket per group", body = HandlingAggregate),
         (status = 400, description = "Invalid group_by or dates", body = ErrorBody),
+        (status = 422, description = "A date that does not exist (e.g. 2026-02-30)", body = ErrorBody),
     )
 )]
 pub(crate) async fn handling(

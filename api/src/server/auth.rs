@@ -1,5 +1,6 @@
 //! Who may do what: API-key authentication (or a web session cookie, see `crate::web`), the
-//! role × action matrix (in one place), and the per-key token-bucket rate limiter.
+//! role × action matrix (in one place), and the per-key token-bucket rate limiter. Server-wide
+//! metrics are not in the matrix: no tenant role reads them, only the operator's metrics token.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -72,7 +73,6 @@ pub enum Action {
     ReadAudit,
     ReadAggregates,
     ManageWebhooks,
-    ReadMetrics,
     /// Stream a live call over `GET /v1/streams`.
     StreamCalls,
 }
@@ -97,7 +97,6 @@ impl Action {
             Action::ReadAudit => "read the audit trail",
             Action::ReadAggregates => "read aggregates",
             Action::ManageWebhooks => "manage webhooks",
-            Action::ReadMetrics => "read metrics",
             Action::StreamCalls => "stream live calls",
         }
     }
@@ -111,25 +110,24 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Role::Qa => match action {
             UploadCall | ReadCalls | ReanalyzeCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews => true,
             DeleteCall | EnrolSpeaker | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker
-            | ReadAudit | ReadAggregates | ManageWebhooks | ReadMetrics | StreamCalls => false,
+            | ReadAudit | ReadAggregates | ManageWebhooks | StreamCalls => false,
         },
         Role::Manager => match action {
             ReadCalls | ReadScripts | ReadReviews | ReadAggregates => true,
             UploadCall | ReanalyzeCall | DeleteCall | WriteScripts | WriteReviews | EnrolSpeaker | VerifySpeaker
-            | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ManageWebhooks | ReadMetrics
-            | StreamCalls => false,
+            | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ManageWebhooks | StreamCalls => false,
         },
         Role::Ivr => match action {
             VerifySpeaker | IdentifySpeaker => true,
             UploadCall | ReadCalls | ReanalyzeCall | DeleteCall | ReadScripts | WriteScripts | ReadReviews
             | WriteReviews | EnrolSpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates | ManageWebhooks
-            | ReadMetrics | StreamCalls => false,
+            | StreamCalls => false,
         },
         Role::Ingest => match action {
             UploadCall | StreamCalls => true,
             ReadCalls | ReanalyzeCall | DeleteCall | ReadScripts | WriteScripts | ReadReviews | WriteReviews
             | EnrolSpeaker | VerifySpeaker | IdentifySpeaker | AddToWatchlist | DeleteSpeaker | ReadAudit | ReadAggregates
-            | ManageWebhooks | ReadMetrics => false,
+            | ManageWebhooks => false,
         },
     }
 }
@@ -190,8 +188,10 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     }
 }
 
-fn is_public(path: &str, state: &AppState) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/v1/openapi.json") || (path == "/metrics" && state.config.metrics_public)
+/// Routes without an API key. `/metrics` is not a tenant's: its handler checks the operator's
+/// metrics token instead (see `health::metrics`).
+fn is_public(path: &str, _state: &AppState) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/v1/openapi.json" | "/metrics")
 }
 
 async fn resolve_caller(state: &AppState, authorization: Option<header::HeaderValue>) -> Result<Caller, ApiError> {

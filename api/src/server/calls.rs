@@ -28,8 +28,6 @@ use super::wire::{
 };
 use crate::report::CallReport;
 
-/// Longest accepted text value in call metadata.
-const MAX_METADATA_TEXT_CHARS: usize = 256;
 const MAX_METADATA_BYTES: u64 = 64 * 1024;
 
 /// Upload a call recording for analysis.
@@ -228,14 +226,7 @@ fn parse_metadata(bytes: Option<&[u8]>) -> ApiResult<CallMetadata> {
     ];
     for (field, value) in texts {
         if let Some(value) = value {
-            if value.is_empty() {
-                return Err(ApiError::Unprocessable(format!("metadata {field} must not be empty")));
-            }
-            if value.chars().count() > MAX_METADATA_TEXT_CHARS {
-                return Err(ApiError::Unprocessable(format!(
-                    "metadata {field} is longer than {MAX_METADATA_TEXT_CHARS} characters"
-                )));
-            }
+            util::check_client_text(&format!("metadata {field}"), value)?;
         }
     }
     if let Some(version) = metadata.script_version
@@ -503,6 +494,7 @@ fn parse_range_header(text: &str, file_len: u64) -> ApiResult<Option<(u64, u64)>
     responses(
         (status = 200, description = "A page of calls", body = CallList),
         (status = 400, description = "Invalid filter", body = ErrorBody),
+        (status = 422, description = "A date that does not exist (e.g. 2026-02-30)", body = ErrorBody),
     )
 )]
 pub(crate) async fn list_calls(

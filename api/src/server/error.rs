@@ -21,6 +21,12 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("no route for this method and path")]
     NoRoute,
+    /// `/metrics` on a server without `server.metrics_token`.
+    #[error("metrics are disabled on this server: the operator sets server.metrics_token and scrapes with that bearer token")]
+    MetricsDisabled,
+    /// `/metrics` without the operator's metrics token (tenant API keys never read metrics).
+    #[error("metrics need the operator's metrics token: `Authorization: Bearer <server.metrics_token>`")]
+    MetricsTokenRequired,
     #[error("method not allowed on this path")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -79,6 +85,8 @@ impl ApiError {
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "no_route", None),
+            ApiError::MetricsDisabled => (StatusCode::NOT_FOUND, "metrics_disabled", None),
+            ApiError::MetricsTokenRequired => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", None),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),

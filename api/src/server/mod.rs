@@ -12,6 +12,7 @@ mod calls;
 pub mod egress;
 pub mod error;
 mod health;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 mod reviews;
@@ -70,9 +71,9 @@ pub struct ApiConfig {
     /// embedder); the rest wait in arrival order. First come, first served keeps the IVR's
     /// latency at "queue position × one request" instead of every request slowing down together.
     pub max_concurrent_biometrics: usize,
-    /// Serve `/metrics` without an API key (for a scraper on a private network); otherwise an
-    /// admin key is needed.
-    pub metrics_public: bool,
+    /// The operator's bearer token for `/metrics` (server-wide figures of every tenant, so no
+    /// tenant's API key reads them). `None`: `/metrics` answers 404 `metrics_disabled`.
+    pub metrics_token: Option<String>,
     /// Accept webhook URLs on loopback or private networks (see [`egress`]).
     pub allow_private_webhook_targets: bool,
 }
@@ -90,7 +91,7 @@ impl ApiConfig {
             max_audio_duration_secs: 4.0 * 3600.0,
             max_concurrent_upload_checks: 2,
             max_concurrent_biometrics: 2,
-            metrics_public: false,
+            metrics_token: None,
             allow_private_webhook_targets: false,
         }
     }
@@ -128,9 +129,14 @@ impl AppState {
         }
     }
 
-    /// Serves live streams with `service` (see [`streams`]).
-    pub fn with_streams(mut self, service: Arc<dyn streams::StreamService>) -> Self {
-        self.streams = Some(Arc::new(streams::LiveStreams::new(service)));
+    /// Serves live streams with `service` (see [`streams`]) and the default [`streams::StreamLimits`].
+    pub fn with_streams(self, service: Arc<dyn streams::StreamService>) -> Self {
+        self.with_limited_streams(service, streams::StreamLimits::default())
+    }
+
+    /// Serves live streams with `service`, each client held to `limits`.
+    pub fn with_limited_streams(mut self, service: Arc<dyn streams::StreamService>, limits: streams::StreamLimits) -> Self {
+        self.streams = Some(Arc::new(streams::LiveStreams::with_limits(service, limits)));
         self
     }
 }
@@ -138,7 +144,8 @@ impl AppState {
 /// Multipart framing and the metadata field on top of the audio itself.
 const MULTIPART_OVERHEAD_BYTES: u64 = 1024 * 1024;
 
-/// The whole HTTP API as a router (serve it with `axum::serve`).
+/// The whole HTTP API as a router (serve it with [`listener::serve`], which adds the
+/// header-read timeout and the per-peer connection cap; `axum::serve` works too, without them).
 pub fn app(state: AppState) -> Router {
     let body_limit = usize::try_from(state.config.max_upload_bytes.saturating_add(MULTIPART_OVERHEAD_BYTES))
         .unwrap_or(usize::MAX);

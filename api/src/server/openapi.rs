@@ -76,6 +76,11 @@ impl Modify for CommonResponses {
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("API key").build()),
         );
+        // The operator's credential for `/metrics` (server.metrics_token); not an API key.
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("metrics token").build()),
+        );
         let error = || Content::new(Some(Ref::from_schema_name("ErrorBody")));
         for (path, item) in openapi.paths.paths.iter_mut() {
             let public = PUBLIC_PATHS.contains(&path.as_str());

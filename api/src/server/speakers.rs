@@ -417,6 +417,7 @@ pub(crate) async fn identify(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such speaker", body = ErrorBody),
+        (status = 422, description = "Invalid speaker id", body = ErrorBody),
     )
 )]
 pub(crate) async fn delete_speaker(
@@ -426,6 +427,8 @@ pub(crate) async fn delete_speaker(
 ) -> ApiResult<StatusCode> {
     caller.require(Action::DeleteSpeaker)?;
     let speaker_id = util::path_param(id)?;
+    // Checked before anything is written to the audit trail, like every other speaker route.
+    util::check_client_id("speaker id", &speaker_id)?;
     let service = state.speakers.clone();
     let (tenant, id) = (caller.tenant.clone(), speaker_id.clone());
     let engine_result = blocking(move || service.delete(&tenant, &id)).await?;
@@ -459,6 +462,7 @@ pub(crate) async fn delete_speaker(
     responses(
         (status = 200, description = "Audit entries", body = AuditList),
         (status = 400, description = "Invalid filter", body = ErrorBody),
+        (status = 422, description = "A date that does not exist (e.g. 2026-02-30)", body = ErrorBody),
     )
 )]
 pub(crate) async fn list_audit(

@@ -20,8 +20,9 @@
 //! into memory. Live alerts and watchlist hits are also queued as webhook events
 //! (`stream.alert`, `watchlist.hit`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -46,14 +47,10 @@ use super::metrics::Metrics;
 use super::util;
 use super::webhooks::{WebhookEvent, emit_event};
 
-/// A client that sends nothing for this long is treated as gone.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a client has to send `start` after the upgrade.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long the closing handshake may take once the `summary` is sent.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest accepted text value in `start`.
-const MAX_START_TEXT_CHARS: usize = 256;
 
 /// `start`: what the stream is. Sample rate and encoding describe the binary frames that follow.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -273,19 +270,61 @@ pub trait StreamService: Send + Sync + 'static {
     fn open(&self, request: OpenStream) -> Result<Box<dyn LiveStream>, StreamServiceError>;
 }
 
-/// The streaming engine with its admission counter and the inference slots, shared by handlers.
+/// What one client may hold: how long a stream may go without audio, how many streams one API
+/// key may have open, and the largest WebSocket message.
+#[derive(Debug, Clone)]
+pub struct StreamLimits {
+    /// A stream that receives no audio (a non-empty binary message) for this long is ended;
+    /// pings, pongs and other messages do not count, so they cannot hold a slot.
+    pub idle_timeout: Duration,
+    /// Streams one API key may have open at once (`None`: only the server's capacity limits).
+    /// Over it, the upgrade is refused with 429 `stream_quota` and `Retry-After`.
+    pub max_per_key: Option<usize>,
+    /// Largest WebSocket message (and frame) accepted; a bigger one ends the stream with an
+    /// `error` `frame_too_large` and close code 1009 (message too big).
+    pub max_message_bytes: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits { idle_timeout: Duration::from_secs(60), max_per_key: None, max_message_bytes: 1024 * 1024 }
+    }
+}
+
+/// Why a stream was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    AtCapacity,
+    KeyQuota,
+}
+
+/// The streaming engine with its admission counters and the inference slots, shared by handlers.
 pub struct LiveStreams {
     service: Arc<dyn StreamService>,
     inference: Arc<Semaphore>,
     active: AtomicUsize,
+    /// Open streams per API key id (only keys with at least one).
+    per_key: Mutex<HashMap<String, usize>>,
+    limits: StreamLimits,
     /// Cancelled when the server shuts down: every open stream ends as on `stop`.
     shutdown: CancellationToken,
 }
 
 impl LiveStreams {
     pub fn new(service: Arc<dyn StreamService>) -> Self {
+        Self::with_limits(service, StreamLimits::default())
+    }
+
+    pub fn with_limits(service: Arc<dyn StreamService>, limits: StreamLimits) -> Self {
         let inference = Arc::new(Semaphore::new(service.inference_slots().max(1)));
-        LiveStreams { service, inference, active: AtomicUsize::new(0), shutdown: CancellationToken::new() }
+        LiveStreams {
+            service,
+            inference,
+            active: AtomicUsize::new(0),
+            per_key: Mutex::new(HashMap::new()),
+            limits,
+            shutdown: CancellationToken::new(),
+        }
     }
 
     /// Streams open now.
@@ -314,26 +353,50 @@ impl LiveStreams {
         true
     }
 
-    fn try_admit(self: &Arc<Self>, metrics: &Metrics) -> Option<Admission> {
+    /// Streams `key_id` has open now.
+    fn open_for_key(&self, key_id: &str) -> usize {
+        self.per_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(key_id).copied().unwrap_or(0)
+    }
+
+    /// A place for one more stream of `key_id`: the server's capacity first (503), then the
+    /// key's quota (429).
+    fn try_admit(self: &Arc<Self>, key_id: &str, metrics: &Metrics) -> Result<Admission, Refusal> {
         let capacity = self.service.capacity();
+        // The per-key map's lock is held across both checks so two upgrades of one key cannot
+        // both take its last place.
+        let mut per_key = self.per_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let open_for_key = per_key.get(key_id).copied().unwrap_or(0);
+        if self.limits.max_per_key.is_some_and(|quota| open_for_key >= quota) && self.active() < capacity {
+            return Err(Refusal::KeyQuota);
+        }
         self.active
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < capacity).then_some(n + 1))
-            .ok()
-            .map(|_| {
-                metrics.set_active_streams(self.active());
-                Admission { streams: self.clone(), metrics: metrics.clone() }
-            })
+            .map_err(|_| Refusal::AtCapacity)?;
+        *per_key.entry(key_id.to_string()).or_insert(0) += 1;
+        metrics.set_active_streams(self.active());
+        Ok(Admission { streams: self.clone(), key_id: key_id.to_string(), metrics: metrics.clone() })
     }
 }
 
-/// A place among the open streams, given back when dropped (however the stream ends).
+/// A place among the open streams (and in its key's quota), given back when dropped (however
+/// the stream ends).
 struct Admission {
     streams: Arc<LiveStreams>,
+    key_id: String,
     metrics: Metrics,
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        {
+            let mut per_key = self.streams.per_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(open) = per_key.get_mut(&self.key_id) {
+                *open = open.saturating_sub(1);
+                if *open == 0 {
+                    per_key.remove(&self.key_id);
+                }
+            }
+        }
         self.streams.active.fetch_sub(1, Ordering::SeqCst);
         self.metrics.set_active_streams(self.streams.active());
     }
@@ -358,6 +421,7 @@ impl Drop for Admission {
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; messages are StreamMessage JSON", body = StreamMessage),
         (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody),
+        (status = 429, description = "This API key already has streams.max_per_key streams open; see Retry-After", body = ErrorBody),
         (status = 503, description = "At capacity, streaming is off, or the server is shutting down; see Retry-After", body = ErrorBody),
     )
 )]
@@ -374,23 +438,59 @@ pub(crate) async fn open_stream(
     if streams.shutdown.is_cancelled() {
         return Ok(unavailable("shutting_down", "the server is shutting down"));
     }
-    let Some(admission) = streams.try_admit(&state.metrics) else {
-        state.metrics.stream_refused();
-        tracing::warn!(active = streams.active(), "stream refused: at capacity");
-        return Ok(unavailable(
-            "at_capacity",
-            &format!("this server already serves {} live streams, its real-time capacity", streams.active()),
-        ));
+    let admission = match streams.try_admit(&caller.key_id, &state.metrics) {
+        Ok(admission) => admission,
+        Err(Refusal::AtCapacity) => {
+            state.metrics.stream_refused();
+            tracing::warn!(active = streams.active(), "stream refused: at capacity");
+            return Ok(unavailable(
+                "at_capacity",
+                &format!("this server already serves {} live streams, its real-time capacity", streams.active()),
+            ));
+        }
+        Err(Refusal::KeyQuota) => {
+            state.metrics.stream_refused();
+            let open = streams.open_for_key(&caller.key_id);
+            tracing::warn!(key_id = %caller.key_id, open, "stream refused: the key's stream quota is used up");
+            return Ok(refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "stream_quota",
+                &format!("this api key already has {open} live streams open, its quota (streams.max_per_key)"),
+            ));
+        }
     };
+    // Explicit message and frame limits: tungstenite reports a bigger one as soon as its header
+    // arrives, and the stream answers it with close code 1009 (see `run_stream`).
+    let upgrade = upgrade
+        .max_message_size(streams.limits.max_message_bytes)
+        .max_frame_size(streams.limits.max_message_bytes);
     let span = tracing::info_span!("stream", tenant = %caller.tenant);
     Ok(upgrade.on_upgrade(move |socket| run_stream(socket, state, streams, caller, admission).instrument(span)))
 }
 
 fn unavailable(code: &str, message: &str) -> Response {
+    refusal(StatusCode::SERVICE_UNAVAILABLE, code, message)
+}
+
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
     let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message: message.to_string(), line: None } };
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
+}
+
+/// Whether a WebSocket receive error is a message over the size limit (the connection itself is
+/// still usable for the error event and the close frame).
+fn is_message_too_big(error: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = current.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 /// How the client side of a stream ended.
@@ -399,6 +499,8 @@ enum Ending {
     Stop,
     Disconnected,
     TooLong,
+    /// A WebSocket message over [`StreamLimits::max_message_bytes`].
+    MessageTooBig,
     ShuttingDown,
 }
 
@@ -446,10 +548,8 @@ async fn receive_start(
         ("agent_id", &start.agent_id),
         ("language", &start.language),
     ] {
-        if let Some(text) = text
-            && (text.is_empty() || text.chars().count() > MAX_START_TEXT_CHARS)
-        {
-            return Err(bad(format!("{field} must be 1 to {MAX_START_TEXT_CHARS} characters")));
+        if let Some(text) = text {
+            util::check_client_text(field, text).map_err(|e| bad(e.to_string()))?;
         }
     }
     if let Some(customer_id) = &start.claimed_customer_id {
@@ -602,9 +702,12 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
         }
         tokio::select! {
             received = socket.recv(), if ending.is_none() => {
-                last_activity = tokio::time::Instant::now();
                 match received {
                     Some(Ok(Message::Binary(bytes))) => {
+                        // Only audio is activity: pings and other messages cannot hold a slot.
+                        if !bytes.is_empty() {
+                            last_activity = tokio::time::Instant::now();
+                        }
                         n_bytes_received += bytes.len() as u64;
                         if n_bytes_received > max_bytes {
                             let message = format!(
@@ -624,6 +727,15 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
                             connected = connected && send(&mut socket, &StreamMessage::error("bad_message", message, false)).await;
                         }
                     },
+                    Some(Err(error)) if is_message_too_big(&error) => {
+                        let limit = streams.limits.max_message_bytes;
+                        tracing::info!(limit, "stream message over the size limit; ending the stream");
+                        let message = format!(
+                            "a WebSocket message was larger than the limit of {limit} bytes; send audio in smaller messages"
+                        );
+                        connected = connected && send(&mut socket, &StreamMessage::error("frame_too_large", message, true)).await;
+                        ending = Some(Ending::MessageTooBig);
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                         connected = false;
                         ending = Some(Ending::Disconnected);
@@ -671,9 +783,11 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
                     }
                 }
             }
-            _ = tokio::time::sleep_until(last_activity + IDLE_TIMEOUT), if ending.is_none() => {
-                tracing::info!("stream idle for {} s; ending it", IDLE_TIMEOUT.as_secs());
-                connected = connected && send(&mut socket, &StreamMessage::error("idle", "no audio for 60 s; ending the stream", true)).await;
+            _ = tokio::time::sleep_until(last_activity + streams.limits.idle_timeout), if ending.is_none() => {
+                let idle_secs = streams.limits.idle_timeout.as_secs_f64();
+                tracing::info!(idle_secs, "stream received no audio for the idle timeout; ending it");
+                let message = format!("no audio for {idle_secs} s; ending the stream");
+                connected = connected && send(&mut socket, &StreamMessage::error("idle", message, true)).await;
                 ending = Some(Ending::Disconnected);
             }
             () = streams.shutdown.cancelled(), if ending.is_none() => {
@@ -732,7 +846,13 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
         }
     };
     if connected && send(&mut socket, &summary).await {
-        let _ = socket.send(Message::Close(Some(CloseFrame { code: close_code::NORMAL, reason: "stream ended".into() }))).await;
+        let close = match ending {
+            Ending::MessageTooBig => CloseFrame { code: close_code::SIZE, reason: "message too big".into() },
+            Ending::Stop | Ending::Disconnected | Ending::TooLong | Ending::ShuttingDown => {
+                CloseFrame { code: close_code::NORMAL, reason: "stream ended".into() }
+            }
+        };
+        let _ = socket.send(Message::Close(Some(close))).await;
         // Read (and drop) what the client still sends until its close: a socket closed with
         // unread audio in it is reset, and the reset can destroy the summary before the client
         // reads it (a client still sending when the server ended the stream, e.g. at shutdown).

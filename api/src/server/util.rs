@@ -5,7 +5,7 @@ use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use callsight_pipeline::calendar::days_from_civil;
+use callsight_pipeline::calendar::{days_from_civil, days_in_month};
 pub(crate) use callsight_pipeline::calendar::rfc3339;
 
 use super::error::{ApiError, ApiResult};
@@ -111,18 +111,50 @@ pub(crate) fn check_audio_part_type(content_type: Option<&str>) -> ApiResult<()>
     }
 }
 
+/// Longest client-chosen identifier (speaker, script, agent, team, external call ids), in bytes.
+pub(crate) const MAX_CLIENT_ID_BYTES: usize = 128;
+
 /// Ids chosen by clients (scripts, speakers): 1–128 of `A-Z a-z 0-9 . _ -`, so they are safe in
-/// paths, logs and file names.
+/// paths, logs and file names. The error quotes at most the start of a long id.
 pub(crate) fn check_client_id(what: &str, id: &str) -> ApiResult<()> {
     let ok = !id.is_empty()
-        && id.len() <= 128
+        && id.len() <= MAX_CLIENT_ID_BYTES
         && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
         Err(ApiError::Unprocessable(format!(
-            "invalid {what} {id:?}: use 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', '-'"
+            "invalid {what} {:?}: use 1 to {MAX_CLIENT_ID_BYTES} characters from A-Z, a-z, 0-9, '.', '_', '-'",
+            clip_for_message(id)
         )))
+    }
+}
+
+/// Free-text identifiers a client attaches to a call (agent id, team, customer id, external call
+/// id): 1 to 128 bytes of printable text (no control characters). The value is not quoted back.
+pub(crate) fn check_client_text(what: &str, value: &str) -> ApiResult<()> {
+    if value.is_empty() {
+        return Err(ApiError::Unprocessable(format!("{what} must not be empty")));
+    }
+    if value.len() > MAX_CLIENT_ID_BYTES {
+        return Err(ApiError::Unprocessable(format!(
+            "{what} is {} bytes long; at most {MAX_CLIENT_ID_BYTES} bytes are allowed",
+            value.len()
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable(format!("{what} must be printable text (no control characters)")));
+    }
+    Ok(())
+}
+
+/// Client text quoted in an error message: at most 64 characters, then how long it really was,
+/// so a 10 KB value is not echoed back (or logged) whole.
+pub(crate) fn clip_for_message(text: &str) -> String {
+    const SHOWN_CHARS: usize = 64;
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
     }
 }
 
@@ -173,7 +205,8 @@ pub(crate) enum DateBound {
 pub(crate) fn parse_time_bound(name: &str, text: &str, bound: DateBound) -> ApiResult<i64> {
     let invalid = || {
         ApiError::BadRequest(format!(
-            "invalid {name} {text:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds"
+            "invalid {name} {:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds",
+            clip_for_message(text)
         ))
     };
     if is_digits(text, 1, 12) {
@@ -192,6 +225,14 @@ pub(crate) fn parse_time_bound(name: &str, text: &str, bound: DateBound) -> ApiR
     };
     if !is_digits(y, 4, 4) || !is_digits(m, 2, 2) || !is_digits(d, 2, 2) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Err(invalid());
+    }
+    // Well formed but not a real day (2026-02-30): the request is understood and cannot be
+    // served, so 422 rather than 400, and never silently the next month's day.
+    if day > days_in_month(year, month) {
+        return Err(ApiError::Unprocessable(format!(
+            "invalid {name} {date:?}: {year:04}-{month:02} has {} days",
+            days_in_month(year, month)
+        )));
     }
     let day_start = days_from_civil(year, month, day) * 86_400;
     match time {
@@ -282,5 +323,32 @@ mod tests {
         assert_eq!(rfc3339(start), "2024-02-29T00:00:00Z");
         assert!(parse_time_bound("from", "2024-13-01", DateBound::Start).is_err());
         assert!(parse_time_bound("from", "yesterday", DateBound::Start).is_err());
+    }
+
+    #[test]
+    fn dates_that_do_not_exist_are_unprocessable() {
+        for text in ["2026-02-30", "2026-02-29", "2026-04-31", "1900-02-29", "2026-02-30T10:00:00Z"] {
+            let result = parse_time_bound("to", text, DateBound::EndExclusive);
+            assert!(matches!(result, Err(ApiError::Unprocessable(_))), "{text}: {result:?}");
+        }
+        assert!(parse_time_bound("to", "2000-02-29", DateBound::EndExclusive).is_ok());
+        assert!(parse_time_bound("to", "2026-12-31", DateBound::EndExclusive).is_ok());
+    }
+
+    #[test]
+    fn long_client_text_is_not_echoed() {
+        let long_id = "a".repeat(10_000);
+        let Err(ApiError::Unprocessable(message)) = check_client_id("speaker id", &long_id) else {
+            panic!("a 10 KB id is refused");
+        };
+        assert!(message.len() < 300, "{message}");
+        assert!(message.contains("10000 bytes"), "{message}");
+        let Err(ApiError::Unprocessable(message)) = check_client_text("metadata agent_id", &"\u{e9}".repeat(100)) else {
+            panic!("200 bytes of text is refused");
+        };
+        assert!(!message.contains('\u{e9}'), "{message}");
+        assert!(check_client_text("team", "line\nbreak").is_err());
+        assert!(check_client_text("team", "=HYPERLINK(\"x\")").is_ok(), "printable text is allowed (CSV export neutralises it)");
+        assert!(check_client_id("speaker id", &"a".repeat(128)).is_ok());
     }
 }

@@ -131,14 +131,7 @@ pub async fn run_webhook_deliveries_with(
     metrics: Option<Metrics>,
     shutdown: CancellationToken,
 ) {
-    let mut builder = reqwest::Client::builder()
-        .timeout(config.request_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("callsight-webhooks/1");
-    if !config.allow_private_targets {
-        builder = builder.dns_resolver(std::sync::Arc::new(egress::PublicOnlyResolver));
-    }
-    let client = match builder.build() {
+    let client = match egress::webhook_client(config.request_timeout, config.allow_private_targets) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "cannot build the webhook HTTP client; webhooks are not delivered");
@@ -162,10 +155,11 @@ pub async fn run_webhook_deliveries_with(
         }
         for delivery in due {
             let body = delivery.payload.clone().into_bytes();
-            // Literal addresses never reach the resolver: check them here.
-            let refused = if config.allow_private_targets { None } else { egress::refuse_private_target(&delivery.url) };
-            let sent = if let Some(reason) = refused {
-                Err(reason)
+            // The same check as at creation (a webhook stored before it, or written around the
+            // API, is held to it too); the client's connector checks the address connected to.
+            let checked = egress::check_webhook_url(&delivery.url, config.allow_private_targets);
+            let sent = if let Err(reason) = checked {
+                Err(format!("refused: {reason}"))
             } else {
                 client
                 .post(&delivery.url)
@@ -229,19 +223,22 @@ pub(crate) async fn create_webhook(
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     caller.require(Action::ManageWebhooks)?;
     let request: NewWebhook = util::json_body(&headers, body, 64 * 1024)?;
-    // Exactly the document's pattern `^https?://[^/\s]+[^\s]*$` and length limit.
+    // Exactly the document's pattern `^https?://[^/\s]+[^\s]*$` and length limit, then the
+    // sender's own URL parser and the target check (see `egress`).
     let url = request.url.as_str();
     let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     if host.is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
         || url.chars().count() > 2048
         || url.chars().any(util::is_ecma_whitespace)
     {
-        return Err(ApiError::Unprocessable(format!("invalid webhook url {url:?}: expected http(s)://host/path")));
+        return Err(ApiError::Unprocessable(format!(
+            "invalid webhook url {:?}: expected http(s)://host/path",
+            util::clip_for_message(url)
+        )));
     }
-    if !state.config.allow_private_webhook_targets
-        && let Some(reason) = egress::refuse_private_target(url)
-    {
-        return Err(ApiError::Unprocessable(format!("{reason}; webhooks may only reach public addresses")));
+    if let Err(reason) = egress::check_webhook_url(url, state.config.allow_private_webhook_targets) {
+        let advice = if state.config.allow_private_webhook_targets { "" } else { "; webhooks may only reach public addresses" };
+        return Err(ApiError::Unprocessable(format!("invalid webhook url: {reason}{advice}")));
     }
     if request.events.is_empty() {
         return Err(ApiError::Unprocessable("events must name at least one event (or \"*\")".into()));

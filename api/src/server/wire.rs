@@ -15,22 +15,23 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: 
     T::deserialize(deserializer).map(Some)
 }
 
-/// The optional `metadata` part of an upload.
+/// The optional `metadata` part of an upload. The free-text ids are 1 to 128 bytes of printable
+/// text (no control characters).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallMetadata {
     /// The recorder's id for the call; unique per tenant (a second upload with it gets 409).
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(nullable = false, min_length = 1, max_length = 128)]
     pub external_call_id: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(nullable = false, min_length = 1, max_length = 128)]
     pub agent_id: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(nullable = false, min_length = 1, max_length = 128)]
     pub team: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(nullable = false, min_length = 1, max_length = 128)]
     pub customer_id: Option<String>,
     /// Which party is on which channel: `agent,customer`, `customer,agent` or `mixed` (default).
     /// A two-party layout needs a two-channel recording.
@@ -45,7 +46,7 @@ pub struct CallMetadata {
     #[schema(nullable = false, minimum = 1)]
     pub script_version: Option<i64>,
     /// Expected language, e.g. `en`.
-    #[schema(nullable = false, min_length = 1, max_length = 256)]
+    #[schema(nullable = false, min_length = 1, max_length = 128)]
     pub language: Option<String>,
     /// Passive enrolment: add the customer channel's speech to `customer_id`'s voiceprint. Set
     /// it only for calls whose caller was authenticated, or an impostor's voice is enrolled.

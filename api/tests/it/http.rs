@@ -44,6 +44,8 @@ macro_rules! both_backends {
 both_backends!(
     missing_or_invalid_key_is_401,
     public_endpoints_need_no_key,
+    metrics_are_for_the_operator_only,
+    oversized_ids_and_impossible_dates_are_422,
     role_matrix,
     cross_tenant_access_is_404,
     bad_uploads_get_clear_4xx,
@@ -302,8 +304,89 @@ async fn public_endpoints_need_no_key(db: Db) {
         let (status, _) = h.call("GET", path, None, None).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
+    let (status, body) = h.call("GET", "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no metrics token configured: metrics are off: {body}");
+    assert_eq!(error_code(&body), "metrics_disabled");
+}
+
+/// `/metrics` shows every tenant's figures: only the operator's token reads it, never a tenant's
+/// key (admin included), and with no token configured nobody does.
+async fn metrics_are_for_the_operator_only(db: Db) {
+    let h = Harness::new(db).await;
+    let (status, body) = h.call("GET", "/metrics", Some(h.key("t1", Role::Admin)), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(error_code(&body), "metrics_disabled");
+    assert!(error_message(&body).contains("server.metrics_token"), "{body}");
+
+    let token = "operator-metrics-token-0123456789";
+    let h = Harness::with(db, |config| config.metrics_token = Some(token.into()), QueueConfig::default()).await;
+    for tenant in ["t1", "t2"] {
+        for role in Role::ALL {
+            let (status, body) = h.call("GET", "/metrics", Some(h.key(tenant, role)), None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{tenant} {role:?} must not read metrics: {body}");
+            assert_eq!(error_code(&body), "unauthorized");
+        }
+    }
+    for wrong in ["", "operator-metrics-token-012345678", "operator-metrics-token-01234567890", "x"] {
+        let (status, _) = h.call("GET", "/metrics", Some(wrong), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong:?}");
+    }
     let (status, _) = h.call("GET", "/metrics", None, None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "metrics need a key unless configured public");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, headers, text) = h.raw("GET", "/metrics", Some(token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("text/plain"));
+    assert!(String::from_utf8_lossy(&text).contains("callsight_queue_depth"));
+}
+
+/// Hostile identifiers and dates: a 10 KB id is refused with 422 without being echoed, never
+/// reaches the audit trail, and a date that does not exist is a 422.
+async fn oversized_ids_and_impossible_dates_are_422(db: Db) {
+    let h = Harness::new(db).await;
+    let admin = h.key("t1", Role::Admin).to_string();
+    let long_id = "s".repeat(10_000);
+    let audio = wav(1, 1.0);
+    for (method, path) in [
+        ("DELETE", format!("/v1/speakers/{long_id}")),
+        ("POST", format!("/v1/speakers/{long_id}/enroll")),
+        ("POST", format!("/v1/speakers/{long_id}/verify")),
+        ("POST", format!("/v1/watchlist/{long_id}")),
+    ] {
+        let body = (method == "POST").then(|| multipart(&[Part::file("audio", "a.wav", "audio/wav", &audio)], None));
+        let (status, response) =
+            h.call(method, &path, Some(&admin), body.as_ref().map(|(ct, b)| (ct.as_str(), b.clone()))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} with a 10 KB id: {response}");
+        let text = response.to_string();
+        assert!(text.len() < 400, "the id is not echoed whole ({} bytes): {}", text.len(), &text[..200]);
+    }
+    let (status, audit) = h.call("GET", "/v1/audit?limit=1000", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    assert!(
+        entries.iter().all(|entry| entry["speaker_id"].as_str().is_none_or(|id| id.len() <= 128)),
+        "nothing oversized is audited: {} entries",
+        entries.len()
+    );
+
+    // JSON escapes: 100 × "é", 200 bytes.
+    let metadata = format!(r#"{{"agent_id": "{}"}}"#, "\\u00e9".repeat(100));
+    let (status, body) = h.upload("t1", &audio, Some(&metadata)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a 200-byte agent id: {body}");
+    assert!(error_message(&body).contains("agent_id"), "{body}");
+    assert!(!error_message(&body).contains('\u{e9}'), "not echoed: {body}");
+
+    for path in [
+        "/v1/aggregates/compliance?to=2026-02-30",
+        "/v1/aggregates/sentiment?from=2026-04-31",
+        "/v1/calls?to=2026-02-29",
+        "/v1/audit?from=2026-02-30T00:00:00Z",
+    ] {
+        let (status, body) = h.call("GET", path, Some(&admin), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert!(error_message(&body).contains("days"), "{path}: {body}");
+    }
+    let (status, body) = h.call("GET", "/v1/calls?to=2024-02-29", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "a real leap day: {body}");
 }
 
 async fn role_matrix(db: Db) {
@@ -343,7 +426,6 @@ async fn role_matrix(db: Db) {
         ("PUT", "/v1/scripts/card-services".into(), "script", vec![Admin, Qa]),
         ("POST", "/v1/scripts/card-services/rescore".into(), "", vec![Admin, Qa]),
         ("DELETE", "/v1/scripts/card-services".into(), "", vec![Admin, Qa]),
-        ("GET", "/metrics".into(), "", vec![Admin]),
         // Last: the admin's request really deletes the call.
         ("DELETE", call("/v1/calls/{call}"), "", vec![Admin]),
     ];
@@ -965,10 +1047,11 @@ async fn openapi_document_lists_paths(db: Db) {
 }
 
 async fn metrics_exposes_queue_and_requests(db: Db) {
-    let h = Harness::new(db).await;
+    let token = "operator-metrics-token";
+    let h = Harness::with(db, |config| config.metrics_token = Some(token.into()), QueueConfig::default()).await;
     let (_, _) = h.upload("t1", &wav(1, 0.5), None).await;
     let _ = h.call("GET", "/v1/calls", Some(h.key("t1", Role::Manager)), None).await;
-    let (status, headers, text) = h.raw("GET", "/metrics", Some(h.key("t1", Role::Admin)), None).await;
+    let (status, headers, text) = h.raw("GET", "/metrics", Some(token), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("text/plain"));
     let text = String::from_utf8_lossy(&text);

@@ -28,6 +28,8 @@ pub(crate) mod field {
     pub const MODEL_VERSION: &str = "model_version";
     pub const ENROLLED_AT_UNIX_SECS: &str = "enrolled_at_unix_secs";
     pub const NET_SPEECH_SECS: &str = "net_speech_secs";
+    /// The calls passively enrolled into the voiceprint (a list of ids; absent on older points).
+    pub const SOURCE_CALL_IDS: &str = "source_call_ids";
 
     /// Keyword fields with a plain (non-tenant) payload index.
     pub const KEYWORD_INDEXED: [&str; 4] = [SPEAKER_ID, KIND, MODEL_NAME, MODEL_VERSION];
@@ -214,6 +216,10 @@ pub(crate) fn payload_json(voiceprint: &Voiceprint) -> serde_json::Map<String, s
         field::NET_SPEECH_SECS.into(),
         voiceprint.net_speech_secs.into(),
     );
+    payload.insert(
+        field::SOURCE_CALL_IDS.into(),
+        voiceprint.source_call_ids.clone().into(),
+    );
     payload
 }
 
@@ -265,6 +271,26 @@ pub(crate) fn voiceprint_from_payload(
                 format!("stored point {point} lacks {}", field::NET_SPEECH_SECS),
             )
         })?;
+    // Points written before calls were recorded have none; anything but a list of text is damage.
+    let source_call_ids = match payload.get(field::SOURCE_CALL_IDS) {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| {
+                index_error(
+                    backend,
+                    format!("stored point {point} has a non-text entry in {}", field::SOURCE_CALL_IDS),
+                )
+            })?,
+        Some(_) => {
+            return Err(index_error(
+                backend,
+                format!("stored point {point} has a malformed {}", field::SOURCE_CALL_IDS),
+            ));
+        }
+    };
     Ok(Voiceprint {
         id: text(field::VOICEPRINT_ID)?,
         tenant: text(field::TENANT)?,
@@ -274,6 +300,7 @@ pub(crate) fn voiceprint_from_payload(
         model_version: text(field::MODEL_VERSION)?,
         enrolled_at_unix_secs,
         net_speech_secs,
+        source_call_ids,
         vector,
     })
 }

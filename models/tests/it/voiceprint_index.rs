@@ -85,6 +85,8 @@ fn print(
         model_version: version.to_string(),
         enrolled_at_unix_secs: 1_700_000_000 + i64::from(id_byte),
         net_speech_secs: 12.5 + f64::from(id_byte),
+        // Round-tripped like the other payload fields (empty for some, as on older points).
+        source_call_ids: (0..id_byte % 3).map(|n| format!("call-{id_byte}-{n}")).collect(),
         vector,
     }
 }
@@ -584,6 +586,7 @@ fn edge_hnsw_index_keeps_tenants_apart() {
             model_version: "v1".into(),
             enrolled_at_unix_secs: 0,
             net_speech_secs: 10.0,
+            source_call_ids: Vec::new(),
             vector: raw.iter().map(|value| value / norm).collect(),
         });
     }

@@ -11,7 +11,7 @@ use super::quality::{QualityConfig, QualityReport, SpeechClip, check_quality, de
 use super::{ModelId, Reason, checked_embedding, weighted_mean_embedding};
 use crate::engines::VoiceActivityDetector;
 use crate::error::{PipelineError, Result};
-use crate::speaker::{SpeakerEmbedder, Voiceprint, VoiceprintIndex, VoiceprintKind};
+use crate::speaker::{MAX_SOURCE_CALL_IDS, SpeakerEmbedder, Voiceprint, VoiceprintIndex, VoiceprintKind};
 use crate::types::PIPELINE_SAMPLE_RATE_HZ;
 use crate::vad::VadConfig;
 
@@ -61,6 +61,9 @@ pub struct EnrolRequest {
     pub mode: EnrolMode,
     /// Stored as the enrolment time; passed in so the pipeline does not read the clock.
     pub enrolled_at_unix_secs: i64,
+    /// The call the audio comes from (passive enrolment). With [`EnrolMode::Add`], a call whose
+    /// speech the voiceprint already holds is not added again (a job retried after a crash).
+    pub source_call_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +91,8 @@ pub struct EnrolOutcome {
     pub quality: QualityReport,
     /// Every failed gate; empty when enrolled.
     pub reasons: Vec<Reason>,
+    /// The voiceprint already held `source_call_id`'s speech: nothing was written.
+    pub already_included: bool,
 }
 
 /// Enrols from whole clips (16 kHz mono): runs the VAD on each, then [`enrol_speech`].
@@ -143,6 +148,26 @@ pub fn enrol_speech(
             missing_speech_secs: quality.missing_speech_secs,
             reasons: quality.reasons.clone(),
             quality,
+            already_included: false,
+        });
+    }
+    if request.mode == EnrolMode::Add
+        && let Some(call_id) = &request.source_call_id
+        && existing.iter().any(|v| v.source_call_ids.iter().any(|stored| stored == call_id))
+    {
+        tracing::info!(tenant = %request.tenant, speaker_id = %request.speaker_id, %call_id, "the voiceprint already holds this call's speech");
+        return Ok(EnrolOutcome {
+            status: EnrolStatus::Enrolled,
+            speaker_id: request.speaker_id.clone(),
+            kind: request.kind,
+            model,
+            voiceprint_ids: existing.iter().take(1).map(|v| v.id.clone()).collect(),
+            net_speech_secs,
+            total_net_speech_secs: stored_secs,
+            missing_speech_secs: 0.0,
+            quality,
+            reasons: Vec::new(),
+            already_included: true,
         });
     }
 
@@ -162,6 +187,13 @@ pub fn enrol_speech(
     let vector = weighted_mean_embedding(&parts).unwrap_or(new_embedding.clone());
     let total_net_speech_secs = stored_secs + net_speech_secs;
     let id = existing.first().map_or_else(|| uuid::Uuid::new_v4().to_string(), |v| v.id.clone());
+    let mut source_call_ids = match (request.mode, existing.first()) {
+        (EnrolMode::Add, Some(stored)) => stored.source_call_ids.clone(),
+        _ => Vec::new(),
+    };
+    source_call_ids.extend(request.source_call_id.iter().cloned());
+    let excess = source_call_ids.len().saturating_sub(MAX_SOURCE_CALL_IDS);
+    source_call_ids.drain(..excess);
     let voiceprint = Voiceprint {
         id: id.clone(),
         tenant: request.tenant.clone(),
@@ -171,6 +203,7 @@ pub fn enrol_speech(
         model_version: model.model_version.clone(),
         enrolled_at_unix_secs: request.enrolled_at_unix_secs,
         net_speech_secs: total_net_speech_secs,
+        source_call_ids,
         vector,
     };
     index.upsert(std::slice::from_ref(&voiceprint))?;
@@ -194,6 +227,7 @@ pub fn enrol_speech(
         missing_speech_secs: 0.0,
         quality,
         reasons: Vec::new(),
+        already_included: false,
     })
 }
 
@@ -232,6 +266,7 @@ mod tests {
             kind: VoiceprintKind::Customer,
             mode,
             enrolled_at_unix_secs: 1_700_000_000,
+            source_call_id: None,
         }
     }
 
@@ -310,6 +345,46 @@ mod tests {
         assert_eq!(voiceprints.len(), 1);
         assert!(cosine(&voiceprints[0].vector, &new_voice) > 0.99);
         assert!((voiceprints[0].net_speech_secs - 21.0).abs() < 0.2);
+    }
+
+    #[test]
+    fn a_call_already_in_the_voiceprint_is_not_added_twice() {
+        let mut rng = Rng::new(4);
+        let index = MemoryIndex::default();
+        let config = EnrolConfig::default();
+        let passive = |call_id: &str| EnrolRequest { source_call_id: Some(call_id.into()), ..request(EnrolMode::Add) };
+        let first_call = clip(300.0, 21.0, &mut rng);
+        let first = enrol(&[&first_call], &passive("call-1"), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
+        assert_eq!(first.status, EnrolStatus::Enrolled, "{:?}", first.reasons);
+        assert!(!first.already_included);
+        let stored = index.voiceprints.lock().unwrap()[0].clone();
+        assert_eq!(stored.source_call_ids, vec!["call-1".to_string()]);
+
+        // The same call's job retried after a crash: the voiceprint does not change.
+        let retried = enrol(&[&first_call], &passive("call-1"), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
+        assert_eq!(retried.status, EnrolStatus::Enrolled);
+        assert!(retried.already_included, "the retry is recognised");
+        assert_eq!(retried.voiceprint_ids, first.voiceprint_ids);
+        let after_retry = index.voiceprints.lock().unwrap().clone();
+        assert_eq!(after_retry.len(), 1);
+        assert_eq!(after_retry[0].net_speech_secs, stored.net_speech_secs, "no speech counted twice");
+        assert_eq!(after_retry[0].vector, stored.vector);
+        assert_eq!(after_retry[0].source_call_ids, stored.source_call_ids);
+
+        // Another call of the same customer is added and remembered.
+        let mut add_config = config.clone();
+        add_config.quality.check_multiple_speakers = false;
+        let second_call = clip(300.0, 5.0, &mut rng);
+        let second = enrol(&[&second_call], &passive("call-2"), &ToneEmbedder, &EnergyVad, &index, &add_config).unwrap();
+        assert!(!second.already_included);
+        let voiceprints = index.voiceprints.lock().unwrap().clone();
+        assert!((voiceprints[0].net_speech_secs - stored.net_speech_secs - 5.0).abs() < 0.2);
+        assert_eq!(voiceprints[0].source_call_ids, vec!["call-1".to_string(), "call-2".to_string()]);
+
+        // Replacing (an explicit re-enrolment) starts the list afresh.
+        let fresh = clip(300.0, 21.0, &mut rng);
+        enrol(&[&fresh], &request(EnrolMode::Replace), &ToneEmbedder, &EnergyVad, &index, &config).unwrap();
+        assert!(index.voiceprints.lock().unwrap()[0].source_call_ids.is_empty());
     }
 
     #[test]

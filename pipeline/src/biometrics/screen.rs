@@ -181,6 +181,7 @@ mod tests {
             model_version: "1".into(),
             enrolled_at_unix_secs: 0,
             net_speech_secs: 30.0,
+            source_call_ids: Vec::new(),
             vector: ToneEmbedder.embed(&tone(hz, 3.0, 0.3, rng)).unwrap(),
         }
     }

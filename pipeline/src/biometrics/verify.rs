@@ -179,6 +179,7 @@ mod tests {
             kind: VoiceprintKind::Customer,
             mode: EnrolMode::Replace,
             enrolled_at_unix_secs: 0,
+            source_call_id: None,
         };
         let audio = clip(300.0, 21.0, rng);
         enrol(&[&audio], &request, &ToneEmbedder, &EnergyVad, &index, &EnrolConfig::default()).unwrap();

@@ -344,10 +344,15 @@ impl Drop for ServiceProcess {
     }
 }
 
+/// The operator's `/metrics` token every test server is started with (tenant keys cannot read
+/// metrics): scrape with `get(addr, "/metrics", METRICS_TOKEN)`.
+pub const METRICS_TOKEN: &str = "test-operator-metrics-token";
+
 fn service_command(subcommand: &str, data_dir: &Path, database: &Database, env: &[(&str, String)]) -> (Command, PathBuf) {
     let mut command = callsight();
     database.apply(&mut command);
     command.arg(subcommand).arg("--data-dir").arg(data_dir);
+    command.env("CALLSIGHT__SERVER__METRICS_TOKEN", METRICS_TOKEN);
     for (name, value) in env {
         command.env(name, value);
     }

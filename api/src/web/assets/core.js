@@ -152,13 +152,28 @@ CS.can = function (what) {
   }
 };
 
+/**
+ * One CSV cell. Text a spreadsheet would run as a formula (starting with =, +, -, @, tab or
+ * carriage return: agent and team names come from uploads) is neutralised the way OWASP
+ * recommends: a leading ' makes it text, and the cell is quoted. Plain numbers ("-0.35") stay
+ * numbers. Other cells are quoted only when they hold a quote, comma or line break.
+ */
+CS.csvCell = function (value) {
+  const text = value === null || value === undefined ? '' : String(value);
+  // A plain number (a negative score, "-0.35") is data, not a formula: it stays a number.
+  const isNumber = typeof value === 'number' || /^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text);
+  if (!isNumber && /^[=+\-@\t\r]/.test(text)) return '"\'' + text.replace(/"/g, '""') + '"';
+  return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+};
+
+/** `rows` (arrays; the first is the header) as CSV text with CRLF line ends. */
+CS.csvText = function (rows) {
+  return rows.map((row) => row.map(CS.csvCell).join(',')).join('\r\n') + '\r\n';
+};
+
 /** Downloads `rows` (arrays; the first is the header) as a CSV file. */
 CS.downloadCsv = function (fileName, rows) {
-  const cell = (value) => {
-    const text = value === null || value === undefined ? '' : String(value);
-    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
-  };
-  const csv = rows.map((row) => row.map(cell).join(',')).join('\r\n') + '\r\n';
+  const csv = CS.csvText(rows);
   const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
   const a = CS.el('a', { href: url, download: fileName });
   document.body.appendChild(a);
