@@ -131,15 +131,18 @@ fn piece_matches(pattern: &str, word: &str) -> bool {
     }
 }
 
-/// The cues before `token_index` (within the look-back), nearest first; at each position the
-/// longest cue phrase ending there.
-fn cues_before(tokens: &[Token], token_index: usize) -> Vec<Cue> {
+/// The cues before `token_index` (within the look-back) that no entity answered yet, nearest
+/// first, each with the position of its last token; at each position the longest cue phrase.
+fn cues_before(tokens: &[Token], consumed: &[bool], token_index: usize) -> Vec<(Cue, usize)> {
     let mut cues = Vec::new();
     let Some(run_start_secs) = tokens.get(token_index).map(|t| t.start_secs) else { return cues };
     let earliest = token_index.saturating_sub(CUE_LOOKBACK_TOKENS);
     for end in (earliest..token_index).rev() {
         if run_start_secs - tokens[end].start_secs > CUE_LOOKBACK_SECS {
             break;
+        }
+        if consumed.get(end).copied().unwrap_or(false) {
+            continue;
         }
         let mut best: Option<(usize, Cue)> = None;
         for (phrase, cue) in CUES {
@@ -154,7 +157,7 @@ fn cues_before(tokens: &[Token], token_index: usize) -> Vec<Cue> {
             }
         }
         if let Some((_, cue)) = best {
-            cues.push(cue);
+            cues.push((cue, end));
         }
     }
     cues
@@ -189,55 +192,264 @@ pub fn luhn_valid(digits: &str) -> bool {
 
 /// Finds every entity of an enabled kind in the tokens of a call.
 pub fn detect(tokens: &[Token], config: &RedactionConfig) -> Vec<Detection> {
-    let mut found: Vec<Detection> = Vec::new();
     let runs = number_runs(tokens);
-    let mut run_used = vec![false; runs.len()];
-
-    dates(tokens, &runs, &mut run_used, &mut found);
-    emails(tokens, &mut found);
-    addresses(tokens, &runs, &mut run_used, &mut found);
-    written_shapes(tokens, &runs, &mut run_used, &mut found);
-    for (run_idx, run) in runs.iter().enumerate() {
-        if run_used[run_idx] {
-            continue;
+    let mut pass = Pass {
+        tokens,
+        run_used: vec![false; runs.len()],
+        runs,
+        cue_consumed: vec![false; tokens.len()],
+        found: Vec::new(),
+    };
+    emails(tokens, &mut pass.found);
+    addresses(tokens, &pass.runs, &mut pass.run_used, &mut pass.found);
+    // Numbers and month names in call order, so a cue is answered by the first entity after it
+    // ("date of birth?" makes one date a birth date, not every date said later).
+    let mut items: Vec<(usize, Option<usize>)> = pass.runs.iter().enumerate().map(|(idx, run)| (run.first_token, Some(idx))).collect();
+    items.extend(tokens.iter().enumerate().filter(|(_, t)| matches!(t.kind, TokenKind::Month(_))).map(|(idx, _)| (idx, None)));
+    items.sort_by_key(|(position, run)| (*position, run.is_some()));
+    for (position, run) in items {
+        match run {
+            Some(run_idx) if !pass.run_used[run_idx] => pass.run(run_idx),
+            Some(_) => {}
+            None => pass.month_date(position),
         }
-        classify_run(tokens, run, &mut found);
     }
+    let mut found = pass.found;
     found.retain(|d| config.enables(d.kind));
     found.sort_by_key(|d| (d.first_token, d.last_token));
     found
 }
 
-/// Numbers whose written form says what they are: "555-123-4567", "123-45-6789", "+7 …".
-fn written_shapes(tokens: &[Token], runs: &[NumberRun], run_used: &mut [bool], found: &mut Vec<Detection>) {
-    for (run_idx, run) in runs.iter().enumerate() {
-        if run_used[run_idx] {
-            continue;
+/// One pass over a call: which number runs are taken and which cues were answered.
+struct Pass<'a> {
+    tokens: &'a [Token],
+    runs: Vec<NumberRun>,
+    run_used: Vec<bool>,
+    /// Cue positions an entity already answered.
+    cue_consumed: Vec<bool>,
+    found: Vec<Detection>,
+}
+
+impl Pass<'_> {
+    fn cues(&self, token_index: usize) -> Vec<(Cue, usize)> {
+        cues_before(self.tokens, &self.cue_consumed, token_index)
+    }
+
+    fn push(&mut self, kind: EntityKind, first_token: usize, last_token: usize, cue_position: Option<usize>) {
+        self.found.push(Detection { kind, first_token, last_token });
+        if let Some(position) = cue_position
+            && let Some(consumed) = self.cue_consumed.get_mut(position)
+        {
+            *consumed = true;
         }
-        let plus_before = run.first_token > 0
-            && tokens[run.first_token - 1].turn_index == tokens[run.first_token].turn_index
-            && matches!(tokens[run.first_token - 1].text.as_str(), "+" | "plus" | "плюс");
+    }
+
+    /// A number that is no entity stays free: it may be the day of a month name after it.
+    fn run(&mut self, run_idx: usize) {
+        if self.written_date(run_idx) || self.written_shape(run_idx) || self.classify_run(run_idx) {
+            self.run_used[run_idx] = true;
+        }
+    }
+
+    /// Dates written in one word: 03/15/1985, 15.03.1985, 1985-03-15, 04/27.
+    fn written_date(&mut self, run_idx: usize) -> bool {
+        let tokens = self.tokens;
+        let run = &self.runs[run_idx];
+        let word_of = |t: usize| (tokens[t].turn_index, tokens[t].word_index);
+        let one_word = word_of(run.first_token) == word_of(run.last_token);
+        if !one_word || run.groups.len() < 2 || run.groups.len() > 3 {
+            return false;
+        }
+        let values: Vec<u64> = run.groups.iter().map(|g| g.value).collect();
+        let lens: Vec<usize> = run.groups.iter().map(|g| g.digits.len()).collect();
+        let cues = self.cues(run.first_token);
+        let decided = match (values.as_slice(), lens.as_slice()) {
+            ([a, b, year], [1 | 2, 1 | 2, 2 | 4]) if (*a <= 31 && *b <= 31) && (*a <= 12 || *b <= 12) => {
+                date_kind(&cues, Some(*year), true)
+            }
+            ([year, month, day], [4, 1 | 2, 1 | 2]) if *month <= 12 && *day <= 31 => date_kind(&cues, Some(*year), true),
+            ([month, _year], [1 | 2, 2 | 4]) if (1..=12).contains(month) && !tokens[run.first_token].clock_time => {
+                date_kind(&cues, None, false)
+            }
+            _ => None,
+        };
+        let (first, last) = (run.first_token, run.last_token);
+        match decided {
+            Some((kind, cue)) => {
+                self.push(kind, first, last, cue);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Numbers whose written form says what they are: "555-123-4567", "123-45-6789", "+7 …".
+    fn written_shape(&mut self, run_idx: usize) -> bool {
+        let tokens = self.tokens;
+        let run = &self.runs[run_idx];
+        let (first, last) = (run.first_token, run.last_token);
+        let plus_before = first > 0
+            && tokens[first - 1].turn_index == tokens[first].turn_index
+            && matches!(tokens[first - 1].text.as_str(), "+" | "plus" | "плюс");
         let n_digits = run.n_digits();
         if plus_before && (10..=15).contains(&n_digits) {
-            found.push(Detection { kind: EntityKind::PhoneNumber, first_token: run.first_token - 1, last_token: run.last_token });
-            run_used[run_idx] = true;
-            continue;
+            self.push(EntityKind::PhoneNumber, first - 1, last, None);
+            return true;
         }
         let shape: Vec<usize> = run.groups.iter().map(|g| g.digits.len()).collect();
         let all_written = run.groups.iter().all(|g| matches!(tokens[g.first_token].kind, TokenKind::Digits(_)));
-        if !all_written || cues_before(tokens, run.first_token).first() == Some(&Cue::Reference) {
-            continue;
+        if !all_written || self.cues(first).first().is_some_and(|(cue, _)| *cue == Cue::Reference) {
+            return false;
         }
         let kind = match shape.as_slice() {
             [3, 3, 4] | [3, 4] if n_digits == 10 || n_digits == 7 => Some(EntityKind::PhoneNumber),
             [1, 3, 3, 4] | [1, 3, 3, 2, 2] | [3, 3, 2, 2] => Some(EntityKind::PhoneNumber),
-            [3, 2, 4] => Some(EntityKind::NationalId),
-            [3, 3, 3, 2] => Some(EntityKind::NationalId),
+            [3, 2, 4] | [3, 3, 3, 2] => Some(EntityKind::NationalId),
             _ => None,
         };
-        if let Some(kind) = kind {
-            found.push(Detection { kind, first_token: run.first_token, last_token: run.last_token });
-            run_used[run_idx] = true;
+        match kind {
+            Some(kind) => {
+                self.push(kind, first, last, None);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn classify_run(&mut self, run_idx: usize) -> bool {
+        let tokens = self.tokens;
+        let run = self.runs[run_idx].clone();
+        let digits = run.digits();
+        let n_digits = digits.len();
+        let cues = self.cues(run.first_token);
+        let nearest = cues.first().map(|(cue, _)| *cue);
+        if nearest == Some(Cue::Reference) || is_decoy_context(tokens, &run) {
+            return false;
+        }
+        // A card number, perhaps with the expiry and code said straight after it.
+        let other_number_cue = matches!(nearest, Some(Cue::Account | Cue::NationalId | Cue::Phone));
+        if (13..=23).contains(&n_digits)
+            && !other_number_cue
+            && let Some(split_group) = luhn_prefix(&run)
+        {
+            let card_cue = cues.iter().find(|(cue, _)| *cue == Cue::Card).map(|(_, position)| *position);
+            self.push(EntityKind::CardNumber, run.first_token, run.groups[split_group - 1].last_token, card_cue);
+            card_tail(&run.groups[split_group..], &mut self.found);
+            return true;
+        }
+        // The nearest cue whose type fits the number's length decides.
+        for (cue, position) in &cues {
+            let kind = match cue {
+                Cue::Reference => return false,
+                Cue::SecurityCode if (3..=4).contains(&n_digits) => EntityKind::SecurityCode,
+                Cue::CardEnding if (2..=6).contains(&n_digits) => EntityKind::CardNumber,
+                Cue::Expiry if (3..=6).contains(&n_digits) => EntityKind::ExpiryDate,
+                Cue::Card if (12..=19).contains(&n_digits) => EntityKind::CardNumber,
+                Cue::Account if (6..=34).contains(&n_digits) => EntityKind::BankAccount,
+                Cue::DateOfBirth if (6..=8).contains(&n_digits) => EntityKind::DateOfBirth,
+                Cue::Phone if (7..=15).contains(&n_digits) => EntityKind::PhoneNumber,
+                Cue::NationalId if (6..=12).contains(&n_digits) => EntityKind::NationalId,
+                _ => continue,
+            };
+            self.push(kind, run.first_token, run.last_token, Some(*position));
+            return true;
+        }
+        let kind = match n_digits {
+            20 => Some(EntityKind::BankAccount),
+            11 if digits.starts_with("79") || digits.starts_with("89") => Some(EntityKind::PhoneNumber),
+            13..=19 => Some(EntityKind::CardNumber),
+            _ => None,
+        };
+        match kind {
+            Some(kind) => {
+                self.push(kind, run.first_token, run.last_token, None);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Dates around a month name: "March 15th 1985", "the fourth of July nineteen eighty",
+    /// "пятнадцатого марта тысяча девятьсот восемьдесят пятого года", "April twenty thirty".
+    fn month_date(&mut self, month_token: usize) {
+        let tokens = self.tokens;
+        let runs = &self.runs;
+        let token = &tokens[month_token];
+        let same_turn = |t: &Token| t.turn_index == token.turn_index;
+        // The run right after the month, and the one right before it ("of" may be between).
+        let after = runs.iter().position(|r| r.first_token == month_token + 1 && same_turn(&tokens[r.first_token]));
+        let before = runs.iter().position(|r| {
+            same_turn(&tokens[r.last_token])
+                && (r.last_token + 1 == month_token
+                    || (r.last_token + 2 == month_token && tokens[r.last_token + 1].text == "of"))
+        });
+        let mut first_token = month_token;
+        let mut last_token = month_token;
+        let mut day_before = None;
+        let mut day_after = false;
+        let mut year = None;
+        let mut after_run = None;
+        let mut year_of_whole_run = None;
+        if let Some(b) = before
+            && !self.run_used[b]
+            && runs[b].groups.len() == 1
+            && (1..=31).contains(&runs[b].groups[0].value)
+        {
+            day_before = Some(b);
+            first_token = runs[b].first_token;
+        }
+        if let Some(a) = after
+            && !self.run_used[a]
+        {
+            let run = &runs[a];
+            let groups = &run.groups;
+            // With no day before: the first group is the day when it fits and more follows, or
+            // when it is an ordinal.
+            day_after = day_before.is_none()
+                && (1..=31).contains(&groups[0].value)
+                && groups[0].digits.len() <= 2
+                && (groups.len() > 1 || groups[0].ordinal);
+            let year_groups = if day_after { &groups[1..] } else { &groups[..] };
+            let year_digits: String = year_groups.iter().map(|g| g.digits.as_str()).collect();
+            if year_digits.len() == 2 || year_digits.len() == 4 {
+                year = year_digits.parse::<u64>().ok();
+            }
+            let all_digits = run.digits();
+            if day_before.is_none() && !groups.iter().any(|g| g.ordinal) && (all_digits.len() == 2 || all_digits.len() == 4) {
+                year_of_whole_run = all_digits.parse::<u64>().ok();
+            }
+            if year.is_some() {
+                last_token = run.last_token;
+                after_run = Some(a);
+            } else if day_after {
+                last_token = groups[0].last_token;
+                after_run = Some(a);
+            }
+        }
+        let has_day = day_before.is_some() || day_after;
+        if !has_day && year.is_none() && year_of_whole_run.is_none() {
+            return;
+        }
+        let cues = self.cues(first_token);
+        // After an expiry cue, "September twenty thirty one" is a month and a year, not a day.
+        let expiry_cue = cues
+            .iter()
+            .find(|(cue, _)| matches!(cue, Cue::Expiry | Cue::DateOfBirth | Cue::Reference))
+            .filter(|(cue, _)| *cue == Cue::Expiry);
+        if let (Some((_, position)), Some(_), Some(a)) = (expiry_cue, year_of_whole_run, after) {
+            let last = runs[a].last_token;
+            self.push(EntityKind::ExpiryDate, month_token, last, Some(*position));
+            self.run_used[a] = true;
+            return;
+        }
+        if !has_day && year.is_none() {
+            return;
+        }
+        if let Some((kind, cue)) = date_kind(&cues, year, has_day) {
+            for used in [day_before, after_run].into_iter().flatten() {
+                self.run_used[used] = true;
+            }
+            self.push(kind, first_token, last_token, cue);
         }
     }
 }
@@ -255,52 +467,6 @@ fn is_decoy_context(tokens: &[Token], run: &NumberRun) -> bool {
         return true;
     }
     false
-}
-
-fn classify_run(tokens: &[Token], run: &NumberRun, found: &mut Vec<Detection>) {
-    let digits = run.digits();
-    let n_digits = digits.len();
-    let cues = cues_before(tokens, run.first_token);
-    let nearest = cues.first().copied();
-    if nearest == Some(Cue::Reference) || is_decoy_context(tokens, run) {
-        return;
-    }
-    // A card number, perhaps with the expiry and code said straight after it.
-    let other_number_cue = matches!(nearest, Some(Cue::Account | Cue::NationalId | Cue::Phone));
-    if (13..=23).contains(&n_digits)
-        && !other_number_cue
-        && let Some(split_group) = luhn_prefix(run)
-    {
-        found.push(Detection { kind: EntityKind::CardNumber, first_token: run.first_token, last_token: run.groups[split_group - 1].last_token });
-        card_tail(&run.groups[split_group..], found);
-        return;
-    }
-    // The nearest cue whose type fits the number's length decides.
-    for cue in &cues {
-        let kind = match cue {
-            Cue::Reference => return,
-            Cue::SecurityCode if (3..=4).contains(&n_digits) => EntityKind::SecurityCode,
-            Cue::CardEnding if (2..=6).contains(&n_digits) => EntityKind::CardNumber,
-            Cue::Expiry if (3..=6).contains(&n_digits) => EntityKind::ExpiryDate,
-            Cue::Card if (12..=19).contains(&n_digits) => EntityKind::CardNumber,
-            Cue::Account if (6..=34).contains(&n_digits) => EntityKind::BankAccount,
-            Cue::DateOfBirth if (6..=8).contains(&n_digits) => EntityKind::DateOfBirth,
-            Cue::Phone if (7..=15).contains(&n_digits) => EntityKind::PhoneNumber,
-            Cue::NationalId if (6..=12).contains(&n_digits) => EntityKind::NationalId,
-            _ => continue,
-        };
-        found.push(Detection { kind, first_token: run.first_token, last_token: run.last_token });
-        return;
-    }
-    let kind = match n_digits {
-        20 => Some(EntityKind::BankAccount),
-        11 if digits.starts_with("79") || digits.starts_with("89") => Some(EntityKind::PhoneNumber),
-        13..=19 => Some(EntityKind::CardNumber),
-        _ => None,
-    };
-    if let Some(kind) = kind {
-        found.push(Detection { kind, first_token: run.first_token, last_token: run.last_token });
-    }
 }
 
 /// The number of leading groups that make a Luhn-valid 13..=19 digit card number, longest first.
@@ -362,118 +528,25 @@ fn card_tail(rest: &[super::tokens::NumberGroup], found: &mut Vec<Detection>) {
     }
 }
 
-/// Dates: "March 15th 1985", "the fourth of July nineteen eighty", "15.03.1985", "пятнадцатого
-/// марта тысяча девятьсот восемьдесят пятого года". A date is a date of birth after a birth cue
-/// or when its year makes it one (1900..=2012); an expiry after an expiry cue; else it stays.
-fn dates(tokens: &[Token], runs: &[NumberRun], run_used: &mut [bool], found: &mut Vec<Detection>) {
-    // Written dates in one word: 03/15/1985, 15.03.1985, 1985-03-15, 04/27.
-    for (run_idx, run) in runs.iter().enumerate() {
-        let word_of = |t: usize| (tokens[t].turn_index, tokens[t].word_index);
-        let one_word = word_of(run.first_token) == word_of(run.last_token);
-        if !one_word || run.groups.len() < 2 || run.groups.len() > 3 {
-            continue;
-        }
-        let values: Vec<u64> = run.groups.iter().map(|g| g.value).collect();
-        let lens: Vec<usize> = run.groups.iter().map(|g| g.digits.len()).collect();
-        let cues = cues_before(tokens, run.first_token);
-        let kind = match (values.as_slice(), lens.as_slice()) {
-            ([a, b, year], [1 | 2, 1 | 2, 2 | 4]) if (*a <= 31 && *b <= 31) && (*a <= 12 || *b <= 12) => {
-                date_kind(&cues, Some(*year), true)
-            }
-            ([year, month, day], [4, 1 | 2, 1 | 2]) if *month <= 12 && *day <= 31 => date_kind(&cues, Some(*year), true),
-            ([month, _year], [1 | 2, 2 | 4]) if (1..=12).contains(month) && !tokens[run.first_token].clock_time => {
-                date_kind(&cues, None, false)
-            }
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            found.push(Detection { kind, first_token: run.first_token, last_token: run.last_token });
-            run_used[run_idx] = true;
-        }
-    }
-    // Dates around a month name.
-    for (month_token, token) in tokens.iter().enumerate() {
-        if !matches!(token.kind, TokenKind::Month(_)) {
-            continue;
-        }
-        let same_turn = |t: &Token| t.turn_index == token.turn_index;
-        // The run right after the month ("March 15th 1985", "April twenty seven").
-        let after = runs.iter().position(|r| r.first_token == month_token + 1 && same_turn(&tokens[r.first_token]));
-        // The run right before it, perhaps with "of"/"the" between ("fourth of July", "15 марта").
-        let before = runs.iter().position(|r| {
-            same_turn(&tokens[r.last_token])
-                && (r.last_token + 1 == month_token
-                    || (r.last_token + 2 == month_token && tokens[r.last_token + 1].text == "of"))
-        });
-        let mut first_token = month_token;
-        let mut last_token = month_token;
-        let mut day_before = None;
-        let mut day_after = false;
-        let mut year = None;
-        let mut after_run = None;
-        if let Some(b) = before
-            && !run_used[b]
-            && runs[b].groups.len() == 1
-            && (1..=31).contains(&runs[b].groups[0].value)
-        {
-            day_before = Some(b);
-            first_token = runs[b].first_token;
-        }
-        if let Some(a) = after
-            && !run_used[a]
-        {
-            let run = &runs[a];
-            let groups = &run.groups;
-            // With no day before: the first group is the day when it fits and more follows, or
-            // when it is an ordinal.
-            day_after = day_before.is_none()
-                && (1..=31).contains(&groups[0].value)
-                && groups[0].digits.len() <= 2
-                && (groups.len() > 1 || groups[0].ordinal);
-            let year_groups = if day_after { &groups[1..] } else { &groups[..] };
-            let year_digits: String = year_groups.iter().map(|g| g.digits.as_str()).collect();
-            if year_digits.len() == 2 || year_digits.len() == 4 {
-                year = year_digits.parse::<u64>().ok();
-            }
-            if year.is_some() {
-                last_token = run.last_token;
-                after_run = Some(a);
-            } else if day_after {
-                last_token = groups[0].last_token;
-                after_run = Some(a);
-            }
-        }
-        let has_day = day_before.is_some() || day_after;
-        if !has_day && year.is_none() {
-            continue;
-        }
-        let cues = cues_before(tokens, first_token);
-        if let Some(kind) = date_kind(&cues, year, has_day) {
-            for used in [day_before, after_run].into_iter().flatten() {
-                run_used[used] = true;
-            }
-            found.push(Detection { kind, first_token, last_token });
-        }
-    }
-}
-
-/// What a date is, from the cues before it (nearest first) and its shape.
-fn date_kind(cues: &[Cue], year: Option<u64>, has_day: bool) -> Option<EntityKind> {
+/// What a date is, from the cues before it (nearest first) and its shape, and the cue that
+/// decided. A date of birth after a birth cue, or a full date whose year makes it one
+/// (1900..=2012); an expiry after an expiry or card cue; anything else stays.
+fn date_kind(cues: &[(Cue, usize)], year: Option<u64>, has_day: bool) -> Option<(EntityKind, Option<usize>)> {
     let year = year.map(|y| match y {
         0..=30 => 2000 + y,
         31..=99 => 1900 + y,
         _ => y,
     });
-    for cue in cues {
+    for (cue, position) in cues {
         match cue {
             Cue::Reference => return None,
-            Cue::DateOfBirth if year.is_none_or(|y| y <= 2015) => return Some(EntityKind::DateOfBirth),
-            Cue::Expiry if !has_day || year.is_some_and(|y| y >= 2000) => return Some(EntityKind::ExpiryDate),
-            Cue::Card if !has_day => return Some(EntityKind::ExpiryDate),
+            Cue::DateOfBirth if year.is_none_or(|y| y <= 2015) => return Some((EntityKind::DateOfBirth, Some(*position))),
+            Cue::Expiry if !has_day || year.is_some_and(|y| y >= 2000) => return Some((EntityKind::ExpiryDate, Some(*position))),
+            Cue::Card if !has_day => return Some((EntityKind::ExpiryDate, Some(*position))),
             _ => {}
         }
     }
-    (has_day && year.is_some_and(|y| (1900..=2012).contains(&y))).then_some(EntityKind::DateOfBirth)
+    (has_day && year.is_some_and(|y| (1900..=2012).contains(&y))).then_some((EntityKind::DateOfBirth, None))
 }
 
 /// "john.smith@example.com", "john dot smith at example dot com", "иван собака мейл точка ру".

@@ -414,3 +414,21 @@ fn analysis_evidence_and_reasons_are_redacted() {
     assert!(redact_analysis(&mut analysis, &RedactionConfig::default()).is_empty());
     assert_eq!(analysis, before);
 }
+
+#[test]
+fn a_cue_is_answered_once() {
+    let (texts, kinds) = redact_lines(&[
+        (Speaker::Agent, "And your date of birth?"),
+        (Speaker::Customer, "October 2nd 1975"),
+        (Speaker::Agent, "Thanks, your bill is due on June fifth"),
+    ]);
+    assert_eq!(kinds, [DateOfBirth], "{texts:?}");
+    assert_eq!(texts[2], "Thanks, your bill is due on June fifth");
+}
+
+#[test]
+fn expiry_month_and_year_in_words_is_not_a_day() {
+    let (text, kinds) = answer("When does it expire?", "November twenty twenty nine");
+    assert_eq!(kinds, [ExpiryDate], "{text}");
+    assert_eq!(text, "[expiry date]");
+}
