@@ -129,6 +129,9 @@ pub struct CallAnalysis {
     /// Net speech per party after voice activity detection.
     pub speech: Vec<PartySpeech>,
     pub timings: StageTimings,
+    /// What [`crate::redaction::redact_analysis`] replaced (empty when redaction is off).
+    #[serde(default)]
+    pub redactions: Vec<crate::redaction::RedactionSpan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -434,6 +437,7 @@ fn complete_analysis(
         flags,
         speech: speech_per_party,
         timings,
+        redactions: Vec::new(),
     })
 }
 

@@ -14,6 +14,7 @@ pub mod fbank;
 pub mod hallucination;
 pub mod logmel;
 pub mod metrics;
+pub mod redaction;
 pub mod sentiment;
 pub mod speaker;
 pub mod streaming;
