@@ -1,5 +1,5 @@
 # Callsight make targets. Building and testing are cargo's (see README); these are the extras.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick fuzz bench-memory bench-load-verify bench-load-upload
 
 # The evaluation and benchmark report: fetches the evaluation data from the registries, runs every
 # measurement and writes eval/REPORT.md + eval/plots/*.svg (long: see docs/eval.md).
@@ -10,3 +10,20 @@ bench:
 # ~/.cache/callsight/bench/quick/REPORT.md.
 bench-quick:
 	BENCH_QUICK=1 scripts/bench.sh
+
+# Coverage-guided fuzzing of every parser that sees outside bytes, one target after another
+# (scripts/fuzz.sh; README "Fuzzing"): FUZZ_SECS per target (default 60), FUZZ_TARGETS to pick.
+fuzz:
+	scripts/fuzz.sh $(or $(FUZZ_SECS),60) $(FUZZ_TARGETS)
+
+# Peak RSS of analysing a 4-hour 8-bit stereo call (scripts/bench_memory.sh; MODEL=base by default).
+bench-memory:
+	scripts/bench_memory.sh $(or $(MODEL),base)
+
+# Highest verification rate held for 60 s with 0 errors and p99 < 1 s (scripts/bench_load.sh).
+bench-load-verify:
+	scripts/bench_load.sh verify
+
+# Uploads at 50/s for 60 s: only 202 or 429/503 with Retry-After, every 202 analysed.
+bench-load-upload:
+	scripts/bench_load.sh upload

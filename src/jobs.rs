@@ -107,9 +107,9 @@ impl AnalysisJobHandler {
             .find(|p| p.speaker == Speaker::Customer)
             .or_else(|| analysis.speech.iter().find(|p| p.speaker == Speaker::Unknown));
         let Some(customer) = customer else { return };
-        let channel = match customer_channel(analysis, audio) {
-            Some(idx) => audio.channels[idx].clone(),
-            None => audio.mixed_to_mono(),
+        let channel: std::borrow::Cow<'_, [f32]> = match customer_channel(analysis, audio) {
+            Some(idx) => std::borrow::Cow::Borrowed(&audio.channels[idx]),
+            None => std::borrow::Cow::Owned(audio.mixed_to_mono()),
         };
         let hits = resample(&channel, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
             .map_err(|e| e.to_string())

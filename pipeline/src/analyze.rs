@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audio::{DecodedAudio, resample};
-use crate::biometrics::{DiarizeConfig, diarize};
+use crate::audio::{BlockResampler, DecodedAudio, ResampledRanges};
+use crate::biometrics::{DiarizeConfig, diarize_ranges};
 use crate::speaker::SpeakerEmbedder;
-use crate::chunking::pack_speech;
+use crate::chunking::plan_speech_chunks;
 use crate::compliance::{ComplianceResult, MatchConfig, Script, evaluate_script};
 use crate::engines::{SentimentScorer, TextEmbedder, TranscribeOptions, Transcriber, VoiceActivityDetector};
 use crate::error::{PipelineError, Result};
@@ -164,6 +164,9 @@ fn split_parties(audio: &DecodedAudio, layout: ChannelLayout) -> Vec<Party<'_>> 
     }
 }
 
+/// Input frames resampled at once when a party is streamed: 30 s at 8 kHz, 5 s at 48 kHz.
+const RESAMPLE_BLOCK_FRAMES: usize = 240_000;
+
 pub fn analyze_call(
     audio: &DecodedAudio,
     options: &AnalyzeOptions,
@@ -185,23 +188,35 @@ pub fn analyze_call(
     let mut diarized_speech: Option<Vec<(TimeSpan, Speaker)>> = None;
 
     for party in &parties {
+        // The party's 16 kHz signal is made block by block, once per pass that reads it (voice
+        // activity, diarization of a mono call, the speech chunks), so no full-length 16 kHz
+        // copy of a long call is ever held: memory follows the block and the chunk, not the call.
+        let resampled = || ResampledRanges::new(&party.samples, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, RESAMPLE_BLOCK_FRAMES);
         let started = Instant::now();
-        let samples_16k = resample(&party.samples, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)?;
-        timings.resample_secs += started.elapsed().as_secs_f64();
-
-        let started = Instant::now();
-        let probabilities = engines.vad.speech_probabilities(&samples_16k)?;
+        let mut resample_secs = 0.0;
+        let mut blocks = BlockResampler::new(&party.samples, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, RESAMPLE_BLOCK_FRAMES)?;
+        let mut n_samples_16k = 0;
+        let probabilities = engines.vad.speech_probabilities_of_blocks(&mut || {
+            let started = Instant::now();
+            let block = blocks.next_block();
+            resample_secs += started.elapsed().as_secs_f64();
+            n_samples_16k += block.as_ref().map_or(0, Vec::len);
+            Ok(block)
+        })?;
         let speech = speech_segments(&probabilities, duration_secs, &options.vad);
         let padded = pad_segments(&speech, options.vad.speech_pad_secs, duration_secs);
-        timings.vad_secs += started.elapsed().as_secs_f64();
+        timings.vad_secs += started.elapsed().as_secs_f64() - resample_secs;
+        timings.resample_secs += resample_secs;
 
         // One mixed channel: tell the voices apart so turns and metrics are per party.
         let speaker_spans = match (&engines.speaker_embedder, party.speaker) {
             (Some(embedder), Speaker::Unknown) if !speech.is_empty() => {
                 let started = Instant::now();
                 progress("diarizing", 0, 1);
-                let spans = diarize(
-                    &samples_16k,
+                let mut signal_16k = resampled()?;
+                let spans = diarize_ranges(
+                    n_samples_16k,
+                    &mut |start_idx, end_idx, out| signal_16k.copy_range(start_idx, end_idx, out),
                     &speech,
                     embedder.as_ref(),
                     options.agent_voiceprint.as_deref(),
@@ -217,10 +232,16 @@ pub fn analyze_call(
         }
 
         let started = Instant::now();
-        let chunks = pack_speech(&samples_16k, &padded);
+        let plans = plan_speech_chunks(n_samples_16k, &padded);
+        let mut signal_16k = resampled()?;
         let mut previous_text: Option<String> = None;
-        for (chunk_idx, chunk) in chunks.iter().enumerate() {
-            progress(&format!("transcribing {}", party.speaker.as_str()), chunk_idx, chunks.len());
+        for (chunk_idx, plan) in plans.iter().enumerate() {
+            progress(&format!("transcribing {}", party.speaker.as_str()), chunk_idx, plans.len());
+            // One chunk of audio at a time: filled now, dropped after it is transcribed.
+            let chunk = plan.fill(|start_idx, end_idx, out| {
+                signal_16k.copy_range(start_idx, end_idx, out);
+                Ok::<(), PipelineError>(())
+            })?;
             let transcribe_options = TranscribeOptions {
                 language: options.language.clone(),
                 allowed_languages: options.allowed_languages.clone(),

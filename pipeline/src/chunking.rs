@@ -47,34 +47,88 @@ impl SpeechChunk {
     }
 }
 
+/// Where each piece of one chunk comes from, before any sample is copied: a long call's chunks
+/// are planned from its speech spans and filled one at a time, so only one chunk of audio is
+/// held at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkPlan {
+    pub pieces: Vec<ChunkPiece>,
+    /// `[start, end)` sample indices (16 kHz) of each piece in the call, in order.
+    pub sample_ranges: Vec<(usize, usize)>,
+}
+
+impl ChunkPlan {
+    /// Builds the chunk: each piece's samples, as `copy_samples(start, end, out)` appends them,
+    /// with [`GAP_SECS`] of silence between pieces.
+    pub fn fill<E>(
+        &self,
+        mut copy_samples: impl FnMut(usize, usize, &mut Vec<f32>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<SpeechChunk, E> {
+        let gap_samples = (GAP_SECS * PIPELINE_SAMPLE_RATE_HZ as f64) as usize;
+        let n_samples: usize = self.sample_ranges.iter().map(|(start, end)| end - start).sum::<usize>()
+            + gap_samples * self.sample_ranges.len().saturating_sub(1);
+        let mut samples_16k = Vec::with_capacity(n_samples);
+        for (piece_idx, &(start_idx, end_idx)) in self.sample_ranges.iter().enumerate() {
+            if piece_idx > 0 {
+                samples_16k.extend(std::iter::repeat_n(0.0, gap_samples));
+            }
+            let before = samples_16k.len();
+            copy_samples(start_idx, end_idx, &mut samples_16k)?;
+            // The copier must deliver exactly the range; pad or cut so the plan's times hold.
+            samples_16k.resize(before + (end_idx - start_idx), 0.0);
+        }
+        Ok(SpeechChunk { samples_16k, pieces: self.pieces.clone() })
+    }
+}
+
+/// Plans the chunks of [`pack_speech`] for a party of `n_samples_16k` samples, without the samples.
+pub fn plan_speech_chunks(n_samples_16k: usize, speech: &[TimeSpan]) -> Vec<ChunkPlan> {
+    let rate = PIPELINE_SAMPLE_RATE_HZ as f64;
+    let gap_samples = (GAP_SECS * rate) as usize;
+    let mut plans = Vec::new();
+    let mut current = ChunkPlan { pieces: Vec::new(), sample_ranges: Vec::new() };
+    let mut current_len = 0_usize;
+    for span in speech.iter().flat_map(|span| split_span(*span, MAX_CHUNK_SECS)) {
+        let start_idx = ((span.start_secs * rate) as usize).min(n_samples_16k);
+        let end_idx = ((span.end_secs * rate) as usize).clamp(start_idx, n_samples_16k);
+        let piece_len = end_idx - start_idx;
+        let needed = piece_len + if current.pieces.is_empty() { 0 } else { gap_samples };
+        if !current.pieces.is_empty() && (current_len + needed) as f64 / rate > MAX_CHUNK_SECS {
+            plans.push(std::mem::replace(&mut current, ChunkPlan { pieces: Vec::new(), sample_ranges: Vec::new() }));
+            current_len = 0;
+        }
+        if !current.pieces.is_empty() {
+            current_len += gap_samples;
+        }
+        current.pieces.push(ChunkPiece {
+            chunk_start_secs: current_len as f64 / rate,
+            call_span: TimeSpan { start_secs: start_idx as f64 / rate, end_secs: end_idx as f64 / rate },
+        });
+        current.sample_ranges.push((start_idx, end_idx));
+        current_len += piece_len;
+    }
+    if !current.pieces.is_empty() {
+        plans.push(current);
+    }
+    plans
+}
+
 /// Packs `speech` (padded, sorted, non-overlapping spans of `samples_16k`) into chunks of at most
 /// [`MAX_CHUNK_SECS`]; longer spans are cut into pieces of that length.
 pub fn pack_speech(samples_16k: &[f32], speech: &[TimeSpan]) -> Vec<SpeechChunk> {
-    let rate = PIPELINE_SAMPLE_RATE_HZ as f64;
-    let gap_samples = (GAP_SECS * rate) as usize;
-    let mut chunks = Vec::new();
-    let mut current = SpeechChunk { samples_16k: Vec::new(), pieces: Vec::new() };
-    for span in speech.iter().flat_map(|span| split_span(*span, MAX_CHUNK_SECS)) {
-        let start_idx = ((span.start_secs * rate) as usize).min(samples_16k.len());
-        let end_idx = ((span.end_secs * rate) as usize).clamp(start_idx, samples_16k.len());
-        let piece_samples = &samples_16k[start_idx..end_idx];
-        let needed = piece_samples.len() + if current.pieces.is_empty() { 0 } else { gap_samples };
-        if !current.pieces.is_empty() && (current.samples_16k.len() + needed) as f64 / rate > MAX_CHUNK_SECS {
-            chunks.push(std::mem::replace(&mut current, SpeechChunk { samples_16k: Vec::new(), pieces: Vec::new() }));
-        }
-        if !current.pieces.is_empty() {
-            current.samples_16k.extend(std::iter::repeat_n(0.0, gap_samples));
-        }
-        current.pieces.push(ChunkPiece {
-            chunk_start_secs: current.samples_16k.len() as f64 / rate,
-            call_span: TimeSpan { start_secs: start_idx as f64 / rate, end_secs: end_idx as f64 / rate },
-        });
-        current.samples_16k.extend_from_slice(piece_samples);
-    }
-    if !current.pieces.is_empty() {
-        chunks.push(current);
-    }
-    chunks
+    plan_speech_chunks(samples_16k.len(), speech)
+        .iter()
+        .map(|plan| {
+            plan.fill(|start_idx, end_idx, out| {
+                out.extend_from_slice(&samples_16k[start_idx..end_idx]);
+                Ok::<(), std::convert::Infallible>(())
+            })
+        })
+        .map(|filled| match filled {
+            Ok(chunk) => chunk,
+            Err(never) => match never {},
+        })
+        .collect()
 }
 
 fn split_span(span: TimeSpan, max_secs: f64) -> Vec<TimeSpan> {

@@ -14,6 +14,24 @@ pub const VAD_FRAME_SAMPLES: usize = 512;
 pub trait VoiceActivityDetector: Send + Sync {
     /// One probability (0..1) per full or final partial frame of `samples_16k`.
     fn speech_probabilities(&self, samples_16k: &[f32]) -> Result<Vec<f32>>;
+
+    /// The same probabilities as [`speech_probabilities`](Self::speech_probabilities) over the
+    /// concatenation of the blocks `next_block` returns (until `None`), for calls too long to
+    /// hold at 16 kHz in memory at once. Blocks may have any length.
+    ///
+    /// This default gathers every block first; a detector should override it to carry its state
+    /// (recurrent state, frame remainder) across blocks, so memory stays one block whatever the
+    /// call length while the result stays the same.
+    fn speech_probabilities_of_blocks(
+        &self,
+        next_block: &mut dyn FnMut() -> Result<Option<Vec<f32>>>,
+    ) -> Result<Vec<f32>> {
+        let mut samples_16k = Vec::new();
+        while let Some(block) = next_block()? {
+            samples_16k.extend_from_slice(&block);
+        }
+        self.speech_probabilities(&samples_16k)
+    }
 }
 
 /// What a recogniser should do with one piece of speech.

@@ -11,6 +11,8 @@ pub mod compliance;
 pub mod engines;
 pub mod error;
 pub mod fbank;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hallucination;
 pub mod logmel;
 pub mod metrics;

@@ -204,7 +204,7 @@ pub(crate) async fn upload_call(
     Ok(response)
 }
 
-fn parse_metadata(bytes: Option<&[u8]>) -> ApiResult<CallMetadata> {
+pub(super) fn parse_metadata(bytes: Option<&[u8]>) -> ApiResult<CallMetadata> {
     let Some(bytes) = bytes else { return Ok(CallMetadata::default()) };
     let text = std::str::from_utf8(bytes).map_err(|_| ApiError::BadRequest("`metadata` is not UTF-8 text".into()))?;
     if text.trim().is_empty() {
@@ -238,7 +238,7 @@ fn parse_metadata(bytes: Option<&[u8]>) -> ApiResult<CallMetadata> {
 }
 
 /// `agent,customer` → `agent_customer` (the report's spelling), etc.
-fn parse_channel_layout(text: &str) -> ApiResult<&'static str> {
+pub(super) fn parse_channel_layout(text: &str) -> ApiResult<&'static str> {
     match text {
         "agent,customer" => Ok("agent_customer"),
         "customer,agent" => Ok("customer_agent"),
@@ -453,7 +453,7 @@ pub(crate) async fn get_audio(
 
 /// One `bytes=` range as inclusive `(start, end)`; `None` to serve the whole file (a header we
 /// do not understand, or several ranges, is answered with the whole file as RFC 9110 allows).
-fn parse_range_header(text: &str, file_len: u64) -> ApiResult<Option<(u64, u64)>> {
+pub(super) fn parse_range_header(text: &str, file_len: u64) -> ApiResult<Option<(u64, u64)>> {
     let Some(spec) = text.trim().strip_prefix("bytes=") else { return Ok(None) };
     if spec.contains(',') {
         return Ok(None);

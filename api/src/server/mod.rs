@@ -11,6 +11,8 @@ pub mod auth;
 mod calls;
 pub mod egress;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 pub mod listener;
 pub mod metrics;

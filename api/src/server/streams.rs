@@ -516,6 +516,32 @@ async fn fail_and_close(socket: &mut WebSocket, code: &str, message: String) {
         .await;
 }
 
+/// The checks of a `start` message that need no database: JSON object, `"type": "start"`, the
+/// fields and their lengths, the claimed customer id's characters. The message says what is wrong.
+pub(crate) fn parse_start_message(text: &str) -> Result<StreamStart, String> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("start is not valid JSON: {e}"))?;
+    let kind = value.as_object_mut().and_then(|o| o.remove("type"));
+    if kind.as_ref().and_then(serde_json::Value::as_str) != Some("start") {
+        return Err("the first message must be {\"type\": \"start\", ...}".into());
+    }
+    let start: StreamStart = serde_json::from_value(value).map_err(|e| format!("invalid start: {e}"))?;
+    for (field, text) in [
+        ("claimed_customer_id", &start.claimed_customer_id),
+        ("external_call_id", &start.external_call_id),
+        ("agent_id", &start.agent_id),
+        ("language", &start.language),
+    ] {
+        if let Some(text) = text {
+            util::check_client_text(field, text).map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(customer_id) = &start.claimed_customer_id {
+        util::check_client_id("claimed_customer_id", customer_id).map_err(|e| e.to_string())?;
+    }
+    Ok(start)
+}
+
 /// Waits for `start` and checks it; the error is sent to the client.
 async fn receive_start(
     socket: &mut WebSocket,
@@ -535,26 +561,7 @@ async fn receive_start(
             Ok(Some(Ok(_))) => {}
         }
     };
-    let mut value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("start is not valid JSON: {e}")))?;
-    let kind = value.as_object_mut().and_then(|o| o.remove("type"));
-    if kind.as_ref().and_then(serde_json::Value::as_str) != Some("start") {
-        return Err(bad("the first message must be {\"type\": \"start\", ...}".into()));
-    }
-    let start: StreamStart = serde_json::from_value(value).map_err(|e| bad(format!("invalid start: {e}")))?;
-    for (field, text) in [
-        ("claimed_customer_id", &start.claimed_customer_id),
-        ("external_call_id", &start.external_call_id),
-        ("agent_id", &start.agent_id),
-        ("language", &start.language),
-    ] {
-        if let Some(text) = text {
-            util::check_client_text(field, text).map_err(|e| bad(e.to_string()))?;
-        }
-    }
-    if let Some(customer_id) = &start.claimed_customer_id {
-        util::check_client_id("claimed_customer_id", customer_id).map_err(|e| bad(e.to_string()))?;
-    }
+    let start = parse_start_message(&text).map_err(bad)?;
     if let Some(external_id) = &start.external_call_id {
         match state.store.find_call_by_external_id(&caller.tenant, external_id).await {
             Ok(Some(existing)) => {
@@ -940,7 +947,7 @@ async fn emit_live_event(state: &AppState, caller: &Caller, live: &LiveContext<'
 }
 
 /// The `type` of a client text message, if it is a JSON object with one.
-fn client_message_type(text: &str) -> Option<String> {
+pub(crate) fn client_message_type(text: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
     value.get("type")?.as_str().map(str::to_string)
 }

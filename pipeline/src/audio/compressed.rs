@@ -21,7 +21,7 @@ const MAX_CONCEALED_FRAMES_PER_PACKET: u64 = 65_535;
 
 /// The symphonia-decoded containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CompressedFormat {
+pub(crate) enum CompressedFormat {
     Flac,
     Ogg,
     Mpeg,
@@ -42,7 +42,7 @@ impl CompressedFormat {
 /// Symphonia is a large parser of untrusted input; should it panic on some malformed stream,
 /// the panic is caught here and reported as a decoding error, so no upload can take down a
 /// worker. (The panic message still reaches the panic hook, which logs it.)
-pub(super) fn decode_compressed(
+pub(crate) fn decode_compressed(
     bytes: &[u8],
     format: CompressedFormat,
     limits: &DecodeLimits,

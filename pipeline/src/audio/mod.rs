@@ -5,7 +5,7 @@
 //! Every malformed input is reported as [`PipelineError::Audio`] naming the file and the problem;
 //! no input makes these functions panic.
 
-mod compressed;
+pub(crate) mod compressed;
 pub mod g711;
 pub mod resample;
 mod wav;
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{PipelineError, Result};
 
-pub use resample::{StreamingResampler, resample};
+pub use resample::{BlockResampler, ResampledRanges, StreamingResampler, resample};
 pub use wav::encode_wav_pcm16;
 
 /// Lowest sample rate accepted from a file (telephony audio is 8 kHz; below 4 kHz is not speech).
@@ -241,7 +241,7 @@ fn skip_id3v2_tags(bytes: &[u8]) -> std::result::Result<usize, String> {
 }
 
 /// Checks that hold for every decoded container, whatever its header claimed.
-fn check_decoded(decoded: &DecodedAudio, limits: &DecodeLimits) -> std::result::Result<(), String> {
+pub(crate) fn check_decoded(decoded: &DecodedAudio, limits: &DecodeLimits) -> std::result::Result<(), String> {
     check_stream_format(decoded.n_channels(), decoded.sample_rate_hz)?;
     if decoded.n_frames() == 0 {
         return Err("empty: no audio samples".to_string());

@@ -259,3 +259,116 @@ pub fn resample(samples: &[f32], input_rate_hz: u32, output_rate_hz: u32) -> Res
     output.extend(resampler.finish());
     Ok(output)
 }
+
+/// One channel resampled block by block: each call converts at most `block_input_frames` input
+/// samples, so a long call is never held whole at the output rate. The blocks concatenated are
+/// exactly [`resample`]'s output (the streaming resampler's output does not depend on how its
+/// input is cut).
+pub struct BlockResampler<'a> {
+    source: &'a [f32],
+    position: usize,
+    block_input_frames: usize,
+    resampler: StreamingResampler,
+    finished: bool,
+}
+
+impl<'a> BlockResampler<'a> {
+    pub fn new(source: &'a [f32], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
+        Ok(Self {
+            source,
+            position: 0,
+            block_input_frames: block_input_frames.max(1),
+            resampler: StreamingResampler::new(input_rate_hz, output_rate_hz)?,
+            finished: false,
+        })
+    }
+
+    /// The next block of output; `None` once the whole source has been delivered.
+    pub fn next_block(&mut self) -> Option<Vec<f32>> {
+        if self.finished {
+            return None;
+        }
+        if self.position < self.source.len() {
+            let end = (self.position + self.block_input_frames).min(self.source.len());
+            let block = self.resampler.process(&self.source[self.position..end]);
+            self.position = end;
+            return Some(block);
+        }
+        self.finished = true;
+        Some(self.resampler.finish())
+    }
+}
+
+/// Reads ranges `[start, end)` of a channel's resampled signal in increasing order, resampling
+/// forward block by block and forgetting everything before the range last read: memory is one
+/// block plus one range, whatever the channel's length.
+pub struct ResampledRanges<'a> {
+    blocks: BlockResampler<'a>,
+    /// Output samples from index `buffer_start` on.
+    buffer: Vec<f32>,
+    buffer_start: usize,
+}
+
+impl<'a> ResampledRanges<'a> {
+    pub fn new(source: &'a [f32], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
+        Ok(Self {
+            blocks: BlockResampler::new(source, input_rate_hz, output_rate_hz, block_input_frames)?,
+            buffer: Vec::new(),
+            buffer_start: 0,
+        })
+    }
+
+    /// Appends output samples `start..end` to `out` (fewer if the signal ends before `end`, or
+    /// if `start` lies before a range already read: ranges must come in increasing order).
+    pub fn copy_range(&mut self, start: usize, end: usize, out: &mut Vec<f32>) {
+        while self.buffer_start + self.buffer.len() < end {
+            let Some(block) = self.blocks.next_block() else { break };
+            if self.buffer_start + self.buffer.len() <= start {
+                // Nothing buffered is wanted any more.
+                self.buffer_start += self.buffer.len();
+                self.buffer.clear();
+            }
+            self.buffer.extend_from_slice(&block);
+        }
+        let lo = start.saturating_sub(self.buffer_start).min(self.buffer.len());
+        let hi = end.saturating_sub(self.buffer_start).clamp(lo, self.buffer.len());
+        out.extend_from_slice(&self.buffer[lo..hi]);
+        self.buffer.drain(..lo);
+        self.buffer_start += lo;
+    }
+}
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    fn signal(n_samples: usize) -> Vec<f32> {
+        (0..n_samples).map(|idx| ((idx as f32) * 0.013).sin() * 0.5 + ((idx as f32) * 0.0007).cos() * 0.2).collect()
+    }
+
+    #[test]
+    fn blocks_concatenate_to_the_whole_resampled_signal() {
+        let source = signal(8_000 * 3 + 17);
+        let whole = resample(&source, 8_000, 16_000).expect("resamples");
+        for block_input_frames in [1_000, 7_919, 100_000] {
+            let mut blocks = BlockResampler::new(&source, 8_000, 16_000, block_input_frames).expect("resampler");
+            let mut joined = Vec::new();
+            while let Some(block) = blocks.next_block() {
+                joined.extend(block);
+            }
+            assert_eq!(joined, whole, "blocks of {block_input_frames} input frames");
+        }
+    }
+
+    #[test]
+    fn ranges_in_increasing_order_are_slices_of_the_whole_signal() {
+        let source = signal(44_100 * 2 + 5);
+        let whole = resample(&source, 44_100, 16_000).expect("resamples");
+        let mut ranges = ResampledRanges::new(&source, 44_100, 16_000, 3_000).expect("resampler");
+        for (start, end) in [(0, 10), (10, 10), (500, 9_000), (9_000, 9_001), (20_000, 31_000), (31_500, whole.len() + 50)] {
+            let mut out = Vec::new();
+            ranges.copy_range(start, end, &mut out);
+            assert_eq!(out, whole[start.min(whole.len())..end.min(whole.len())], "range {start}..{end}");
+        }
+    }
+}

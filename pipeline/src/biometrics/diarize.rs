@@ -195,17 +195,42 @@ pub fn diarize_clusters(
     embedder: &dyn SpeakerEmbedder,
     config: &DiarizeConfig,
 ) -> Result<Diarization> {
+    diarize_clusters_of_ranges(
+        samples_16k.len(),
+        &mut |start, end, out| out.extend_from_slice(&samples_16k[start..end]),
+        speech_segments,
+        embedder,
+        config,
+    )
+}
+
+/// [`diarize_clusters`] over a signal of `n_samples_16k` samples that is read segment by segment:
+/// `copy_samples(start, end, out)` appends samples `start..end` to `out`, asked in increasing
+/// order, so a long call need not be held whole at 16 kHz.
+pub fn diarize_clusters_of_ranges(
+    n_samples_16k: usize,
+    copy_samples: &mut dyn FnMut(usize, usize, &mut Vec<f32>),
+    speech_segments: &[TimeSpan],
+    embedder: &dyn SpeakerEmbedder,
+    config: &DiarizeConfig,
+) -> Result<Diarization> {
     let window = ((config.window_secs * RATE_HZ) as usize).max(1);
     let hop = ((config.hop_secs * RATE_HZ) as usize).max(1);
     let mut segments: Vec<TimeSpan> = speech_segments.iter().copied().filter(|s| s.duration_secs() > 0.0).collect();
     segments.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
     let mut windows: Vec<Window> = Vec::new();
     for (segment_idx, segment) in segments.iter().enumerate() {
-        let start = ((segment.start_secs.max(0.0) * RATE_HZ) as usize).min(samples_16k.len());
-        let end = ((segment.end_secs * RATE_HZ) as usize).clamp(start, samples_16k.len());
-        for range in cut_windows(end - start, window, hop, embedder.min_samples()) {
-            let embedding =
-                checked_embedding(embedder, embedder.embed(&samples_16k[start + range.start..start + range.end])?)?;
+        let start = ((segment.start_secs.max(0.0) * RATE_HZ) as usize).min(n_samples_16k);
+        let end = ((segment.end_secs * RATE_HZ) as usize).clamp(start, n_samples_16k);
+        let ranges = cut_windows(end - start, window, hop, embedder.min_samples());
+        if ranges.is_empty() {
+            continue;
+        }
+        let mut segment_samples = Vec::with_capacity(end - start);
+        copy_samples(start, end, &mut segment_samples);
+        segment_samples.resize(end - start, 0.0);
+        for range in ranges {
+            let embedding = checked_embedding(embedder, embedder.embed(&segment_samples[range.start..range.end])?)?;
             let centre_samples = start + (range.start + range.end) / 2;
             windows.push(Window { segment_idx, centre_secs: centre_samples as f64 / RATE_HZ, embedding });
         }
@@ -327,6 +352,19 @@ pub fn diarize(
     config: &DiarizeConfig,
 ) -> Result<Vec<(TimeSpan, Speaker)>> {
     let diarization = diarize_clusters(samples_16k, speech_segments, embedder, config)?;
+    Ok(label_parties(&diarization, agent_voiceprint, config.agent_min_cosine))
+}
+
+/// [`diarize`] over a signal read segment by segment (see [`diarize_clusters_of_ranges`]).
+pub fn diarize_ranges(
+    n_samples_16k: usize,
+    copy_samples: &mut dyn FnMut(usize, usize, &mut Vec<f32>),
+    speech_segments: &[TimeSpan],
+    embedder: &dyn SpeakerEmbedder,
+    agent_voiceprint: Option<&[f32]>,
+    config: &DiarizeConfig,
+) -> Result<Vec<(TimeSpan, Speaker)>> {
+    let diarization = diarize_clusters_of_ranges(n_samples_16k, copy_samples, speech_segments, embedder, config)?;
     Ok(label_parties(&diarization, agent_voiceprint, config.agent_min_cosine))
 }
 

@@ -12,7 +12,7 @@ pub mod screen;
 pub mod verify;
 
 pub use calibration::{Calibration, CalibrationSet, FarPoint, fit_linear_calibration, probit, threshold_at_far};
-pub use diarize::{Diarization, DiarizeConfig, diarize, diarize_clusters, label_parties};
+pub use diarize::{Diarization, DiarizeConfig, diarize, diarize_clusters, diarize_ranges, label_parties};
 pub use enrol::{EnrolConfig, EnrolMode, EnrolOutcome, EnrolRequest, EnrolStatus, enrol, enrol_speech};
 pub use quality::{QualityConfig, QualityReport, SpeechClip, analyse_speech, check_quality, detect_speech};
 pub use screen::{Candidate, ScreenConfig, VoiceMatch, VoiceReuse, WatchlistHit, find_voice_reuse, identify, screen_watchlist};
