@@ -42,16 +42,49 @@ pub struct BiometricsEngine {
     screen: ScreenConfig,
 }
 
+/// Whether opening a Qdrant server index waits for the server to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerReachability {
+    /// Fail now if the server does not answer (one-shot commands: the user is waiting).
+    Required,
+    /// Start anyway and say so loudly; the service is not ready (and its jobs wait) until the
+    /// server answers, and recovers by itself when it does (`serve`, `worker`).
+    AwaitedLater,
+}
+
 /// Opens the configured voiceprint index: Qdrant in-process under `data_dir/voiceprints`, or a
-/// Qdrant server.
+/// Qdrant server. Never blocks on a runtime, so it may be called from inside one.
 pub fn open_voiceprint_index(config: &VoiceprintsConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn VoiceprintIndex>> {
+    open_voiceprint_index_with(config, data_dir, ServerReachability::Required)
+}
+
+pub fn open_voiceprint_index_with(
+    config: &VoiceprintsConfig,
+    data_dir: &Path,
+    reachability: ServerReachability,
+) -> anyhow::Result<Arc<dyn VoiceprintIndex>> {
     match (config.backend.as_str(), &config.url) {
         ("server", Some(url)) => {
             let api_key = match &config.api_key_env {
                 Some(name) => Some(std::env::var(name).with_context(|| format!("environment variable {name} (voiceprints.api_key_env) is not set"))?),
                 None => None,
             };
-            Ok(Arc::new(ServerVoiceprintIndex::connect(url, api_key, &config.collection_prefix)?))
+            let index = ServerVoiceprintIndex::connect_lazily(url, api_key, &config.collection_prefix)
+                .with_context(|| format!("voiceprints.url {url}"))?;
+            if let Err(error) = index.check_reachable() {
+                match reachability {
+                    ServerReachability::Required => {
+                        return Err(anyhow::Error::new(error).context(format!(
+                            "the Qdrant server at {url} (voiceprints.url) does not answer"
+                        )));
+                    }
+                    ServerReachability::AwaitedLater => {
+                        tracing::error!(%url, %error, "the Qdrant server (voiceprints.url) does not answer; /readyz answers 503 and jobs wait until it does");
+                        eprintln!("warning: the Qdrant server at {url} (voiceprints.url) does not answer: {error}; not ready until it does");
+                    }
+                }
+            }
+            Ok(Arc::new(index))
         }
         _ => {
             let dir = data_dir.join("voiceprints");
@@ -243,6 +276,10 @@ impl BiometricsEngine {
 }
 
 impl SpeakerService for BiometricsEngine {
+    fn check_ready(&self) -> Result<(), SpeakerServiceError> {
+        Ok(self.index.check_reachable()?)
+    }
+
     fn enrol(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError> {
         self.enrol_clips(&input.tenant, &input.speaker_id, pipeline_kind(input.kind), &input.clips, input.min_net_speech_secs, EnrolMode::Replace)
     }

@@ -60,6 +60,13 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::service::KeysCommand,
     },
+    /// Copy a data directory's embedded stores (SQLite, voiceprints) into PostgreSQL and a Qdrant
+    /// server; verified and resumable, the data directory is only read.
+    Migrate(crate::migrate_cmd::MigrateArgs),
+    /// Back up a data directory (database online, voiceprints, recordings) into a new directory.
+    Backup(crate::migrate_cmd::BackupArgs),
+    /// Restore a backup into a new data directory, checked against the backup's manifest.
+    Restore(crate::migrate_cmd::RestoreArgs),
     /// Voice biometrics: enrol, verify, identify, watchlist, delete.
     Speakers(crate::speakers_cmd::SpeakersArgs),
     /// Print the effective configuration (defaults, config file, CALLSIGHT__ environment) as TOML.

@@ -102,8 +102,11 @@ pub struct ServerConfig {
     /// Uploads are refused with 503 + Retry-After while this many jobs wait.
     pub max_queued_jobs: u64,
     pub request_timeout_secs: u64,
-    /// Requests per minute per API key.
+    /// Requests per minute per API key (kept in the database: shared by every API process).
     pub rate_limit_per_minute: u32,
+    /// Audio hours each tenant may upload per hour (shared by every API process); unset or 0 =
+    /// unlimited. Over it, uploads get 429 with Retry-After.
+    pub upload_quota_audio_hours_per_hour: Option<f64>,
     /// Let webhooks reach loopback and private-network addresses (off: only public addresses,
     /// so a tenant cannot make the server call internal services).
     pub webhooks_allow_private_targets: bool,
@@ -127,6 +130,7 @@ impl Default for ServerConfig {
             max_queued_jobs: 10_000,
             request_timeout_secs: 60,
             rate_limit_per_minute: 600,
+            upload_quota_audio_hours_per_hour: None,
             webhooks_allow_private_targets: false,
             metrics_token: None,
             header_read_timeout_secs: 10,
@@ -230,6 +234,11 @@ impl Config {
                 "workers.lease_secs ({}) must be longer than workers.heartbeat_secs ({})",
                 self.workers.lease_secs, self.workers.heartbeat_secs
             ));
+        }
+        if let Some(quota) = self.server.upload_quota_audio_hours_per_hour
+            && !(quota.is_finite() && quota >= 0.0)
+        {
+            return fail(format!("server.upload_quota_audio_hours_per_hour {quota}: expected a number of hours ≥ 0"));
         }
         if self.workers.max_attempts == 0 {
             return fail("workers.max_attempts: at least 1".into());

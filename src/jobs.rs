@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use callsight_api::server::metrics::Metrics;
-use callsight_api::server::{WebhookEvent, emit_event};
+use callsight_api::server::{SpeakerService, SpeakerServiceError, WebhookEvent, emit_event};
 use callsight_pipeline::audio::{DecodedAudio, resample};
 use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
 use callsight_workers::store::{AuditFilter, NewAuditEntry, Page, Store};
@@ -66,6 +66,11 @@ impl AnalysisJobHandler {
         let call = &job.call;
         let started = Instant::now();
         let audio_path = Path::new(&call.audio_path);
+        // A voiceprint server that is down would only fail the job after the whole analysis:
+        // put the job back now, without counting the attempt (an outage is not the call's fault).
+        if let Some(biometrics) = &self.biometrics {
+            biometrics.check_ready().map_err(outage_or_transient)?;
+        }
         // The API checked the upload decodes; a failure now is a damaged store: retrying won't help.
         let audio = callsight_pipeline::audio::decode_file(audio_path).map_err(|e| JobError::permanent(e.to_string()))?;
         let decode_secs = started.elapsed().as_secs_f64();
@@ -90,35 +95,39 @@ impl AnalysisJobHandler {
             None => analyze_call(&audio, &options, &self.engines, &|_, _, _| {}),
         }
         .map_err(|e| JobError::transient(e.to_string()))?;
-        self.screen_watchlist(job, &audio, &mut analysis);
+        self.screen_watchlist(job, &audio, &mut analysis)?;
         write_analysis(audio_path, &analysis)?;
-        self.passive_enrolment(job, &audio, &analysis);
+        self.passive_enrolment(job, &audio, &analysis)?;
         Ok((analysis, decode_secs))
     }
 
     /// Every analysed call's caller is checked against the tenant's fraudster watchlist; a hit
     /// becomes a high-severity flag (and so a `call.flagged` event) plus a `watchlist.hit` event.
-    fn screen_watchlist(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &mut CallAnalysis) {
-        let Some(biometrics) = &self.biometrics else { return };
+    /// An unreachable voiceprint index is an outage (`Err`: the job is put back); any other
+    /// screening failure is logged and the call keeps its analysis.
+    fn screen_watchlist(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &mut CallAnalysis) -> Result<(), JobError> {
+        let Some(biometrics) = &self.biometrics else { return Ok(()) };
         let call = &job.call;
         let customer = analysis
             .speech
             .iter()
             .find(|p| p.speaker == Speaker::Customer)
             .or_else(|| analysis.speech.iter().find(|p| p.speaker == Speaker::Unknown));
-        let Some(customer) = customer else { return };
+        let Some(customer) = customer else { return Ok(()) };
         let channel: std::borrow::Cow<'_, [f32]> = match customer_channel(analysis, audio) {
             Some(idx) => std::borrow::Cow::Borrowed(&audio.channels[idx]),
             None => std::borrow::Cow::Owned(audio.mixed_to_mono()),
         };
-        let hits = resample(&channel, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
-            .map_err(|e| e.to_string())
-            .and_then(|samples| biometrics.screen_speech(&call.tenant, &samples, &customer.segments).map_err(|e| e.to_string()));
+        let hits = match resample(&channel, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ) {
+            Ok(samples) => biometrics.screen_speech(&call.tenant, &samples, &customer.segments),
+            Err(error) => Err(SpeakerServiceError::from(error)),
+        };
         let hits = match hits {
             Ok(hits) => hits,
+            Err(error @ SpeakerServiceError::Unavailable(_)) => return Err(outage_or_transient(error)),
             Err(error) => {
                 tracing::warn!(call_id = %call.id, %error, "watchlist screening of the call failed");
-                return;
+                return Ok(());
             }
         };
         for hit in &hits {
@@ -148,6 +157,7 @@ impl AnalysisJobHandler {
                 tracing::error!(%error, "audit of call screening failed");
             }
         }
+        Ok(())
     }
 
     /// With `"enroll_customer_voice": true` in the upload metadata and a customer id, the
@@ -157,11 +167,11 @@ impl AnalysisJobHandler {
     /// Once per call: a job retried after a crash (or a re-analysis) finds the call's audit entry
     /// and stops; if it crashed between the voiceprint write and the audit entry, the voiceprint
     /// itself names the call (`source_call_ids`) and the speech is not added again.
-    fn passive_enrolment(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &CallAnalysis) {
+    fn passive_enrolment(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &CallAnalysis) -> Result<(), JobError> {
         let call = &job.call;
-        let (Some(biometrics), Some(customer_id)) = (&self.biometrics, &call.customer_id) else { return };
+        let (Some(biometrics), Some(customer_id)) = (&self.biometrics, &call.customer_id) else { return Ok(()) };
         if call.metadata.get("enroll_customer_voice").and_then(serde_json::Value::as_bool) != Some(true) {
-            return;
+            return Ok(());
         }
         let earlier = AuditFilter {
             speaker_id: Some(customer_id.clone()),
@@ -172,7 +182,7 @@ impl AnalysisJobHandler {
         match self.runtime.block_on(self.store.list_audit(&call.tenant, &earlier, Page { limit: 10, offset: 0 })) {
             Ok(entries) if entries.iter().any(|e| e.details["source"] == "passive" && e.outcome != "error") => {
                 tracing::info!(call_id = %call.id, "passive enrolment of this call is already done; not repeated");
-                return;
+                return Ok(());
             }
             Ok(_) => {}
             Err(error) => {
@@ -194,20 +204,22 @@ impl AnalysisJobHandler {
             if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
                 tracing::error!(%error, "audit of a skipped passive enrolment failed");
             }
-            return;
+            return Ok(());
         }
         let Some(channel) = customer_channel(analysis, audio) else {
             tracing::info!(call_id = %call.id, "passive enrolment needs the customer on their own channel; skipped");
-            return;
+            return Ok(());
         };
-        let Some(speech) = analysis.speech.iter().find(|p| p.speaker == Speaker::Customer) else { return };
-        let outcome = resample(&audio.channels[channel], audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ)
-            .map_err(|e| e.to_string())
-            .and_then(|samples| {
-                biometrics
-                    .enrol_passively(&call.tenant, customer_id, &call.id, &samples, &speech.segments)
-                    .map_err(|e| e.to_string())
-            });
+        let Some(speech) = analysis.speech.iter().find(|p| p.speaker == Speaker::Customer) else { return Ok(()) };
+        let outcome = match resample(&audio.channels[channel], audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ) {
+            Ok(samples) => biometrics.enrol_passively(&call.tenant, customer_id, &call.id, &samples, &speech.segments),
+            Err(error) => Err(SpeakerServiceError::from(error)),
+        };
+        // Unreachable index: nothing was enrolled; the job runs again once it answers.
+        let outcome = match outcome {
+            Err(error @ SpeakerServiceError::Unavailable(_)) => return Err(outage_or_transient(error)),
+            other => other.map_err(|e| e.to_string()),
+        };
         let (outcome_label, details) = match &outcome {
             Ok(passive) => {
                 let enrolled = &passive.response;
@@ -231,6 +243,7 @@ impl AnalysisJobHandler {
         if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
             tracing::error!(%error, "audit of passive enrolment failed");
         }
+        Ok(())
     }
 
     fn record_metrics(&self, analysis: &CallAnalysis, decode_secs: f64, total_secs: f64, kind: JobKind) {
@@ -291,6 +304,15 @@ impl AnalysisJobHandler {
 
 /// The API stores a call's layout in the report's spelling (`agent_customer`, `customer_agent`,
 /// `mixed`: the serde form of [`ChannelLayout`]), not the CLI's `agent,customer` that `FromStr` reads.
+/// An unreachable voiceprint index puts the job back without counting the attempt; any other
+/// engine failure is an ordinary transient failure.
+fn outage_or_transient(error: SpeakerServiceError) -> JobError {
+    match error {
+        SpeakerServiceError::Unavailable(reason) => JobError::unavailable(reason),
+        other => JobError::transient(other.to_string()),
+    }
+}
+
 fn stored_channel_layout(text: &str) -> Result<ChannelLayout, JobError> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         .map_err(|e| JobError::permanent(format!("stored channel layout {text:?}: {e}")))

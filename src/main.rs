@@ -7,6 +7,7 @@ mod config;
 mod engines;
 mod jobs;
 mod eval_cmd;
+mod migrate_cmd;
 mod models_cmd;
 mod service;
 mod speakers_cmd;
@@ -47,6 +48,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
         cli::Command::Stream(args) => stream_cmd::run(args),
         cli::Command::Worker(args) => service::worker(args, &cli.models, &config),
         cli::Command::Keys { command } => service::keys(command, &config),
+        cli::Command::Migrate(args) => migrate_cmd::migrate(args, &config),
+        cli::Command::Backup(args) => migrate_cmd::backup(args, &config),
+        cli::Command::Restore(args) => migrate_cmd::restore(args, &config),
         cli::Command::Speakers(args) => speakers_cmd::run(args, &cli.models, &config),
         cli::Command::Config => {
             print!("{}", config.to_toml()?);

@@ -16,7 +16,7 @@ use callsight_workers::store::{QueueConfig, Store};
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::biometrics::{BiometricsEngine, open_voiceprint_index};
+use crate::biometrics::{BiometricsEngine, ServerReachability, open_voiceprint_index_with};
 use crate::cli::ModelArgs;
 use crate::config::Config;
 use crate::engines::{WhisperModel, load_engines, load_speaker_embedder, load_vad, model_store};
@@ -128,11 +128,19 @@ fn job_handler(
     }))
 }
 
+/// Loads the biometric engine. Called from the service's async context: `block_in_place` tells
+/// the runtime this thread blocks (model loading, the index's first health check), so other tasks
+/// move to other threads meanwhile. Nothing here enters a runtime of its own.
 fn biometrics_engine(models: &ModelArgs, config: &Config, service: &Service) -> anyhow::Result<Arc<BiometricsEngine>> {
+    tokio::task::block_in_place(|| load_biometrics_engine(models, config, service))
+}
+
+fn load_biometrics_engine(models: &ModelArgs, config: &Config, service: &Service) -> anyhow::Result<Arc<BiometricsEngine>> {
     // One single-threaded session per core: under concurrent IVR load, requests run side by side
     // instead of fighting over intra-op threads.
     let cores = models.threads.unwrap_or_else(crate::cli::default_threads);
-    let index = open_voiceprint_index(&config.voiceprints, &service.data_dir)?;
+    // A Qdrant server that is down at start leaves the service not ready instead of stopping it.
+    let index = open_voiceprint_index_with(&config.voiceprints, &service.data_dir, ServerReachability::AwaitedLater)?;
     let vad = load_vad(models, cores)?;
     let embedder = load_speaker_embedder(&model_store(models), &config.biometrics.model, cores, 1)?;
     Ok(Arc::new(BiometricsEngine::new(embedder, vad, index, &config.biometrics)?))
@@ -207,6 +215,8 @@ pub fn serve(args: ServeArgs, models: &ModelArgs, config: &Config) -> anyhow::Re
             max_queued_jobs: Some(config.server.max_queued_jobs as i64),
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             rate_limit_per_minute: config.server.rate_limit_per_minute,
+            upload_quota_audio_hours_per_hour: config.server.upload_quota_audio_hours_per_hour,
+            max_live_streams_total: config.streams.max_total,
             allow_private_webhook_targets: config.server.webhooks_allow_private_targets,
             metrics_token: config.server.metrics_token.clone(),
             // One request per embedder session (one per core, see `biometrics_engine`).

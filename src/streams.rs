@@ -43,6 +43,9 @@ pub struct StreamsConfig {
     pub enabled: bool,
     /// Streams served at once; more are refused with 503. Measure with `scripts/stream_bench.sh`.
     pub capacity: usize,
+    /// Streams open at once across every API process on the database (kept there); more are
+    /// refused with 503. Unset: each process only keeps to its own `capacity`.
+    pub max_total: Option<usize>,
     /// Whisper model for live transcription ("base" or "tiny.en"); `analysis.model` when absent.
     pub model: Option<String>,
     /// Pieces of stream inference run at once [default: the cores]; each uses
@@ -91,6 +94,7 @@ impl Default for StreamsConfig {
         Self {
             enabled: true,
             capacity: 4,
+            max_total: None,
             model: None,
             inference_slots: None,
             threads_per_inference: 1,

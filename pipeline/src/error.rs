@@ -16,6 +16,10 @@ pub enum PipelineError {
     UnknownSpeaker { speaker_id: String },
     #[error("voiceprint index ({backend}) failed: {reason}")]
     Index { backend: &'static str, reason: String },
+    /// The index cannot be reached right now (a server down or restarting): an outage to wait
+    /// out, not a failed operation.
+    #[error("voiceprint index ({backend}) is unreachable: {reason}")]
+    IndexUnavailable { backend: &'static str, reason: String },
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

@@ -106,4 +106,19 @@ pub trait VoiceprintIndex: Send + Sync {
     fn delete_speaker(&self, tenant: &str, speaker_id: &str) -> Result<usize>;
     /// Backend name for logs and reports, e.g. "qdrant-edge".
     fn backend_name(&self) -> &str;
+    /// Whether the index answers now (readiness). In-process indexes always do; a server that
+    /// cannot be reached is `PipelineError::IndexUnavailable`.
+    fn check_reachable(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Every voiceprint of every tenant and model, handed to `visit` a page at a time (for
+    /// copying an index to another backend, and for verifying such a copy). Order is the
+    /// backend's; pages are bounded so memory stays bounded.
+    fn for_each_page(&self, visit: &mut dyn FnMut(Vec<Voiceprint>) -> Result<()>) -> Result<()> {
+        let _ = visit;
+        Err(crate::PipelineError::Index {
+            backend: "voiceprint index",
+            reason: format!("{} cannot list every voiceprint", self.backend_name()),
+        })
+    }
 }

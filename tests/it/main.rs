@@ -11,3 +11,4 @@ mod service;
 mod speakers;
 mod streams;
 mod web;
+mod scale;

@@ -35,6 +35,28 @@ pub enum WorkersError {
 
 pub type Result<T, E = WorkersError> = std::result::Result<T, E>;
 
+impl WorkersError {
+    /// The database did not answer (connection refused or dropped, pool timed out, server
+    /// shutting down or starting up): an outage to wait out, not a fault of the data.
+    pub fn is_connection_failure(&self) -> bool {
+        let WorkersError::Database(error) = self else { return false };
+        match error {
+            // Protocol: a connection cut mid-message (the server was killed) reads as one.
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => true,
+            // SQLSTATE class 08 (connection exception) and 57P01-03 (admin/crash shutdown,
+            // cannot connect now), as PostgreSQL reports a server going away or still starting.
+            sqlx::Error::Database(database) => database
+                .code()
+                .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+}
+
 /// True for a unique-constraint violation on either backend.
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())

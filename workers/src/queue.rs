@@ -135,6 +135,10 @@ pub enum Retry {
     Allowed,
     /// Retrying cannot help (undecodable audio, unknown script): dead-letter now.
     Never,
+    /// Not the job's fault: a store it needs (the voiceprint server, the database) did not
+    /// answer. Queued again after the base backoff **without counting the attempt**, so an
+    /// outage of any length never dead-letters a job.
+    AfterOutage,
 }
 
 /// Jobs per state, for metrics.
@@ -413,15 +417,19 @@ impl Store {
             let Some((attempts, max_attempts, call_id, kind)) = held else {
                 return Err(lease_lost(job_id, worker_id));
             };
-            let dead = retry == Retry::Never || attempts >= max_attempts;
+            let outage = retry == Retry::AfterOutage;
+            let dead = retry == Retry::Never || (!outage && attempts >= max_attempts);
             let (state, not_before, call_status) = if dead {
                 (JobState::Dead, now, CallStatus::Failed)
+            } else if outage {
+                (JobState::Queued, now + self.queue.backoff_base_secs.max(1), CallStatus::Queued)
             } else {
                 (JobState::Queued, now + backoff_secs(attempts, &self.queue), CallStatus::Queued)
             };
+            let attempts_after = if outage { (attempts - 1).max(0) } else { attempts };
             let affected = sqlx::query(
                 "UPDATE jobs SET state = $1, not_before = $2, last_error = $3, lease_owner = NULL, lease_expires_at = NULL, \
-                 updated_at = $4 WHERE id = $5 AND lease_owner = $6 AND state = 'running'",
+                 updated_at = $4, attempts = $7 WHERE id = $5 AND lease_owner = $6 AND state = 'running'",
             )
             .bind(state.as_str())
             .bind(not_before)
@@ -429,6 +437,7 @@ impl Store {
             .bind(now)
             .bind(job_id)
             .bind(worker_id)
+            .bind(attempts_after)
             .execute(&mut *tx)
             .await?
             .rows_affected();

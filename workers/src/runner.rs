@@ -50,6 +50,12 @@ impl JobError {
     pub fn permanent(message: impl Into<String>) -> JobError {
         JobError { message: message.into(), retry: Retry::Never }
     }
+
+    /// A store the job needs did not answer (voiceprint server, database): put the job back
+    /// after a delay without counting the attempt.
+    pub fn unavailable(message: impl Into<String>) -> JobError {
+        JobError { message: message.into(), retry: Retry::AfterOutage }
+    }
 }
 
 /// Runs one job to completion on the calling (blocking-pool) thread. Implemented by the binary
@@ -128,8 +134,16 @@ async fn run_slot(
     shutdown: CancellationToken,
     worker_id: String,
 ) {
+    // Consecutive failed claims: the wait doubles from the poll interval up to
+    // `MAX_OUTAGE_BACKOFF` so a database outage is not hammered by every slot of every worker.
+    let mut failed_claims: u32 = 0;
     while !shutdown.is_cancelled() {
-        match store.claim(&worker_id, config.lease_secs, &config.kinds).await {
+        let claimed = store.claim(&worker_id, config.lease_secs, &config.kinds).await;
+        if claimed.is_ok() && failed_claims > 0 {
+            tracing::info!(worker_id, failed_claims, "the database answers again; claiming jobs");
+            failed_claims = 0;
+        }
+        match claimed {
             Ok(Some(job)) => {
                 let span = tracing::info_span!("job", job_id = %job.id, call_id = %job.call_id, kind = job.kind.as_str(), attempt = job.attempts);
                 run_job(&store, &handler, &config, &shutdown, &worker_id, job).instrument(span).await;
@@ -141,14 +155,25 @@ async fn run_slot(
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, worker_id, "claiming a job failed; retrying");
+                failed_claims = failed_claims.saturating_add(1);
+                let wait = outage_backoff(config.poll_interval, failed_claims);
+                tracing::warn!(error = %e, worker_id, retry_in_secs = wait.as_secs_f64(), "claiming a job failed; backing off");
                 tokio::select! {
                     _ = shutdown.cancelled() => {}
-                    _ = tokio::time::sleep(config.poll_interval) => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
     }
+}
+
+/// Longest wait between retries while the database does not answer.
+const MAX_OUTAGE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// `base × 2^(failures-1)`, at most [`MAX_OUTAGE_BACKOFF`].
+fn outage_backoff(base: Duration, failures: u32) -> Duration {
+    let factor = 2_u32.saturating_pow(failures.saturating_sub(1).min(16));
+    base.max(Duration::from_millis(100)).saturating_mul(factor).min(MAX_OUTAGE_BACKOFF)
 }
 
 async fn run_job(
@@ -159,20 +184,19 @@ async fn run_job(
     worker_id: &str,
     job: JobRecord,
 ) {
+    // Results may be stored until the lease would run out; after that another worker owns the job.
+    let mut lease_deadline = tokio::time::Instant::now() + Duration::from_secs(config.lease_secs.max(1) as u64);
     let claimed = match load_job_inputs(store, job).await {
         Ok(Ok(claimed)) => Arc::new(claimed),
         Ok(Err((job, reason))) => {
-            record_failure(store, &job.id, worker_id, &JobError::permanent(reason)).await;
+            record_failure(store, &job.id, worker_id, &JobError::permanent(reason), lease_deadline).await;
             return;
         }
         Err((job, e)) => {
-            record_failure(
-                store,
-                &job.id,
-                worker_id,
-                &JobError::transient(format!("loading the job's inputs failed: {e}")),
-            )
-            .await;
+            let message = format!("loading the job's inputs failed: {e}");
+            let error =
+                if e.is_connection_failure() { JobError::unavailable(message) } else { JobError::transient(message) };
+            record_failure(store, &job.id, worker_id, &error, lease_deadline).await;
             return;
         }
     };
@@ -200,7 +224,7 @@ async fn run_job(
             joined = &mut task => break joined,
             _ = heartbeat.tick() => {
                 match store.heartbeat(&job_id, worker_id, config.lease_secs).await {
-                    Ok(true) => {}
+                    Ok(true) => lease_deadline = tokio::time::Instant::now() + Duration::from_secs(config.lease_secs.max(1) as u64),
                     Ok(false) => {
                         // Someone else owns the job now; let the handler stop, drop its result.
                         tracing::warn!("lease lost; abandoning the job");
@@ -228,15 +252,22 @@ async fn run_job(
     };
     let elapsed_secs = started.elapsed().as_secs_f64();
     let recorded = match result {
-        Ok(Ok(JobOutcome::Analyzed(analysis))) => store.complete_with_analysis(&job_id, worker_id, &analysis).await,
-        Ok(Ok(JobOutcome::Done)) => store.complete(&job_id, worker_id).await,
+        Ok(Ok(JobOutcome::Analyzed(analysis))) => {
+            retry_while_unreachable("storing the job's result", lease_deadline, || {
+                store.complete_with_analysis(&job_id, worker_id, &analysis)
+            })
+            .await
+        }
+        Ok(Ok(JobOutcome::Done)) => {
+            retry_while_unreachable("completing the job", lease_deadline, || store.complete(&job_id, worker_id)).await
+        }
         Ok(Err(error)) => {
-            record_failure(store, &job_id, worker_id, &error).await;
+            record_failure(store, &job_id, worker_id, &error, lease_deadline).await;
             return;
         }
         Err(join_error) => {
             let error = JobError::transient(format!("job handler panicked: {join_error}"));
-            record_failure(store, &job_id, worker_id, &error).await;
+            record_failure(store, &job_id, worker_id, &error, lease_deadline).await;
             return;
         }
     };
@@ -274,8 +305,43 @@ async fn load_job_inputs(store: &Store, job: JobRecord) -> LoadResult {
     Ok(Ok(ClaimedJob { job, call, script, cancel: CancellationToken::new() }))
 }
 
-async fn record_failure(store: &Store, job_id: &str, worker_id: &str, error: &JobError) {
-    match store.fail(job_id, worker_id, &error.message, error.retry).await {
+/// Runs a store write again, with backoff, while the database does not answer and the lease
+/// still holds: a finished analysis survives a database restart instead of being thrown away
+/// (and the job run, and counted, again). Other errors return at once.
+async fn retry_while_unreachable<T, F, Fut>(what: &str, lease_deadline: tokio::time::Instant, mut write: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut failures: u32 = 0;
+    loop {
+        match write().await {
+            Err(error) if error.is_connection_failure() => {
+                failures = failures.saturating_add(1);
+                let wait = outage_backoff(Duration::from_millis(500), failures);
+                if tokio::time::Instant::now() + wait >= lease_deadline {
+                    return Err(error);
+                }
+                tracing::warn!(%error, retry_in_secs = wait.as_secs_f64(), "{what}: the database does not answer; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn record_failure(
+    store: &Store,
+    job_id: &str,
+    worker_id: &str,
+    error: &JobError,
+    lease_deadline: tokio::time::Instant,
+) {
+    let recorded = retry_while_unreachable("recording the job's failure", lease_deadline, || {
+        store.fail(job_id, worker_id, &error.message, error.retry)
+    })
+    .await;
+    match recorded {
         Ok(state) => tracing::warn!(error = %error.message, next_state = state.as_str(), "job failed"),
         Err(e) => tracing::error!(error = %e, job_error = %error.message, "recording the job failure failed"),
     }

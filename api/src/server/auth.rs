@@ -1,10 +1,7 @@
 //! Who may do what: API-key authentication (or a web session cookie, see `crate::web`), the
-//! role × action matrix (in one place), and the per-key token-bucket rate limiter. Server-wide
-//! metrics are not in the matrix: no tenant role reads them, only the operator's metrics token.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+//! role × action matrix (in one place); the per-key rate limit is applied here (kept in the
+//! database, shared by every API process: see `super::limits`). Server-wide metrics are not in
+//! the matrix: no tenant role reads them, only the operator's metrics token.
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -177,9 +174,8 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     };
     match resolved {
         Ok(caller) => {
-            if let Err(retry_after_secs) = state.rate_limiter.try_acquire(&caller.key_id) {
-                state.metrics.rate_limited();
-                return ApiError::RateLimited { retry_after_secs }.into_response();
+            if let Err(refused) = super::limits::check_request_rate(&state, &caller.key_id).await {
+                return refused.into_response();
             }
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -208,48 +204,4 @@ async fn resolve_caller(state: &AppState, authorization: Option<header::HeaderVa
         ApiError::InvalidCredentials
     })?;
     Ok(Caller { key_id: info.id, tenant: info.tenant, role })
-}
-
-/// Token buckets per API key, in memory (per process: several API nodes each allow the rate).
-pub struct RateLimiter {
-    per_minute: u32,
-    buckets: Mutex<HashMap<String, Bucket>>,
-}
-
-struct Bucket {
-    tokens: f64,
-    refilled_at: Instant,
-}
-
-impl RateLimiter {
-    /// `per_minute == 0` disables limiting.
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter { per_minute, buckets: Mutex::new(HashMap::new()) }
-    }
-
-    /// Takes one token for `key_id`, or says in how many seconds one will be there.
-    pub fn try_acquire(&self, key_id: &str) -> Result<(), u64> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let capacity = f64::from(self.per_minute);
-        let per_sec = capacity / 60.0;
-        let now = Instant::now();
-        // A poisoned lock only means another request panicked mid-update; the map is still usable.
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() > 100_000 {
-            // Bound memory: drop buckets that have refilled completely (idle keys).
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.refilled_at).as_secs_f64() * per_sec < capacity);
-        }
-        let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket { tokens: capacity, refilled_at: now });
-        let elapsed = now.duration_since(bucket.refilled_at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity);
-        bucket.refilled_at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - bucket.tokens) / per_sec).ceil().max(1.0) as u64)
-        }
-    }
 }

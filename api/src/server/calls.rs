@@ -46,6 +46,7 @@ const MAX_METADATA_BYTES: u64 = 64 * 1024;
         (status = 413, description = "Upload over the size limit", body = ErrorBody),
         (status = 415, description = "Not multipart/form-data, or not an audio part", body = ErrorBody),
         (status = 422, description = "Not decodable audio, bad metadata, unknown script", body = ErrorBody),
+        (status = 429, description = "Rate limit, or the tenant's upload quota (audio hours per hour) used up; see Retry-After", body = ErrorBody),
         (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
     )
 )]
@@ -152,14 +153,25 @@ pub(crate) async fn upload_call(
         )));
     }
 
+    // Counted against the tenant's quota now; given back below if the upload is not accepted.
+    let quota_charge = super::limits::charge_upload(&state, &caller.tenant, duration_secs).await?;
     let call_id = callsight_workers::new_id();
     let extension = audio_extension(&audio_bytes);
     let path = state.config.audio_dir.join(format!("{call_id}.{extension}"));
     let audio_len = audio_bytes.len() as i64;
     let write_path = path.clone();
-    let sha256 = blocking(move || store_audio_file(&write_path, &audio_bytes))
-        .await?
-        .map_err(|e| ApiError::Internal(format!("cannot store audio at {}: {e}", path.display())))?;
+    let stored = match blocking(move || store_audio_file(&write_path, &audio_bytes)).await {
+        Ok(Ok(sha256)) => Ok(sha256),
+        Ok(Err(e)) => Err(ApiError::Internal(format!("cannot store audio at {}: {e}", path.display()))),
+        Err(error) => Err(error),
+    };
+    let sha256 = match stored {
+        Ok(sha256) => sha256,
+        Err(error) => {
+            super::limits::refund_upload(&state, quota_charge).await;
+            return Err(error);
+        }
+    };
 
     let new_call = NewCall {
         id: call_id.clone(),
@@ -188,6 +200,7 @@ pub(crate) async fn upload_call(
             if let Err(io_error) = tokio::fs::remove_file(&path).await {
                 tracing::warn!(path = %path.display(), error = %io_error, "cannot remove audio of a refused upload");
             }
+            super::limits::refund_upload(&state, quota_charge).await;
             return Err(error.into());
         }
     };

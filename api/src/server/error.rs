@@ -50,10 +50,15 @@ pub enum ApiError {
     RangeNotSatisfiable { file_len: u64 },
     #[error("rate limit exceeded for this api key; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A tenant's quota (audio hours uploaded per hour) is used up.
+    #[error("{message}")]
+    QuotaExceeded { message: String, retry_after_secs: u64 },
     #[error("the analysis queue is full ({queued} jobs waiting); retry in {retry_after_secs} s")]
     QueueFull { queued: i64, retry_after_secs: u64 },
     #[error("database unavailable")]
     Unavailable { retry_after_secs: u64 },
+    #[error("voiceprint index unavailable")]
+    IndexUnavailable { retry_after_secs: u64 },
     /// Logged with its detail; the client sees only "internal error".
     #[error("internal error: {0}")]
     Internal(String),
@@ -99,10 +104,13 @@ impl ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some(*retry_after_secs))
             }
+            ApiError::QuotaExceeded { retry_after_secs, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", Some(*retry_after_secs))
+            }
             ApiError::QueueFull { retry_after_secs, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "queue_full", Some(*retry_after_secs))
             }
-            ApiError::Unavailable { retry_after_secs } => {
+            ApiError::Unavailable { retry_after_secs } | ApiError::IndexUnavailable { retry_after_secs } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Some(*retry_after_secs))
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),

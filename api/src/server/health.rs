@@ -18,24 +18,53 @@ use super::wire::HealthStatus;
     responses((status = 200, description = "Up", body = HealthStatus))
 )]
 pub(crate) async fn healthz() -> Json<HealthStatus> {
-    Json(HealthStatus { status: "ok".into() })
+    Json(HealthStatus { status: "ok".into(), reason: None })
 }
 
-/// The database answers (the service can accept work).
+/// The database and the voiceprint index answer (the service can accept work). Checked afresh on
+/// every probe, so it recovers by itself when they come back.
 #[utoipa::path(
     get, path = "/readyz", tag = "health", security(()),
     responses(
         (status = 200, description = "Ready", body = HealthStatus),
-        (status = 503, description = "Database unreachable", body = HealthStatus),
+        (status = 503, description = "Database or voiceprint index unreachable; `reason` says which", body = HealthStatus),
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.queue_depth().await {
-        Ok(_) => Json(HealthStatus { status: "ready".into() }).into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "unavailable".into() })).into_response()
+    match check_dependencies(&state).await {
+        Ok(()) => Json(HealthStatus { status: "ready".into(), reason: None }).into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthStatus { status: "unavailable".into(), reason: Some(reason) }))
+                .into_response()
         }
+    }
+}
+
+/// How long a readiness probe waits for each dependency (probes typically time out after 1-5 s).
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The first dependency that does not answer, as the probe's `reason` (no internal detail: the
+/// detail goes to the log).
+async fn check_dependencies(state: &AppState) -> Result<(), String> {
+    match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: the database does not answer");
+            return Err("database unreachable".into());
+        }
+        Err(_) => return Err(format!("database did not answer within {} s", READINESS_TIMEOUT.as_secs())),
+    }
+    let speakers = state.speakers.clone();
+    let index = tokio::task::spawn_blocking(move || speakers.check_ready());
+    match tokio::time::timeout(READINESS_TIMEOUT, index).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(error))) => {
+            tracing::warn!(%error, "readiness: the voiceprint index does not answer");
+            Err("voiceprint index unreachable".into())
+        }
+        Ok(Err(join_error)) => Err(format!("voiceprint index check failed: {join_error}")),
+        Err(_) => Err(format!("voiceprint index did not answer within {} s", READINESS_TIMEOUT.as_secs())),
     }
 }
 

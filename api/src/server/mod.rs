@@ -15,6 +15,7 @@ pub mod error;
 pub mod fuzzing;
 mod health;
 pub mod listener;
+mod limits;
 pub mod metrics;
 pub mod openapi;
 mod reviews;
@@ -61,7 +62,14 @@ pub struct ApiConfig {
     /// Whole-request limit (408 after it).
     pub request_timeout: Duration,
     /// Requests per API key per minute (token bucket, burst = the same number); 0 = unlimited.
+    /// Kept in the database, so it holds across every API process on it.
     pub rate_limit_per_minute: u32,
+    /// Audio hours a tenant may upload per hour (token bucket, burst = the same amount); `None`
+    /// = unlimited. Over it uploads get 429 + `Retry-After`. Shared across API processes.
+    pub upload_quota_audio_hours_per_hour: Option<f64>,
+    /// Live streams open at once across every API process on the database (each process also
+    /// keeps to its own real-time capacity); `None` = no shared limit.
+    pub max_live_streams_total: Option<usize>,
     /// Where uploaded audio is stored, one file per call.
     pub audio_dir: PathBuf,
     /// Longest recording accepted (seconds of audio).
@@ -89,6 +97,8 @@ impl ApiConfig {
             queue_retry_after_secs: 30,
             request_timeout: Duration::from_secs(120),
             rate_limit_per_minute: 600,
+            upload_quota_audio_hours_per_hour: None,
+            max_live_streams_total: None,
             audio_dir: audio_dir.into(),
             max_audio_duration_secs: 4.0 * 3600.0,
             max_concurrent_upload_checks: 2,
@@ -106,7 +116,6 @@ pub struct AppState {
     pub speakers: Arc<dyn SpeakerService>,
     pub config: Arc<ApiConfig>,
     pub metrics: Metrics,
-    pub(crate) rate_limiter: Arc<auth::RateLimiter>,
     pub(crate) upload_checks: Arc<tokio::sync::Semaphore>,
     /// FIFO gate in front of the biometric engine (tokio's semaphore is fair).
     pub(crate) biometric_slots: Arc<tokio::sync::Semaphore>,
@@ -116,7 +125,6 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, speakers: Arc<dyn SpeakerService>, config: ApiConfig, metrics: Metrics) -> Self {
-        let rate_limiter = Arc::new(auth::RateLimiter::new(config.rate_limit_per_minute));
         let upload_checks = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_upload_checks.max(1)));
         let biometric_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_biometrics.max(1)));
         AppState {
@@ -124,7 +132,6 @@ impl AppState {
             speakers,
             config: Arc::new(config),
             metrics,
-            rate_limiter,
             upload_checks,
             biometric_slots,
             streams: None,

@@ -147,6 +147,9 @@ pub enum SpeakerServiceError {
     InvalidRequest(String),
     #[error("biometric engine failed: {0}")]
     Internal(String),
+    /// The voiceprint index cannot be reached right now (an outage, not a bad request).
+    #[error("voiceprint index unreachable: {0}")]
+    Unavailable(String),
 }
 
 impl From<callsight_pipeline::error::PipelineError> for SpeakerServiceError {
@@ -156,6 +159,7 @@ impl From<callsight_pipeline::error::PipelineError> for SpeakerServiceError {
             PipelineError::Audio { reason, .. } => SpeakerServiceError::BadAudio(reason),
             PipelineError::UnknownSpeaker { speaker_id } => SpeakerServiceError::UnknownSpeaker(speaker_id),
             PipelineError::InvalidOption(reason) => SpeakerServiceError::InvalidRequest(reason),
+            error @ PipelineError::IndexUnavailable { .. } => SpeakerServiceError::Unavailable(error.to_string()),
             other => SpeakerServiceError::Internal(other.to_string()),
         }
     }
@@ -165,6 +169,11 @@ impl From<callsight_pipeline::error::PipelineError> for SpeakerServiceError {
 pub trait SpeakerService: Send + Sync + 'static {
     /// Enrols (or re-enrols, replacing) `speaker_id` of `tenant` from one or more clips.
     fn enrol(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError>;
+    /// Whether the engine's stores answer now (readiness probe); blocks for at most a network
+    /// round trip. Engines without remote stores are always ready.
+    fn check_ready(&self) -> Result<(), SpeakerServiceError> {
+        Ok(())
+    }
     /// Adds clips to the speaker's voiceprint (weighted by net speech) instead of replacing it;
     /// the stored speech counts towards the minimum, so a voiceprint can be built up call by call.
     fn enrol_more(&self, input: EnrolInput) -> Result<EnrolResponse, SpeakerServiceError> {

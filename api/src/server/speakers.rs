@@ -117,12 +117,19 @@ async fn read_form(
     Ok(form)
 }
 
+/// `Retry-After` while the voiceprint index is unreachable (a server restart takes seconds).
+const INDEX_RETRY_AFTER_SECS: u64 = 10;
+
 fn service_error(error: SpeakerServiceError) -> ApiError {
     match error {
         SpeakerServiceError::BadAudio(reason) => ApiError::Unprocessable(format!("audio cannot be used: {reason}")),
         SpeakerServiceError::UnknownSpeaker(_) => ApiError::NotFound("speaker"),
         SpeakerServiceError::InvalidRequest(reason) => ApiError::Unprocessable(reason),
         SpeakerServiceError::Internal(reason) => ApiError::Internal(format!("speaker service: {reason}")),
+        SpeakerServiceError::Unavailable(reason) => {
+            tracing::warn!(%reason, "voiceprint index unreachable answering a request");
+            ApiError::IndexUnavailable { retry_after_secs: INDEX_RETRY_AFTER_SECS }
+        }
     }
 }
 
@@ -133,6 +140,7 @@ fn error_outcome(error: &SpeakerServiceError) -> &'static str {
         SpeakerServiceError::UnknownSpeaker(_) => "error_unknown_speaker",
         SpeakerServiceError::InvalidRequest(_) => "error_invalid_request",
         SpeakerServiceError::Internal(_) => "error_internal",
+        SpeakerServiceError::Unavailable(_) => "error_unavailable",
     }
 }
 

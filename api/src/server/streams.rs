@@ -459,13 +459,27 @@ pub(crate) async fn open_stream(
             ));
         }
     };
+    // Across every API process on the database (`max_live_streams_total`).
+    let shared_slot = match super::limits::admit_stream_cluster_wide(&state).await? {
+        Ok(slot) => slot,
+        Err(limit) => {
+            state.metrics.stream_refused();
+            return Ok(unavailable("at_capacity", &format!("the service already serves {limit} live streams, its configured total")));
+        }
+    };
     // Explicit message and frame limits: tungstenite reports a bigger one as soon as its header
     // arrives, and the stream answers it with close code 1009 (see `run_stream`).
     let upgrade = upgrade
         .max_message_size(streams.limits.max_message_bytes)
         .max_frame_size(streams.limits.max_message_bytes);
     let span = tracing::info_span!("stream", tenant = %caller.tenant);
-    Ok(upgrade.on_upgrade(move |socket| run_stream(socket, state, streams, caller, admission).instrument(span)))
+    Ok(upgrade.on_upgrade(move |socket| {
+        async move {
+            let _shared_slot = shared_slot;
+            run_stream(socket, state, streams, caller, admission).await;
+        }
+        .instrument(span)
+    }))
 }
 
 fn unavailable(code: &str, message: &str) -> Response {

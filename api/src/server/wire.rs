@@ -726,4 +726,7 @@ pub struct WebhookList {
 pub struct HealthStatus {
     /// `ok` / `ready`, or `unavailable`.
     pub status: String,
+    /// With `unavailable`: which dependency does not answer (`database`, `voiceprint index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

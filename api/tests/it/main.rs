@@ -6,3 +6,6 @@ mod common;
 mod pg;
 mod http;
 mod live;
+mod fuzz_corpus;
+mod scale_out;
+mod security;

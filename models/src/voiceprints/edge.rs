@@ -613,6 +613,41 @@ impl VoiceprintIndex for EdgeVoiceprintIndex {
     fn backend_name(&self) -> &str {
         BACKEND
     }
+
+    fn for_each_page(&self, visit: &mut dyn FnMut(Vec<Voiceprint>) -> Result<()>) -> Result<()> {
+        for model_shard in self.all_shards()? {
+            let mut offset = None;
+            loop {
+                let mut request = ScrollRequest::new();
+                request.offset = offset;
+                request.limit = Some(SCROLL_PAGE);
+                request.with_payload = Some(WithPayloadInterface::Bool(true));
+                request.with_vector = WithVector::Bool(true);
+                let (records, next) = model_shard
+                    .shard
+                    .scroll(request)
+                    .map_err(|error| index_error(BACKEND, format!("scroll: {error}")))?;
+                let page = records
+                    .into_iter()
+                    .map(|record| {
+                        voiceprint_of(
+                            record.id,
+                            record.payload.map(|payload| payload.0),
+                            record.vector,
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                if !page.is_empty() {
+                    visit(page)?;
+                }
+                match next {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn apply(model_shard: &ModelShard, operation: UpdateOperation) -> Result<()> {

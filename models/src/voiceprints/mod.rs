@@ -8,6 +8,7 @@
 
 pub mod edge;
 pub mod server;
+pub mod transfer;
 
 pub use edge::{EdgeIndexConfig, EdgeVoiceprintIndex};
 pub use server::ServerVoiceprintIndex;

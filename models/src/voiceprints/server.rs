@@ -1,17 +1,25 @@
 //! The scale-out voiceprint index: a Qdrant server over gRPC (`qdrant-client`).
 //!
-//! One collection per embedding model, named `<collection_prefix><model-slug>` (see
-//! [`super::model_slug`]), created with its payload indexes on first use. The client is async
-//! while [`VoiceprintIndex`] is sync, so the index owns a small tokio runtime and blocks on it:
-//! **its methods must not be called from inside an async context** (tokio panics on a nested
-//! `block_on`); the service calls them from `spawn_blocking`.
+//! One collection per embedding model, named `<collection_prefix>_<model-slug>` (see
+//! [`super::model_slug`]; a collection made by an older build without the `_` is still found and
+//! used), created with its payload indexes on first use. The client is async while
+//! [`VoiceprintIndex`] is sync: the index owns a small tokio runtime of its own, **spawns** each
+//! request onto it and waits for the answer on a plain channel. It never calls `block_on`, so it
+//! can be built, called and dropped from any thread, inside another runtime too (that thread
+//! waits, so async callers still use `spawn_blocking` for anything but start-up).
+//!
+//! A server that cannot be reached (connection refused, timeout, unavailable) is reported as
+//! [`PipelineError::IndexUnavailable`], which callers treat as an outage to wait out (readiness
+//! fails, jobs are put back), not as a failed operation.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use callsight_pipeline::PipelineError;
 use callsight_pipeline::error::Result;
 use callsight_pipeline::speaker::{Voiceprint, VoiceprintFilter, VoiceprintHit, VoiceprintIndex};
-use qdrant_client::Qdrant;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::vector_output::Vector as OutputVector;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
@@ -22,6 +30,7 @@ use qdrant_client::qdrant::{
     ScrollPointsBuilder, SearchParamsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
     VectorsOutput,
 };
+use qdrant_client::{Qdrant, QdrantError};
 
 use super::{
     ModelKey, check_vector, field, filter_equalities, group_by_model, index_error, model_slug,
@@ -33,11 +42,24 @@ const SCROLL_PAGE: u32 = 1_000;
 /// Points per upsert request; keeps gRPC messages well under the server's size limit.
 const UPSERT_CHUNK: usize = 1_000;
 const HNSW_EF_SEARCH: u64 = 512;
+/// Between the deployment prefix and the model slug in a collection name.
+const PREFIX_SEPARATOR: char = '_';
+/// How long one request may take before the server counts as unreachable. A connect attempt to
+/// an address that drops packets would otherwise wait for the kernel's TCP timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// gRPC status codes (grpc/doc/statuscodes.md) that mean "the server is not there right now".
+const GRPC_CANCELLED: i32 = 1;
+const GRPC_DEADLINE_EXCEEDED: i32 = 4;
+const GRPC_UNAVAILABLE: i32 = 14;
 
-/// Voiceprints in a Qdrant server. Thread-safe; see the module docs about async contexts.
+/// Voiceprints in a Qdrant server. Thread-safe; callable from any thread (see the module docs).
 pub struct ServerVoiceprintIndex {
-    runtime: tokio::runtime::Runtime,
+    /// `Some` until dropped; taken in `Drop` to shut it down without blocking.
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
     client: Qdrant,
+    url: String,
     collection_prefix: String,
     /// Dimension of every collection of ours known to exist.
     known_collections: Mutex<HashMap<String, usize>>,
@@ -45,9 +67,21 @@ pub struct ServerVoiceprintIndex {
 
 impl ServerVoiceprintIndex {
     /// Connects to the server's gRPC endpoint (e.g. `http://localhost:6334`) and checks that it
-    /// answers. `collection_prefix` separates deployments sharing one server (e.g. `"callsight_"`).
-    /// Must not be called from inside an async context.
+    /// answers; an unreachable server is [`PipelineError::IndexUnavailable`] naming the URL.
+    /// `collection_prefix` separates deployments sharing one server (e.g. `"callsight"`).
     pub fn connect(url: &str, api_key: Option<String>, collection_prefix: &str) -> Result<Self> {
+        let index = Self::connect_lazily(url, api_key, collection_prefix)?;
+        index.check_reachable()?;
+        Ok(index)
+    }
+
+    /// Like [`connect`](Self::connect) without the first health check: the server may come up
+    /// later, and every call until then fails with [`PipelineError::IndexUnavailable`].
+    pub fn connect_lazily(
+        url: &str,
+        api_key: Option<String>,
+        collection_prefix: &str,
+    ) -> Result<Self> {
         // One worker thread: the index only ever waits on network calls, and it keeps tonic's
         // background connection tasks running between calls.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -62,29 +96,86 @@ impl ServerVoiceprintIndex {
             let _entered = runtime.enter();
             Qdrant::from_url(url)
                 .api_key(api_key)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
                 .skip_compatibility_check()
                 .build()
                 .map_err(|error| index_error(BACKEND, format!("connecting to {url}: {error}")))?
         };
-        runtime.block_on(client.health_check()).map_err(|error| {
-            index_error(BACKEND, format!("qdrant at {url} does not answer: {error}"))
-        })?;
         Ok(ServerVoiceprintIndex {
-            runtime,
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
             client,
+            url: url.to_string(),
             collection_prefix: collection_prefix.to_string(),
             known_collections: Mutex::new(HashMap::new()),
         })
     }
 
+    /// Runs one client request on the index's runtime and waits for it on this thread. Spawning
+    /// (instead of `block_on`) is what makes this safe on a thread that is inside a runtime.
+    fn call<T, Fut>(
+        &self,
+        context: impl FnOnce() -> String,
+        request: impl FnOnce(Qdrant) -> Fut,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = std::result::Result<T, QdrantError>> + Send + 'static,
+    {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let future = request(self.client.clone());
+        self.handle.spawn(async move {
+            // The receiver only goes away if the caller stopped waiting; nothing to do then.
+            let _ = sender.send(future.await);
+        });
+        match receiver.recv() {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => Err(self.classify(context(), &error)),
+            Err(_) => Err(index_error(
+                BACKEND,
+                format!("{}: the client runtime has shut down", context()),
+            )),
+        }
+    }
+
+    /// An unreachable server is an outage ([`PipelineError::IndexUnavailable`]); anything else
+    /// the server said is a failed operation.
+    fn classify(&self, context: String, error: &QdrantError) -> PipelineError {
+        let unreachable = match error {
+            QdrantError::ResponseError { status } => matches!(
+                i32::from(status.code()),
+                GRPC_UNAVAILABLE | GRPC_DEADLINE_EXCEEDED | GRPC_CANCELLED
+            ),
+            QdrantError::Io(_) => true,
+            _ => false,
+        };
+        if unreachable {
+            PipelineError::IndexUnavailable {
+                backend: BACKEND,
+                reason: format!(
+                    "qdrant at {} does not answer ({context}): {error}",
+                    self.url
+                ),
+            }
+        } else {
+            index_error(BACKEND, format!("{context}: {error}"))
+        }
+    }
+
+    /// The gRPC URL this index talks to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Drops every collection of this prefix. For tests and tear-down only.
     pub fn delete_all_collections(&self) -> Result<()> {
         for name in self.our_collections()? {
-            self.runtime
-                .block_on(self.client.delete_collection(name.as_str()))
-                .map_err(|error| {
-                    index_error(BACKEND, format!("deleting collection {name}: {error}"))
-                })?;
+            let target = name.clone();
+            self.call(
+                || format!("deleting collection {name}"),
+                move |client| async move { client.delete_collection(target).await },
+            )?;
         }
         self.known_collections
             .lock()
@@ -93,24 +184,44 @@ impl ServerVoiceprintIndex {
         Ok(())
     }
 
-    fn collection_name(&self, key: &ModelKey) -> String {
-        format!(
-            "{}{}",
-            self.collection_prefix,
-            model_slug(&key.model_name, &key.model_version)
-        )
+    /// The collection of one model: `<prefix>_<slug>`, or the `<prefix><slug>` an older build
+    /// created (no separator) when only that one exists, so existing voiceprints stay found.
+    fn collection_name(&self, key: &ModelKey) -> Result<String> {
+        let slug = model_slug(&key.model_name, &key.model_version);
+        let current = collection_name_of(&self.collection_prefix, &slug);
+        if self.collection_prefix.is_empty()
+            || current == format!("{}{slug}", self.collection_prefix)
+        {
+            return Ok(current);
+        }
+        let legacy = format!("{}{slug}", self.collection_prefix);
+        if self.cached_dimension(&current)?.is_some() {
+            return Ok(current);
+        }
+        if self.cached_dimension(&legacy)?.is_some() {
+            return Ok(legacy);
+        }
+        let names = self.our_collections()?;
+        if !names.contains(&current) && names.contains(&legacy) {
+            tracing::info!(
+                collection = legacy,
+                "using a voiceprint collection named without the prefix separator (made by an older build)"
+            );
+            return Ok(legacy);
+        }
+        Ok(current)
     }
 
     fn our_collections(&self) -> Result<Vec<String>> {
-        let response = self
-            .runtime
-            .block_on(self.client.list_collections())
-            .map_err(|error| index_error(BACKEND, format!("listing collections: {error}")))?;
+        let response = self.call(
+            || "listing collections".to_string(),
+            |client| async move { client.list_collections().await },
+        )?;
         Ok(response
             .collections
             .into_iter()
             .map(|collection| collection.name)
-            .filter(|name| name.starts_with(&self.collection_prefix))
+            .filter(|name| is_our_collection(&self.collection_prefix, name))
             .collect())
     }
 
@@ -136,19 +247,19 @@ impl ServerVoiceprintIndex {
         if let Some(dimension) = self.cached_dimension(name)? {
             return Ok(Some(dimension));
         }
-        let exists = self
-            .runtime
-            .block_on(self.client.collection_exists(name))
-            .map_err(|error| {
-                index_error(BACKEND, format!("checking collection {name}: {error}"))
-            })?;
+        let target = name.to_string();
+        let exists = self.call(
+            || format!("checking collection {name}"),
+            move |client| async move { client.collection_exists(target).await },
+        )?;
         if !exists {
             return Ok(None);
         }
-        let info = self
-            .runtime
-            .block_on(self.client.collection_info(name))
-            .map_err(|error| index_error(BACKEND, format!("reading collection {name}: {error}")))?;
+        let target = name.to_string();
+        let info = self.call(
+            || format!("reading collection {name}"),
+            move |client| async move { client.collection_info(target).await },
+        )?;
         let dimension = info
             .result
             .and_then(|info| info.config)
@@ -174,30 +285,30 @@ impl ServerVoiceprintIndex {
         if let Some(existing) = self.existing_dimension(name)? {
             return Ok(existing);
         }
-        let created = self.runtime.block_on(
-            self.client.create_collection(
-                CreateCollectionBuilder::new(name)
-                    .vectors_config(VectorParamsBuilder::new(dimension as u64, Distance::Cosine))
-                    // payload_m: per-tenant HNSW links on the tenant index (below).
-                    // Full-scan threshold as `EdgeIndexConfig::full_scan_threshold_kb`: tenant-sized
-                    // filters are answered exactly.
-                    .hnsw_config(
-                        HnswConfigDiffBuilder::default()
-                            .m(16)
-                            .ef_construct(100)
-                            .payload_m(16)
-                            .full_scan_threshold(200_000),
-                    ),
-            ),
+        let request = CreateCollectionBuilder::new(name)
+            .vectors_config(VectorParamsBuilder::new(dimension as u64, Distance::Cosine))
+            // payload_m: per-tenant HNSW links on the tenant index (below).
+            // Full-scan threshold as `EdgeIndexConfig::full_scan_threshold_kb`: tenant-sized
+            // filters are answered exactly.
+            .hnsw_config(
+                HnswConfigDiffBuilder::default()
+                    .m(16)
+                    .ef_construct(100)
+                    .payload_m(16)
+                    .full_scan_threshold(200_000),
+            );
+        let created = self.call(
+            || format!("creating collection {name}"),
+            move |client| async move { client.create_collection(request).await },
         );
         if let Err(error) = created {
+            if matches!(error, PipelineError::IndexUnavailable { .. }) {
+                return Err(error);
+            }
             // Another process may have created it meanwhile.
             return match self.existing_dimension(name)? {
                 Some(existing) => Ok(existing),
-                None => Err(index_error(
-                    BACKEND,
-                    format!("creating collection {name}: {error}"),
-                )),
+                None => Err(error),
             };
         }
         let mut indexes = vec![
@@ -211,14 +322,11 @@ impl ServerVoiceprintIndex {
             );
         }
         for index in indexes {
-            self.runtime
-                .block_on(self.client.create_field_index(index.wait(true)))
-                .map_err(|error| {
-                    index_error(
-                        BACKEND,
-                        format!("creating payload index of {name}: {error}"),
-                    )
-                })?;
+            let request = index.wait(true);
+            self.call(
+                || format!("creating payload index of {name}"),
+                move |client| async move { client.create_field_index(request).await },
+            )?;
         }
         self.remember(name, dimension)?;
         tracing::info!(
@@ -236,7 +344,7 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
         // Check dimensions against existing collections before writing anything.
         let mut targets = Vec::with_capacity(groups.len());
         for (key, members) in &groups {
-            let name = self.collection_name(key);
+            let name = self.collection_name(key)?;
             let dimension = members
                 .first()
                 .map(|first| first.vector.len())
@@ -266,17 +374,13 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
                 .collect::<Result<_>>()?;
             // Upsert replaces by id across models too: drop these ids from every other collection.
             for other in all_collections.iter().filter(|other| **other != name) {
-                self.runtime
-                    .block_on(
-                        self.client.delete_points(
-                            DeletePointsBuilder::new(other.as_str())
-                                .points(PointsIdsList { ids: ids.clone() })
-                                .wait(true),
-                        ),
-                    )
-                    .map_err(|error| {
-                        index_error(BACKEND, format!("replacing ids in {other}: {error}"))
-                    })?;
+                let request = DeletePointsBuilder::new(other.as_str())
+                    .points(PointsIdsList { ids: ids.clone() })
+                    .wait(true);
+                self.call(
+                    || format!("replacing ids in {other}"),
+                    move |client| async move { client.delete_points(request).await },
+                )?;
             }
             let mut points = Vec::with_capacity(members.len());
             for (voiceprint, id) in members.iter().zip(&ids) {
@@ -288,13 +392,11 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
                 ));
             }
             for chunk in points.chunks(UPSERT_CHUNK) {
-                self.runtime
-                    .block_on(self.client.upsert_points(
-                        UpsertPointsBuilder::new(name.as_str(), chunk.to_vec()).wait(true),
-                    ))
-                    .map_err(|error| {
-                        index_error(BACKEND, format!("upserting into {name}: {error}"))
-                    })?;
+                let request = UpsertPointsBuilder::new(name.as_str(), chunk.to_vec()).wait(true);
+                self.call(
+                    || format!("upserting into {name}"),
+                    move |client| async move { client.upsert_points(request).await },
+                )?;
             }
         }
         Ok(())
@@ -306,7 +408,7 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
         filter: &VoiceprintFilter,
         limit: usize,
     ) -> Result<Vec<VoiceprintHit>> {
-        let name = self.collection_name(&ModelKey::of_filter(filter));
+        let name = self.collection_name(&ModelKey::of_filter(filter))?;
         let Some(dimension) = self.existing_dimension(&name)? else {
             return Ok(Vec::new());
         };
@@ -322,10 +424,10 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             .params(SearchParamsBuilder::default().hnsw_ef((limit as u64).max(HNSW_EF_SEARCH)))
             .with_payload(true)
             .with_vectors(true);
-        let response = self
-            .runtime
-            .block_on(self.client.query(request))
-            .map_err(|error| index_error(BACKEND, format!("searching {name}: {error}")))?;
+        let response = self.call(
+            || format!("searching {name}"),
+            move |client| async move { client.query(request).await },
+        )?;
         response
             .result
             .into_iter()
@@ -340,7 +442,7 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
     }
 
     fn list(&self, filter: &VoiceprintFilter) -> Result<Vec<Voiceprint>> {
-        let name = self.collection_name(&ModelKey::of_filter(filter));
+        let name = self.collection_name(&ModelKey::of_filter(filter))?;
         if self.existing_dimension(&name)?.is_none() {
             return Ok(Vec::new());
         }
@@ -355,10 +457,10 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             if let Some(offset) = offset.take() {
                 request = request.offset(offset);
             }
-            let response = self
-                .runtime
-                .block_on(self.client.scroll(request))
-                .map_err(|error| index_error(BACKEND, format!("listing {name}: {error}")))?;
+            let response = self.call(
+                || format!("listing {name}"),
+                move |client| async move { client.scroll(request).await },
+            )?;
             for point in response.result {
                 voiceprints.push(voiceprint_of(point.id, &point.payload, point.vectors)?);
             }
@@ -377,16 +479,13 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
         ]);
         let mut removed = 0usize;
         for name in self.our_collections()? {
-            let counted = self
-                .runtime
-                .block_on(
-                    self.client.count(
-                        CountPointsBuilder::new(name.as_str())
-                            .filter(filter.clone())
-                            .exact(true),
-                    ),
-                )
-                .map_err(|error| index_error(BACKEND, format!("counting in {name}: {error}")))?;
+            let request = CountPointsBuilder::new(name.as_str())
+                .filter(filter.clone())
+                .exact(true);
+            let counted = self.call(
+                || format!("counting in {name}"),
+                move |client| async move { client.count(request).await },
+            )?;
             let matching = counted
                 .result
                 .map(|result| result.count)
@@ -394,15 +493,13 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             if matching == 0 {
                 continue;
             }
-            self.runtime
-                .block_on(
-                    self.client.delete_points(
-                        DeletePointsBuilder::new(name.as_str())
-                            .points(filter.clone())
-                            .wait(true),
-                    ),
-                )
-                .map_err(|error| index_error(BACKEND, format!("deleting from {name}: {error}")))?;
+            let request = DeletePointsBuilder::new(name.as_str())
+                .points(filter.clone())
+                .wait(true);
+            self.call(
+                || format!("deleting from {name}"),
+                move |client| async move { client.delete_points(request).await },
+            )?;
             removed += usize::try_from(matching).unwrap_or(usize::MAX);
         }
         Ok(removed)
@@ -411,6 +508,88 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
     fn backend_name(&self) -> &str {
         BACKEND
     }
+
+    fn for_each_page(&self, visit: &mut dyn FnMut(Vec<Voiceprint>) -> Result<()>) -> Result<()> {
+        for name in self.our_collections()? {
+            let mut offset: Option<PointId> = None;
+            loop {
+                let mut request = ScrollPointsBuilder::new(name.as_str())
+                    .limit(SCROLL_PAGE)
+                    .with_payload(true)
+                    .with_vectors(true);
+                if let Some(offset) = offset.take() {
+                    request = request.offset(offset);
+                }
+                let response = self.call(
+                    || format!("listing {name}"),
+                    move |client| async move { client.scroll(request).await },
+                )?;
+                let page = response
+                    .result
+                    .into_iter()
+                    .map(|point| voiceprint_of(point.id, &point.payload, point.vectors))
+                    .collect::<Result<Vec<_>>>()?;
+                if !page.is_empty() {
+                    visit(page)?;
+                }
+                match response.next_page_offset {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_reachable(&self) -> Result<()> {
+        self.call(
+            || "health check".to_string(),
+            |client| async move { client.health_check().await },
+        )
+        .map(|_| ())
+    }
+}
+
+impl Drop for ServerVoiceprintIndex {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks until its tasks end, which tokio forbids inside another
+        // runtime; shutting it down in the background never blocks.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// `<prefix>_<slug>` (no separator added when the prefix is empty or already ends in `_`/`-`).
+pub(crate) fn collection_name_of(prefix: &str, slug: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with(PREFIX_SEPARATOR) || prefix.ends_with('-') {
+        format!("{prefix}{slug}")
+    } else {
+        format!("{prefix}{PREFIX_SEPARATOR}{slug}")
+    }
+}
+
+/// Whether collection `name` belongs to a deployment with `prefix`: `<prefix>_<slug>`, or an
+/// older build's `<prefix><slug>`; the remainder must look like a model slug (`name-version-hash`
+/// with a 12-digit hex hash). Slugs may contain `_`, so deployments sharing one server need
+/// prefixes that do not start with one another (`callsight_eu` beside `callsight` is ambiguous).
+pub(crate) fn is_our_collection(prefix: &str, name: &str) -> bool {
+    let current_prefix = collection_name_of(prefix, "");
+    if let Some(rest) = name.strip_prefix(&current_prefix) {
+        return looks_like_slug(rest);
+    }
+    name.strip_prefix(prefix).is_some_and(looks_like_slug)
+}
+
+fn looks_like_slug(text: &str) -> bool {
+    let mut parts = text.rsplitn(3, '-');
+    let hash = parts.next().unwrap_or_default();
+    let version = parts.next();
+    let model = parts.next();
+    hash.len() == 12
+        && hash.chars().all(|c| c.is_ascii_hexdigit())
+        && version.is_some()
+        && model.is_some_and(|model| !model.is_empty())
 }
 
 fn server_filter(filter: &VoiceprintFilter) -> Filter {
@@ -454,4 +633,36 @@ fn voiceprint_of(
         }
     };
     super::voiceprint_from_payload(BACKEND, &point, &payload, vector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{collection_name_of, is_our_collection};
+    use crate::voiceprints::model_slug;
+
+    #[test]
+    fn collection_names_separate_the_prefix_from_the_model() {
+        let slug = model_slug("campplus", "1");
+        assert_eq!(
+            collection_name_of("callsight", &slug),
+            format!("callsight_{slug}")
+        );
+        // A prefix that already ends in a separator, or none, gets no extra one.
+        assert_eq!(
+            collection_name_of("callsight_", &slug),
+            format!("callsight_{slug}")
+        );
+        assert_eq!(collection_name_of("", &slug), slug);
+    }
+
+    #[test]
+    fn older_names_without_separator_still_belong_to_the_deployment() {
+        let slug = model_slug("campplus", "1");
+        assert!(is_our_collection("callsight", &format!("callsight_{slug}")));
+        assert!(is_our_collection("callsight", &format!("callsight{slug}")));
+        // Collections that are not model collections are not ours, whatever they start with.
+        assert!(!is_our_collection("callsight", "callsight_notes"));
+        assert!(!is_our_collection("callsight", "callsightnotes"));
+        assert!(!is_our_collection("callsight", "other_collection"));
+    }
 }

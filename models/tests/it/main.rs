@@ -9,3 +9,4 @@ mod text_e5;
 mod text_sentiment;
 mod voiceprint_index;
 mod whisper_quantized;
+mod silero_blocks;

@@ -371,6 +371,39 @@ fn check_upsert_replaces_by_id(open: &Opener) {
     );
 }
 
+fn check_every_voiceprint_is_listed_page_by_page(open: &Opener) {
+    let index = open();
+    let mut stored = Vec::new();
+    for id_byte in 0..12u8 {
+        let tenant = if id_byte % 3 == 0 { "t1" } else { "t2" };
+        let version = if id_byte % 2 == 0 { "v1" } else { "v2" };
+        stored.push(print(
+            id_byte,
+            tenant,
+            &format!("speaker-{id_byte}"),
+            VoiceprintKind::Customer,
+            version,
+            basis(usize::from(id_byte) % DIMENSION),
+        ));
+    }
+    index.upsert(&stored).expect("upsert");
+    let mut seen = Vec::new();
+    index
+        .for_each_page(&mut |page| {
+            seen.extend(page);
+            Ok(())
+        })
+        .expect("list every voiceprint");
+    assert_eq!(sorted_ids(&seen), sorted_ids(&stored));
+    for expected in &stored {
+        let found = seen
+            .iter()
+            .find(|voiceprint| voiceprint.id == expected.id)
+            .expect("listed");
+        assert_same_voiceprint(found, expected);
+    }
+}
+
 fn check_delete_speaker(open: &Opener) {
     let index = open();
     let alice_1 = print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0));
@@ -504,6 +537,63 @@ fn check_bad_input_is_an_error(open: &Opener) {
     // Nothing of the rejected batches was written.
     assert_eq!(index.list(&filter("t1", "v1")).expect("list").len(), 1);
     assert!(index.list(&filter("t1", "v9")).expect("list").is_empty());
+}
+
+#[test]
+fn every_voiceprint_of_every_tenant_and_model_can_be_listed() {
+    for_each_backend(check_every_voiceprint_is_listed_page_by_page);
+}
+
+/// A port nothing listens on (bound, then released): connections are refused at once.
+fn unreachable_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
+    let port = listener.local_addr().expect("probe address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The service builds the index inside its async runtime and drops it there at shutdown; the
+/// server backend must neither panic ("cannot start a runtime from within a runtime") nor hang
+/// there, and an unreachable server is an outage naming the URL, not an ordinary failure.
+#[test]
+fn server_backend_is_usable_and_droppable_inside_an_async_runtime() {
+    let url = unreachable_url();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime");
+    runtime.block_on(async {
+        let error = match ServerVoiceprintIndex::connect(&url, None, "callsight") {
+            Ok(_) => panic!("connecting to {url}, where nothing listens, succeeded"),
+            Err(error) => error,
+        };
+        assert!(
+            matches!(error, callsight_pipeline::PipelineError::IndexUnavailable { .. }),
+            "expected IndexUnavailable, got {error:?}"
+        );
+        assert!(error.to_string().contains(&url), "{error} names {url}");
+
+        let index = ServerVoiceprintIndex::connect_lazily(&url, None, "callsight")
+            .expect("a lazy connection needs no server");
+        let unreachable = index
+            .check_reachable()
+            .expect_err("nothing listens there");
+        assert!(matches!(
+            unreachable,
+            callsight_pipeline::PipelineError::IndexUnavailable { .. }
+        ));
+        let searched = index.search(&basis(0), &filter("t1", "v1"), 3);
+        assert!(
+            matches!(
+                searched,
+                Err(callsight_pipeline::PipelineError::IndexUnavailable { .. })
+            ),
+            "search against a missing server: {searched:?}"
+        );
+        // Dropped on a runtime thread, as at the end of `serve`.
+        drop(index);
+    });
 }
 
 #[test]

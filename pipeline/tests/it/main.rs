@@ -11,3 +11,4 @@ mod compliance_evaluate;
 mod compliance_matching;
 mod compliance_script;
 mod fbank_kaldi;
+mod fuzz_corpus;

@@ -4,8 +4,10 @@
 
 mod calls;
 mod keys;
+mod limits;
 mod records;
 mod sessions;
+pub mod transfer;
 mod webhooks;
 
 use std::str::FromStr;
@@ -18,6 +20,7 @@ use crate::error::{Result, WorkersError};
 
 pub use calls::*;
 pub use keys::*;
+pub use limits::*;
 pub use records::*;
 pub use sessions::*;
 pub use webhooks::*;

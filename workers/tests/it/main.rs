@@ -5,3 +5,4 @@
 mod common;
 mod queue;
 mod store;
+mod scale_out;

@@ -11,6 +11,8 @@ use callsight_workers::{QueueConfig, Store, new_id};
 /// A store plus whatever must outlive it (the SQLite file's directory).
 pub struct TestDb {
     pub store: Store,
+    /// For a second handle on the same database (another process).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -34,12 +36,12 @@ pub async fn open(db: Db, config: QueueConfig) -> TestDb {
             // A data directory that does not exist yet: connect must create it.
             let url = format!("sqlite://{}/data/callsight.db", dir.path().display());
             let store = Store::connect_with(&url, config).await.expect("open SQLite store");
-            TestDb { store, _dir: Some(dir) }
+            TestDb { store, url, _dir: Some(dir) }
         }
         Db::Postgres => {
             let url = pg::PgCluster::shared().create_database();
             let store = Store::connect_with(&url, config).await.expect("open PostgreSQL store");
-            TestDb { store, _dir: None }
+            TestDb { store, url, _dir: None }
         }
     }
 }

@@ -59,23 +59,22 @@ impl PgCluster {
         run_checked(&mut initdb, "initdb");
 
         cluster.port = free_port();
-        let log = cluster.root.join("server.log");
+        cluster.start_server();
+        cluster
+    }
+
+    /// `pg_ctl start` on the cluster's port; panics with the server log if it does not come up.
+    fn start_server(&self) {
+        let log = self.root.join("server.log");
         // Durability off: a test cluster is thrown away, and fsync dominates on a busy disk.
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=300",
-            cluster.port,
-            cluster.root.join("sock").display()
+            self.port,
+            self.root.join("sock").display()
         );
-        let mut start = cluster.command("pg_ctl");
-        start
-            .arg("-D")
-            .arg(&cluster.data_dir)
-            .arg("-l")
-            .arg(&log)
-            .arg("-o")
-            .arg(options)
-            .args(["-w", "-t", "60", "start"]);
+        let mut start = self.command("pg_ctl");
+        start.arg("-D").arg(&self.data_dir).arg("-l").arg(&log).arg("-o").arg(options).args(["-w", "-t", "60", "start"]);
         let output = start.output().unwrap_or_else(|e| panic!("cannot run pg_ctl: {e}"));
         if !output.status.success() {
             let server_log = std::fs::read_to_string(&log).unwrap_or_default();
@@ -85,7 +84,17 @@ impl PgCluster {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        cluster
+    }
+
+    /// Stops the server as a crash or an outage would (`pg_ctl stop -m immediate`): connections
+    /// drop, new ones are refused until [`PgCluster::restart`].
+    pub fn stop(&self) {
+        run_checked(&mut self.stop_command(), "pg_ctl stop");
+    }
+
+    /// Starts the stopped server again on the same port with the same data.
+    pub fn restart(&self) {
+        self.start_server();
     }
 
     /// One cluster for the whole test binary, stopped by a watchdog process when the binary

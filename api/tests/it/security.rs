@@ -3,7 +3,7 @@
 //! streams held by pings, one key's stream quota and oversized WebSocket messages, and CSV
 //! formula injection through the web pages' export code (run with `node` when installed).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
