@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use callsight_pipeline::error::Result;
 use callsight_pipeline::speaker::{Voiceprint, VoiceprintFilter, VoiceprintHit, VoiceprintIndex};
-use qdrant_client::Qdrant;
+use qdrant_client::{Qdrant, QdrantError};
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::vector_output::Vector as OutputVector;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
@@ -149,6 +149,11 @@ impl ServerVoiceprintIndex {
             .runtime
             .block_on(self.client.collection_info(name))
             .map_err(|error| index_error(BACKEND, format!("reading collection {name}: {error}")))?;
+        let indexed_fields: Vec<String> = info
+            .result
+            .as_ref()
+            .map(|info| info.payload_schema.keys().cloned().collect())
+            .unwrap_or_default();
         let dimension = info
             .result
             .and_then(|info| info.config)
@@ -165,8 +170,50 @@ impl ServerVoiceprintIndex {
                     format!("collection {name} has no single dense vector"),
                 )
             })?;
+        // A creator killed between creating the collection and its payload indexes (or one that
+        // lost the creation race and read it too early) left it without them: create what is
+        // missing, so tenant filtering never turns into a scan of every tenant.
+        self.create_missing_payload_indexes(name, &indexed_fields)?;
         self.remember(name, dimension)?;
         Ok(Some(dimension))
+    }
+
+    /// Creates the tenant and keyword payload indexes of collection `name` that are not among
+    /// `indexed_fields` (creating an index is idempotent on the server, so a race is harmless).
+    fn create_missing_payload_indexes(&self, name: &str, indexed_fields: &[String]) -> Result<()> {
+        let missing = |field: &str| !indexed_fields.iter().any(|indexed| indexed == field);
+        let mut indexes = Vec::new();
+        if missing(field::TENANT) {
+            indexes.push(
+                CreateFieldIndexCollectionBuilder::new(name, field::TENANT, FieldType::Keyword)
+                    .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true)),
+            );
+        }
+        for key in field::KEYWORD_INDEXED.into_iter().filter(|key| missing(key)) {
+            indexes.push(
+                CreateFieldIndexCollectionBuilder::new(name, key, FieldType::Keyword)
+                    .field_index_params(KeywordIndexParamsBuilder::default().enable_hnsw(false)),
+            );
+        }
+        for index in indexes {
+            self.runtime
+                .block_on(self.client.create_field_index(index.wait(true)))
+                .map_err(|error| {
+                    index_error(
+                        BACKEND,
+                        format!("creating payload index of {name}: {error}"),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Forgets collection `name` after the server said it does not exist (dropped, or the
+    /// server restarted on empty storage): the next write creates it again.
+    fn forget(&self, name: &str) {
+        if let Ok(mut known) = self.known_collections.lock() {
+            known.remove(name);
+        }
     }
 
     /// Creates collection `name` with its payload indexes unless it exists; returns its dimension.
@@ -200,26 +247,7 @@ impl ServerVoiceprintIndex {
                 )),
             };
         }
-        let mut indexes = vec![
-            CreateFieldIndexCollectionBuilder::new(name, field::TENANT, FieldType::Keyword)
-                .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true)),
-        ];
-        for key in field::KEYWORD_INDEXED {
-            indexes.push(
-                CreateFieldIndexCollectionBuilder::new(name, key, FieldType::Keyword)
-                    .field_index_params(KeywordIndexParamsBuilder::default().enable_hnsw(false)),
-            );
-        }
-        for index in indexes {
-            self.runtime
-                .block_on(self.client.create_field_index(index.wait(true)))
-                .map_err(|error| {
-                    index_error(
-                        BACKEND,
-                        format!("creating payload index of {name}: {error}"),
-                    )
-                })?;
-        }
+        self.create_missing_payload_indexes(name, &[])?;
         self.remember(name, dimension)?;
         tracing::info!(
             collection = name,
@@ -274,8 +302,13 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
                                 .wait(true),
                         ),
                     )
-                    .map_err(|error| {
-                        index_error(BACKEND, format!("replacing ids in {other}: {error}"))
+                    .or_else(|error| {
+                        // Dropped meanwhile: nothing of ours left in it to replace.
+                        if is_not_found(&error) {
+                            Ok(Default::default())
+                        } else {
+                            Err(index_error(BACKEND, format!("replacing ids in {other}: {error}")))
+                        }
                     })?;
             }
             let mut points = Vec::with_capacity(members.len());
@@ -288,13 +321,24 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
                 ));
             }
             for chunk in points.chunks(UPSERT_CHUNK) {
-                self.runtime
-                    .block_on(self.client.upsert_points(
+                let upsert = || {
+                    self.runtime.block_on(self.client.upsert_points(
                         UpsertPointsBuilder::new(name.as_str(), chunk.to_vec()).wait(true),
                     ))
-                    .map_err(|error| {
-                        index_error(BACKEND, format!("upserting into {name}: {error}"))
-                    })?;
+                };
+                let upserted = match upsert() {
+                    // The collection this process knew is gone (dropped, or the server restarted
+                    // on empty storage): create it again, once.
+                    Err(error) if is_not_found(&error) => {
+                        self.forget(&name);
+                        self.ensure_collection(&name, dimension)?;
+                        upsert()
+                    }
+                    other => other,
+                };
+                upserted.map_err(|error| {
+                    index_error(BACKEND, format!("upserting into {name}: {error}"))
+                })?;
             }
         }
         Ok(())
@@ -322,10 +366,15 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             .params(SearchParamsBuilder::default().hnsw_ef((limit as u64).max(HNSW_EF_SEARCH)))
             .with_payload(true)
             .with_vectors(true);
-        let response = self
-            .runtime
-            .block_on(self.client.query(request))
-            .map_err(|error| index_error(BACKEND, format!("searching {name}: {error}")))?;
+        let response = match self.runtime.block_on(self.client.query(request)) {
+            Ok(response) => response,
+            // Gone since this process saw it: nothing to find, as with no collection at all.
+            Err(error) if is_not_found(&error) => {
+                self.forget(&name);
+                return Ok(Vec::new());
+            }
+            Err(error) => return Err(index_error(BACKEND, format!("searching {name}: {error}"))),
+        };
         response
             .result
             .into_iter()
@@ -355,10 +404,14 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             if let Some(offset) = offset.take() {
                 request = request.offset(offset);
             }
-            let response = self
-                .runtime
-                .block_on(self.client.scroll(request))
-                .map_err(|error| index_error(BACKEND, format!("listing {name}: {error}")))?;
+            let response = match self.runtime.block_on(self.client.scroll(request)) {
+                Ok(response) => response,
+                Err(error) if is_not_found(&error) => {
+                    self.forget(&name);
+                    return Ok(Vec::new());
+                }
+                Err(error) => return Err(index_error(BACKEND, format!("listing {name}: {error}"))),
+            };
             for point in response.result {
                 voiceprints.push(voiceprint_of(point.id, &point.payload, point.vectors)?);
             }
@@ -377,16 +430,20 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
         ]);
         let mut removed = 0usize;
         for name in self.our_collections()? {
-            let counted = self
-                .runtime
-                .block_on(
-                    self.client.count(
-                        CountPointsBuilder::new(name.as_str())
-                            .filter(filter.clone())
-                            .exact(true),
-                    ),
-                )
-                .map_err(|error| index_error(BACKEND, format!("counting in {name}: {error}")))?;
+            let counted = match self.runtime.block_on(
+                self.client.count(
+                    CountPointsBuilder::new(name.as_str())
+                        .filter(filter.clone())
+                        .exact(true),
+                ),
+            ) {
+                Ok(counted) => counted,
+                // Dropped since it was listed: nothing of the speaker's left in it.
+                Err(error) if is_not_found(&error) => continue,
+                Err(error) => {
+                    return Err(index_error(BACKEND, format!("counting in {name}: {error}")));
+                }
+            };
             let matching = counted
                 .result
                 .map(|result| result.count)
@@ -411,6 +468,11 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
     fn backend_name(&self) -> &str {
         BACKEND
     }
+}
+
+/// The server answered that the collection (or point) does not exist.
+fn is_not_found(error: &QdrantError) -> bool {
+    matches!(error, QdrantError::ResponseError { status } if status.code() == tonic::Code::NotFound)
 }
 
 fn server_filter(filter: &VoiceprintFilter) -> Filter {
