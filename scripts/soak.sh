@@ -116,7 +116,7 @@ start_worker() { # slot
   WORKER_PIDS[slot]=$!
 }
 
-# --- Calls: the demo call cut to 12..19 s, at 0.95..1.15x tempo; two of every eight with the
+# --- Calls: the demo call cut to 10..13 s, at 0.95..1.16x tempo; two of every eight with the
 # parties' channels swapped, so their customer speaks in the voice put on the watchlist ---------
 scripts/make-demo-call.sh "$SYNTH/demo.wav"
 N_VARIANTS=8
@@ -124,7 +124,7 @@ for v in $(seq 0 $((N_VARIANTS - 1))); do
   tempo=$(echo "0.95 + 0.03 * $v" | bc -l)
   remix=()
   if [ $((v % 4)) = 3 ]; then remix=(remix 2 1); fi
-  sox "$SYNTH/demo.wav" -e u-law "$SYNTH/call-$v.wav" trim 0 $((12 + v)) tempo -s "$tempo" "${remix[@]}"
+  sox "$SYNTH/demo.wav" -e u-law "$SYNTH/call-$v.wav" trim 0 $((10 + v % 4)) tempo -s "$tempo" "${remix[@]}"
 done
 espeak-ng -v en-us -s 155 -w "$SYNTH/fraud-raw.wav" \
   "I lost my card yesterday and I need a new one sent to a different address. My mother's maiden name is Johnson. Please hurry, I need the money transferred today."
@@ -189,7 +189,7 @@ while :; do
   if [ "$uploads_done" = 1 ] && [ "$stream_started" = 2 ] && [ "$pending" = 0 ]; then break; fi
   # A random worker, killed mid-job if it holds one; restarted at once.
   slot=$((RANDOM % N_WORKERS)); victim=${WORKER_PIDS[slot]}
-  held=$(sql "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE '%:$victim'")
+  held=$(sql "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE '%:$victim/%'")
   kill -9 "$victim" 2>/dev/null || true
   wait "$victim" 2>/dev/null || true
   kills=$((kills + 1)); [ "$held" != 0 ] && kills_mid_job=$((kills_mid_job + 1))
