@@ -17,6 +17,7 @@
 # PostgreSQL 15 binaries, espeak-ng and sox (all from setup.sh). Optional environment:
 #   SOAK_CALLS=200 SOAK_WORKERS=3 SOAK_MIN_KILLS=50 SOAK_KILL_MIN_SECS=2 SOAK_KILL_MAX_SECS=5
 #   SOAK_MAX_SECS=5400 (give up after this long), SOAK_KEEP=1 (keep the work directory),
+#   SOAK_MAX_ATTEMPTS=20 (workers.max_attempts: repeated kills must not dead-letter a job),
 #   CALLSIGHT_TEST_QDRANT_URL=http://127.0.0.1:6334 (gRPC URL of a Qdrant server: workers then
 #   screen and enrol voices; without it they run --without-biometrics and say so).
 set -euo pipefail
@@ -38,6 +39,7 @@ for tool in espeak-ng sox psql curl python3; do
 done
 
 WORK=$(mktemp -d /tmp/callsight-soak.XXXXXX)
+chmod 755 "$WORK"  # the postgres user must reach its directory inside
 DATA=$WORK/data; LOGS=$WORK/logs; SYNTH=$WORK/synth
 mkdir -p "$DATA" "$LOGS" "$SYNTH" "$WORK/pg"
 started_at=$(date +%s)
@@ -74,6 +76,9 @@ export CALLSIGHT__SERVER__DATABASE_URL=$DB_URL
 export CALLSIGHT__ANALYSIS__MODEL=tiny.en
 export CALLSIGHT__WORKERS__LEASE_SECS=6
 export CALLSIGHT__WORKERS__HEARTBEAT_SECS=2
+# Kills every few seconds hit the same job again and again; the default 3 attempts would
+# dead-letter it as a poison job, which is not what this measures.
+export CALLSIGHT__WORKERS__MAX_ATTEMPTS=${SOAK_MAX_ATTEMPTS:-20}
 export CALLSIGHT__BIOMETRICS__MIN_ENROL_NET_SPEECH_SECS=3
 export CALLSIGHT__SERVER__WEBHOOKS_ALLOW_PRIVATE_TARGETS=true
 export CALLSIGHT__SERVER__RATE_LIMIT_PER_MINUTE=100000
@@ -187,13 +192,16 @@ while :; do
   uploads_done=0; [ -f "$WORK/uploads-done" ] && uploads_done=1
   pending=$(pending_jobs)
   if [ "$uploads_done" = 1 ] && [ "$stream_started" = 2 ] && [ "$pending" = 0 ]; then break; fi
-  # A random worker, killed mid-job if it holds one; restarted at once.
-  slot=$((RANDOM % N_WORKERS)); victim=${WORKER_PIDS[slot]}
-  held=$(sql "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE '%:$victim/%'")
-  kill -9 "$victim" 2>/dev/null || true
-  wait "$victim" 2>/dev/null || true
-  kills=$((kills + 1)); [ "$held" != 0 ] && kills_mid_job=$((kills_mid_job + 1))
-  start_worker "$slot"
+  # A random worker, killed mid-job if it holds one; restarted at once. After SOAK_MIN_KILLS
+  # the queue drains without kills (on a slow machine jobs outlast the kill interval).
+  if [ "$kills" -lt "$MIN_KILLS" ]; then
+    slot=$((RANDOM % N_WORKERS)); victim=${WORKER_PIDS[slot]}
+    held=$(sql "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE '%:$victim/%'")
+    kill -9 "$victim" 2>/dev/null || true
+    wait "$victim" 2>/dev/null || true
+    kills=$((kills + 1)); [ "$held" != 0 ] && kills_mid_job=$((kills_mid_job + 1))
+    start_worker "$slot"
+  fi
   # The API, killed while an upload is being received.
   accepted=$(wc -l <"$WORK/accepted.tsv")
   if [ "$api_kills_mid_upload" -lt "${#api_kill_marks[@]}" ] && [ "$accepted" -ge "${api_kill_marks[$api_kills_mid_upload]}" ]; then
@@ -223,7 +231,7 @@ while :; do
     STREAM_PID=""
     stream_started=2
   fi
-  if [ $((kills % 10)) = 0 ]; then say "$kills worker kills ($kills_mid_job mid-job), $accepted accepted, $pending jobs pending"; fi
+  if [ $((kills % 10)) = 0 ] || [ "$kills" -ge "$MIN_KILLS" ]; then say "$kills worker kills ($kills_mid_job mid-job), $accepted accepted, $pending jobs pending"; fi
 done
 wait "$UPLOADER_PID" 2>/dev/null || true
 UPLOADER_PID=""

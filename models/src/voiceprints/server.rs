@@ -470,9 +470,12 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
     }
 }
 
+/// gRPC status code NOT_FOUND (grpc/doc/statuscodes.md): e.g. no such collection.
+const GRPC_NOT_FOUND: i32 = 5;
+
 /// The server answered that the collection (or point) does not exist.
 fn is_not_found(error: &QdrantError) -> bool {
-    matches!(error, QdrantError::ResponseError { status } if status.code() == tonic::Code::NotFound)
+    matches!(error, QdrantError::ResponseError { status } if i32::from(status.code()) == GRPC_NOT_FOUND)
 }
 
 fn server_filter(filter: &VoiceprintFilter) -> Filter {
