@@ -1,5 +1,5 @@
 # Callsight make targets. Building and testing are cargo's (see README); these are the extras.
-.PHONY: bench bench-quick fuzz bench-memory bench-load-verify bench-load-upload
+.PHONY: bench bench-quick fuzz bench-memory bench-load-verify bench-load-upload soak
 
 # The evaluation and benchmark report: fetches the evaluation data from the registries, runs every
 # measurement and writes eval/REPORT.md + eval/plots/*.svg (long: see docs/eval.md).
@@ -27,3 +27,9 @@ bench-load-verify:
 # Uploads at 50/s for 60 s: only 202 or 429/503 with Retry-After, every 202 analysed.
 bench-load-upload:
 	scripts/bench_load.sh upload
+
+# Crash soak (issue 15): 200 calls on PostgreSQL, 3 workers, a random worker killed with kill -9
+# every few seconds (>= 50 kills), the API killed mid-upload and mid-stream; then every call is
+# checked to be analysed exactly once (see scripts/soak.sh; CALLSIGHT_TEST_QDRANT_URL adds biometrics).
+soak:
+	nice -n 10 scripts/soak.sh

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use callsight_api::server::metrics::Metrics;
-use callsight_api::server::{SpeakerService, SpeakerServiceError, WebhookEvent, emit_event};
+use callsight_api::server::{SpeakerService, SpeakerServiceError, WebhookEvent, emit_event_once};
 use callsight_pipeline::audio::{DecodedAudio, resample};
 use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
 use callsight_workers::store::{AuditFilter, NewAuditEntry, Page, Store};
@@ -142,7 +142,7 @@ impl AnalysisJobHandler {
         }
         if !hits.is_empty() {
             let data = serde_json::json!({"operation": "call", "call_id": call.id, "customer_id": call.customer_id, "hits": hits});
-            if let Err(error) = self.runtime.block_on(emit_event(&self.store, &call.tenant, WebhookEvent::WatchlistHit, data)) {
+            if let Err(error) = self.runtime.block_on(emit_event_once(&self.store, &call.tenant, WebhookEvent::WatchlistHit, &job_event_id(job, WebhookEvent::WatchlistHit), data)) {
                 tracing::error!(%error, "queueing a watchlist.hit event failed");
             }
             let entry = NewAuditEntry {
@@ -153,7 +153,7 @@ impl AnalysisJobHandler {
                 score: hits.first().map(|h| h.score),
                 details: serde_json::json!({"source": "call", "call_id": call.id}),
             };
-            if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
+            if let Err(error) = self.runtime.block_on(self.store.append_audit_once_per_job(&call.tenant, &job.job.id, &entry)) {
                 tracing::error!(%error, "audit of call screening failed");
             }
         }
@@ -201,7 +201,7 @@ impl AnalysisJobHandler {
                 score: None,
                 details: serde_json::json!({"source": "passive", "call_id": call.id, "reason": "watchlist_hit"}),
             };
-            if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
+            if let Err(error) = self.runtime.block_on(self.store.append_audit_once_per_job(&call.tenant, &job.job.id, &entry)) {
                 tracing::error!(%error, "audit of a skipped passive enrolment failed");
             }
             return Ok(());
@@ -240,7 +240,7 @@ impl AnalysisJobHandler {
             tracing::error!(%error, "recording the passively enrolled speaker failed");
         }
         let entry = NewAuditEntry { actor_key_id: None, action: "enrol".into(), speaker_id: Some(customer_id.clone()), outcome: outcome_label, score: None, details };
-        if let Err(error) = self.runtime.block_on(self.store.append_audit(&call.tenant, &entry)) {
+        if let Err(error) = self.runtime.block_on(self.store.append_audit_once_per_job(&call.tenant, &job.job.id, &entry)) {
             tracing::error!(%error, "audit of passive enrolment failed");
         }
         Ok(())
@@ -279,7 +279,7 @@ impl AnalysisJobHandler {
             events.push(WebhookEvent::CallFlagged);
         }
         for event in events {
-            if let Err(error) = self.runtime.block_on(emit_event(&self.store, &call.tenant, event, data.clone())) {
+            if let Err(error) = self.runtime.block_on(emit_event_once(&self.store, &call.tenant, event, &job_event_id(job, event), data.clone())) {
                 tracing::error!(%error, "queueing a webhook event failed");
             }
         }
@@ -311,6 +311,12 @@ fn outage_or_transient(error: SpeakerServiceError) -> JobError {
         SpeakerServiceError::Unavailable(reason) => JobError::unavailable(reason),
         other => JobError::transient(other.to_string()),
     }
+}
+
+/// The id of an event raised by `job`: the same on every run of the job, so a run after a crash
+/// neither queues it again nor gives receivers a new id for the same fact.
+fn job_event_id(job: &ClaimedJob, event: WebhookEvent) -> String {
+    format!("{}:{}", job.job.id, event.as_str())
 }
 
 fn stored_channel_layout(text: &str) -> Result<ChannelLayout, JobError> {

@@ -12,3 +12,4 @@ mod speakers;
 mod streams;
 mod web;
 mod scale;
+mod crash_restart;

@@ -46,7 +46,7 @@ pub use speaker_service::{
     BiometricReason, EnrolInput, EnrolResponse, EnrolStatus, IdentifyCandidate, IdentifyResponse, SpeakerKind,
     SpeakerService, SpeakerServiceError, VerifyDecision, VerifyResponse, WatchlistHit,
 };
-pub use webhooks::{WebhookDeliveryConfig, WebhookEvent, emit_event, run_webhook_deliveries, run_webhook_deliveries_with};
+pub use webhooks::{WebhookDeliveryConfig, WebhookEvent, emit_event, emit_event_once, run_webhook_deliveries, run_webhook_deliveries_with};
 
 /// The API's own settings; the binary fills them from its configuration.
 #[derive(Debug, Clone)]

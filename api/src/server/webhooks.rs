@@ -77,6 +77,24 @@ pub async fn emit_event(
     store.enqueue_webhook_event(tenant, event.as_str(), &payload).await
 }
 
+/// Like [`emit_event`], with the envelope id `event_id` fixed by the caller and queued at most
+/// once: for events raised by a job, which runs again from the start when its worker dies.
+pub async fn emit_event_once(
+    store: &Store,
+    tenant: &str,
+    event: WebhookEvent,
+    event_id: &str,
+    data: serde_json::Value,
+) -> Result<usize, WorkersError> {
+    let payload = serde_json::json!({
+        "id": event_id,
+        "event": event.as_str(),
+        "created_at": util::rfc3339(callsight_workers::now_secs()),
+        "data": data,
+    });
+    store.enqueue_webhook_event_once(tenant, event.as_str(), event_id, &payload).await
+}
+
 /// `sha256=<hex>` of HMAC-SHA256(secret, body).
 pub fn signature(secret: &str, body: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.

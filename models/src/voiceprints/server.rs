@@ -139,18 +139,37 @@ impl ServerVoiceprintIndex {
         }
     }
 
+    /// Like [`Self::call`], but hands back what the server answered, its error included, so the
+    /// caller can act on "not found"; only an unreachable server is an error here.
+    fn call_answer<T, Fut>(
+        &self,
+        context: impl FnOnce() -> String,
+        request: impl FnOnce(Qdrant) -> Fut,
+    ) -> Result<std::result::Result<T, QdrantError>>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = std::result::Result<T, QdrantError>> + Send + 'static,
+    {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let future = request(self.client.clone());
+        self.handle.spawn(async move {
+            // The receiver only goes away if the caller stopped waiting; nothing to do then.
+            let _ = sender.send(future.await);
+        });
+        match receiver.recv() {
+            Ok(Err(error)) if is_unreachable(&error) => Err(self.classify(context(), &error)),
+            Ok(answer) => Ok(answer),
+            Err(_) => Err(index_error(
+                BACKEND,
+                format!("{}: the client runtime has shut down", context()),
+            )),
+        }
+    }
+
     /// An unreachable server is an outage ([`PipelineError::IndexUnavailable`]); anything else
     /// the server said is a failed operation.
     fn classify(&self, context: String, error: &QdrantError) -> PipelineError {
-        let unreachable = match error {
-            QdrantError::ResponseError { status } => matches!(
-                i32::from(status.code()),
-                GRPC_UNAVAILABLE | GRPC_DEADLINE_EXCEEDED | GRPC_CANCELLED
-            ),
-            QdrantError::Io(_) => true,
-            _ => false,
-        };
-        if unreachable {
+        if is_unreachable(error) {
             PipelineError::IndexUnavailable {
                 backend: BACKEND,
                 reason: format!(
@@ -260,6 +279,11 @@ impl ServerVoiceprintIndex {
             || format!("reading collection {name}"),
             move |client| async move { client.collection_info(target).await },
         )?;
+        let indexed_fields: Vec<String> = info
+            .result
+            .as_ref()
+            .map(|info| info.payload_schema.keys().cloned().collect())
+            .unwrap_or_default();
         let dimension = info
             .result
             .and_then(|info| info.config)
@@ -276,8 +300,47 @@ impl ServerVoiceprintIndex {
                     format!("collection {name} has no single dense vector"),
                 )
             })?;
+        // A creator killed between creating the collection and its payload indexes (or one that
+        // lost the creation race and read it too early) left it without them: create what is
+        // missing, so tenant filtering never turns into a scan of every tenant.
+        self.create_missing_payload_indexes(name, &indexed_fields)?;
         self.remember(name, dimension)?;
         Ok(Some(dimension))
+    }
+
+    /// Creates the tenant and keyword payload indexes of collection `name` that are not among
+    /// `indexed_fields` (creating an index is idempotent on the server, so a race is harmless).
+    fn create_missing_payload_indexes(&self, name: &str, indexed_fields: &[String]) -> Result<()> {
+        let missing = |field: &str| !indexed_fields.iter().any(|indexed| indexed == field);
+        let mut indexes = Vec::new();
+        if missing(field::TENANT) {
+            indexes.push(
+                CreateFieldIndexCollectionBuilder::new(name, field::TENANT, FieldType::Keyword)
+                    .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true)),
+            );
+        }
+        for key in field::KEYWORD_INDEXED.into_iter().filter(|key| missing(key)) {
+            indexes.push(
+                CreateFieldIndexCollectionBuilder::new(name, key, FieldType::Keyword)
+                    .field_index_params(KeywordIndexParamsBuilder::default().enable_hnsw(false)),
+            );
+        }
+        for index in indexes {
+            let request = index.wait(true);
+            self.call(
+                || format!("creating payload index of {name}"),
+                move |client| async move { client.create_field_index(request).await },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Forgets collection `name` after the server said it does not exist (dropped, or the
+    /// server restarted on empty storage): the next write creates it again.
+    fn forget(&self, name: &str) {
+        if let Ok(mut known) = self.known_collections.lock() {
+            known.remove(name);
+        }
     }
 
     /// Creates collection `name` with its payload indexes unless it exists; returns its dimension.
@@ -311,23 +374,7 @@ impl ServerVoiceprintIndex {
                 None => Err(error),
             };
         }
-        let mut indexes = vec![
-            CreateFieldIndexCollectionBuilder::new(name, field::TENANT, FieldType::Keyword)
-                .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true)),
-        ];
-        for key in field::KEYWORD_INDEXED {
-            indexes.push(
-                CreateFieldIndexCollectionBuilder::new(name, key, FieldType::Keyword)
-                    .field_index_params(KeywordIndexParamsBuilder::default().enable_hnsw(false)),
-            );
-        }
-        for index in indexes {
-            let request = index.wait(true);
-            self.call(
-                || format!("creating payload index of {name}"),
-                move |client| async move { client.create_field_index(request).await },
-            )?;
-        }
+        self.create_missing_payload_indexes(name, &[])?;
         self.remember(name, dimension)?;
         tracing::info!(
             collection = name,
@@ -377,10 +424,17 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
                 let request = DeletePointsBuilder::new(other.as_str())
                     .points(PointsIdsList { ids: ids.clone() })
                     .wait(true);
-                self.call(
+                let answer = self.call_answer(
                     || format!("replacing ids in {other}"),
                     move |client| async move { client.delete_points(request).await },
                 )?;
+                match answer {
+                    // Dropped meanwhile: nothing of ours left in it to replace.
+                    Err(error) if !is_not_found(&error) => {
+                        return Err(self.classify(format!("replacing ids in {other}"), &error));
+                    }
+                    _ => {}
+                }
             }
             let mut points = Vec::with_capacity(members.len());
             for (voiceprint, id) in members.iter().zip(&ids) {
@@ -392,11 +446,24 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
                 ));
             }
             for chunk in points.chunks(UPSERT_CHUNK) {
-                let request = UpsertPointsBuilder::new(name.as_str(), chunk.to_vec()).wait(true);
-                self.call(
-                    || format!("upserting into {name}"),
-                    move |client| async move { client.upsert_points(request).await },
-                )?;
+                let upsert = || {
+                    let request = UpsertPointsBuilder::new(name.as_str(), chunk.to_vec()).wait(true);
+                    self.call_answer(
+                        || format!("upserting into {name}"),
+                        move |client| async move { client.upsert_points(request).await },
+                    )
+                };
+                let upserted = match upsert()? {
+                    // The collection this process knew is gone (dropped, or the server restarted
+                    // on empty storage): create it again, once.
+                    Err(error) if is_not_found(&error) => {
+                        self.forget(&name);
+                        self.ensure_collection(&name, dimension)?;
+                        upsert()?
+                    }
+                    other => other,
+                };
+                upserted.map_err(|error| self.classify(format!("upserting into {name}"), &error))?;
             }
         }
         Ok(())
@@ -424,10 +491,19 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             .params(SearchParamsBuilder::default().hnsw_ef((limit as u64).max(HNSW_EF_SEARCH)))
             .with_payload(true)
             .with_vectors(true);
-        let response = self.call(
+        let answer = self.call_answer(
             || format!("searching {name}"),
             move |client| async move { client.query(request).await },
         )?;
+        let response = match answer {
+            Ok(response) => response,
+            // Gone since this process saw it: nothing to find, as with no collection at all.
+            Err(error) if is_not_found(&error) => {
+                self.forget(&name);
+                return Ok(Vec::new());
+            }
+            Err(error) => return Err(self.classify(format!("searching {name}"), &error)),
+        };
         response
             .result
             .into_iter()
@@ -457,10 +533,18 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             if let Some(offset) = offset.take() {
                 request = request.offset(offset);
             }
-            let response = self.call(
+            let answer = self.call_answer(
                 || format!("listing {name}"),
                 move |client| async move { client.scroll(request).await },
             )?;
+            let response = match answer {
+                Ok(response) => response,
+                Err(error) if is_not_found(&error) => {
+                    self.forget(&name);
+                    return Ok(Vec::new());
+                }
+                Err(error) => return Err(self.classify(format!("listing {name}"), &error)),
+            };
             for point in response.result {
                 voiceprints.push(voiceprint_of(point.id, &point.payload, point.vectors)?);
             }
@@ -482,10 +566,16 @@ impl VoiceprintIndex for ServerVoiceprintIndex {
             let request = CountPointsBuilder::new(name.as_str())
                 .filter(filter.clone())
                 .exact(true);
-            let counted = self.call(
+            let answer = self.call_answer(
                 || format!("counting in {name}"),
                 move |client| async move { client.count(request).await },
             )?;
+            let counted = match answer {
+                Ok(counted) => counted,
+                // Dropped since it was listed: nothing of the speaker's left in it.
+                Err(error) if is_not_found(&error) => continue,
+                Err(error) => return Err(self.classify(format!("counting in {name}"), &error)),
+            };
             let matching = counted
                 .result
                 .map(|result| result.count)
@@ -558,6 +648,27 @@ impl Drop for ServerVoiceprintIndex {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Connection refused, timed out or cancelled: the server is not there (an outage), as opposed to
+/// an answer that the operation failed.
+fn is_unreachable(error: &QdrantError) -> bool {
+    match error {
+        QdrantError::ResponseError { status } => matches!(
+            i32::from(status.code()),
+            GRPC_UNAVAILABLE | GRPC_DEADLINE_EXCEEDED | GRPC_CANCELLED
+        ),
+        QdrantError::Io(_) => true,
+        _ => false,
+    }
+}
+
+/// gRPC status code NOT_FOUND (grpc/doc/statuscodes.md): e.g. no such collection.
+const GRPC_NOT_FOUND: i32 = 5;
+
+/// The server answered that the collection (or point) does not exist.
+fn is_not_found(error: &QdrantError) -> bool {
+    matches!(error, QdrantError::ResponseError { status } if i32::from(status.code()) == GRPC_NOT_FOUND)
 }
 
 /// `<prefix>_<slug>` (no separator added when the prefix is empty or already ends in `_`/`-`).

@@ -733,3 +733,107 @@ fn embedded_index_directory_serves_one_holder_at_a_time() {
     drop(first);
     EdgeVoiceprintIndex::open(temp.path()).expect("reopens after the holder closed it");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Qdrant server only: what a shared server adds to the embedded case. Several processes create
+// the same collection at once, a collection disappears under a running process (dropped, or the
+// server restarted on empty storage), and the server restarts under a running process.
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh collection prefix on the test server, or `None` (with the skip said) without one.
+fn server_prefix(what: &str) -> Option<(String, Option<String>, String)> {
+    let Some(url) = std::env::var("CALLSIGHT_TEST_QDRANT_URL").ok().filter(|url| !url.is_empty()) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped ({what}): set CALLSIGHT_TEST_QDRANT_URL to test the Qdrant server backend"
+        );
+        return None;
+    };
+    let api_key = std::env::var("CALLSIGHT_TEST_QDRANT_API_KEY").ok().filter(|key| !key.is_empty());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    Some((url, api_key, format!("callsight_test_{}_{nanos}_", std::process::id())))
+}
+
+#[test]
+fn server_processes_creating_one_collection_at_once_all_succeed() {
+    let Some((url, api_key, prefix)) = server_prefix("concurrent creation") else { return };
+    let writers = 6_u8;
+    std::thread::scope(|scope| {
+        for writer in 0..writers {
+            let (url, api_key, prefix) = (&url, &api_key, &prefix);
+            scope.spawn(move || {
+                // One connection each, as separate processes would have.
+                let index = ServerVoiceprintIndex::connect(url, api_key.clone(), prefix).expect("connect");
+                let voiceprint = print(
+                    writer + 1,
+                    "t1",
+                    &format!("speaker-{writer}"),
+                    VoiceprintKind::Customer,
+                    "v1",
+                    unit(&[1.0, f32::from(writer)]),
+                );
+                index.upsert(&[voiceprint]).expect("upsert while others create the collection");
+            });
+        }
+    });
+    let index = ServerVoiceprintIndex::connect(&url, api_key, &prefix).expect("connect");
+    assert_eq!(index.list(&filter("t1", "v1")).expect("list").len(), usize::from(writers));
+    let hits = index.search(&unit(&[1.0, 0.0]), &filter("t1", "v1"), 10).expect("search");
+    assert_eq!(hits.len(), usize::from(writers), "every writer's voiceprint is found");
+    index.delete_all_collections().expect("drop test collections");
+}
+
+#[test]
+fn server_collection_dropped_under_a_running_process_is_recreated_on_write() {
+    let Some((url, api_key, prefix)) = server_prefix("collection dropped under a process") else { return };
+    let running = ServerVoiceprintIndex::connect(&url, api_key.clone(), &prefix).expect("connect");
+    let first = print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0));
+    running.upsert(&[first]).expect("upsert");
+    assert_eq!(running.list(&filter("t1", "v1")).expect("list").len(), 1);
+    // Another process (or an operator, or a server restarted on empty storage) drops it.
+    ServerVoiceprintIndex::connect(&url, api_key.clone(), &prefix)
+        .expect("connect")
+        .delete_all_collections()
+        .expect("drop behind its back");
+    assert!(
+        running.search(&basis(0), &filter("t1", "v1"), 5).expect("search of a dropped collection").is_empty(),
+        "a dropped collection holds nothing"
+    );
+    assert!(running.list(&filter("t1", "v1")).expect("list of a dropped collection").is_empty());
+    assert_eq!(running.delete_speaker("t1", "alice").expect("delete from a dropped collection"), 0);
+    let second = print(2, "t1", "bob", VoiceprintKind::Customer, "v1", basis(1));
+    running.upsert(&[second.clone()]).expect("upsert recreates the collection");
+    assert_eq!(ids_of_hits(&running, &basis(1), &filter("t1", "v1"), 5), [second.id]);
+    running.delete_all_collections().expect("drop test collections");
+}
+
+/// Runs only with `CALLSIGHT_TEST_QDRANT_RESTART` too: a shell command that restarts the test
+/// server on the same storage and returns once it answers again.
+#[test]
+fn server_restart_under_a_running_process_loses_nothing() {
+    let Some((url, api_key, prefix)) = server_prefix("server restart") else { return };
+    let Some(restart) = std::env::var("CALLSIGHT_TEST_QDRANT_RESTART").ok().filter(|c| !c.is_empty()) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped (server restart): set CALLSIGHT_TEST_QDRANT_RESTART to a command that restarts the test server"
+        );
+        return;
+    };
+    let running = ServerVoiceprintIndex::connect(&url, api_key, &prefix).expect("connect");
+    let first = print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0));
+    running.upsert(&[first.clone()]).expect("upsert");
+    let status = std::process::Command::new("sh").args(["-c", &restart]).status().expect("run the restart command");
+    assert!(status.success(), "{restart:?} failed: {status}");
+    assert_eq!(
+        ids_of_hits(&running, &basis(0), &filter("t1", "v1"), 5),
+        [first.id.as_str()],
+        "the first search after the restart finds what was written before it"
+    );
+    let second = print(2, "t1", "bob", VoiceprintKind::Customer, "v1", basis(1));
+    running.upsert(&[second]).expect("upsert after the restart");
+    assert_eq!(running.list(&filter("t1", "v1")).expect("list").len(), 2);
+    running.delete_all_collections().expect("drop test collections");
+}

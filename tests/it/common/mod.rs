@@ -348,11 +348,39 @@ impl Drop for ServiceProcess {
 /// metrics): scrape with `get(addr, "/metrics", METRICS_TOKEN)`.
 pub const METRICS_TOKEN: &str = "test-operator-metrics-token";
 
+/// The Qdrant server the service tests use instead of the embedded index when
+/// `CALLSIGHT_TEST_QDRANT_URL` is set (its gRPC URL, e.g. `http://127.0.0.1:6334`).
+pub fn test_qdrant_url() -> Option<String> {
+    std::env::var("CALLSIGHT_TEST_QDRANT_URL").ok().map(|url| url.trim().to_string()).filter(|url| !url.is_empty())
+}
+
+/// With a test Qdrant server: the environment that points a process at it, with collections of
+/// its own per data directory (every process of one test shares them, no two tests do).
+pub fn server_voiceprints_env(data_dir: &Path) -> Vec<(&'static str, String)> {
+    let Some(url) = test_qdrant_url() else { return Vec::new() };
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let mut env = vec![
+        ("CALLSIGHT__VOICEPRINTS__BACKEND", "server".to_string()),
+        ("CALLSIGHT__VOICEPRINTS__URL", url),
+        ("CALLSIGHT__VOICEPRINTS__COLLECTION_PREFIX", format!("cs_test_{:016x}_", hasher.finish())),
+    ];
+    if std::env::var("CALLSIGHT_TEST_QDRANT_API_KEY").is_ok() {
+        env.push(("CALLSIGHT__VOICEPRINTS__API_KEY_ENV", "CALLSIGHT_TEST_QDRANT_API_KEY".to_string()));
+    }
+    env
+}
+
 fn service_command(subcommand: &str, data_dir: &Path, database: &Database, env: &[(&str, String)]) -> (Command, PathBuf) {
     let mut command = callsight();
     database.apply(&mut command);
     command.arg(subcommand).arg("--data-dir").arg(data_dir);
     command.env("CALLSIGHT__SERVER__METRICS_TOKEN", METRICS_TOKEN);
+    // The test's own voiceprint settings (below) win over these.
+    for (name, value) in server_voiceprints_env(data_dir) {
+        command.env(name, value);
+    }
     for (name, value) in env {
         command.env(name, value);
     }
@@ -404,8 +432,31 @@ pub fn start_server(data_dir: &Path, database: &Database, workers: usize, env: &
 /// Starts a standalone `callsight worker --concurrency N --without-biometrics` on the same data
 /// directory/database (the server holds the embedded voiceprint index, which serves one process).
 pub fn start_worker(data_dir: &Path, database: &Database, concurrency: usize, env: &[(&str, String)]) -> ServiceProcess {
+    start_worker_with(data_dir, database, concurrency, WorkerBiometrics::Off, env)
+}
+
+/// Whether a standalone worker screens and enrols voices (it needs its own voiceprint index:
+/// a Qdrant server, since the embedded one serves one process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerBiometrics {
+    On,
+    Off,
+}
+
+/// Starts a standalone `callsight worker --concurrency N`, with `--without-biometrics` when
+/// `biometrics` is off.
+pub fn start_worker_with(
+    data_dir: &Path,
+    database: &Database,
+    concurrency: usize,
+    biometrics: WorkerBiometrics,
+    env: &[(&str, String)],
+) -> ServiceProcess {
     let (mut command, log_path) = service_command("worker", data_dir, database, env);
-    command.args(["--concurrency", &concurrency.to_string(), "--without-biometrics"]).stdout(Stdio::null());
+    command.args(["--concurrency", &concurrency.to_string()]).stdout(Stdio::null());
+    if biometrics == WorkerBiometrics::Off {
+        command.arg("--without-biometrics");
+    }
     let child = command.spawn().expect("spawn callsight worker");
     ServiceProcess { child, log_path, addr: String::new() }
 }

@@ -323,6 +323,36 @@ impl Store {
         })
     }
 
+    /// Appends an audit entry made while running job `job_id`, unless that job already wrote one
+    /// with the same action: a job taken over after its worker died (or lost its lease) runs
+    /// again from the start, and its biometric actions must still be audited once. The job id is
+    /// recorded in the entry's details; `None` when the entry was already there.
+    pub async fn append_audit_once_per_job(
+        &self,
+        tenant: &str,
+        job_id: &str,
+        entry: &NewAuditEntry,
+    ) -> Result<Option<AuditEntry>> {
+        let mut entry = entry.clone();
+        if let serde_json::Value::Object(details) = &mut entry.details {
+            details.insert("job_id".into(), serde_json::Value::String(job_id.to_string()));
+        }
+        // Job ids are UUIDs: no LIKE wildcard characters in them.
+        let marker = format!("%\"job_id\":\"{job_id}\"%");
+        let existing: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM audit WHERE tenant = $1 AND action = $2 AND details LIKE $3 LIMIT 1")
+                .bind(tenant)
+                .bind(&entry.action)
+                .bind(&marker)
+                .fetch_optional(pool)
+                .await?
+        });
+        if existing.is_some() {
+            return Ok(None);
+        }
+        self.append_audit(tenant, &entry).await.map(Some)
+    }
+
     /// Audit entries, newest first.
     pub async fn list_audit(&self, tenant: &str, filter: &AuditFilter, page: super::Page) -> Result<Vec<AuditEntry>> {
         let mut args = Args::default();

@@ -179,6 +179,33 @@ impl Store {
         Ok(subscribed.len())
     }
 
+    /// Like [`Store::enqueue_webhook_event`] for an event whose envelope carries the stable id
+    /// `event_id` (e.g. made from the job that raised it): queued only if no delivery of that
+    /// event id exists yet, so a job run again after its worker died does not announce twice.
+    pub async fn enqueue_webhook_event_once(
+        &self,
+        tenant: &str,
+        event: &str,
+        event_id: &str,
+        payload: &serde_json::Value,
+    ) -> Result<usize> {
+        // LIKE wildcards in the id could only widen the match; ids made of a job's UUID and an
+        // event name have none that matter.
+        let marker = format!("%\"id\":{}%", serde_json::Value::String(event_id.to_string()));
+        let existing: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM webhook_deliveries WHERE tenant = $1 AND event = $2 AND payload LIKE $3 LIMIT 1")
+                .bind(tenant)
+                .bind(event)
+                .bind(&marker)
+                .fetch_optional(pool)
+                .await?
+        });
+        if existing.is_some() {
+            return Ok(0);
+        }
+        self.enqueue_webhook_event(tenant, event, payload).await
+    }
+
     /// Claims up to `limit` due deliveries (any tenant) for `lease_secs`; a sender that dies
     /// leaves them to be claimed again after the lease.
     pub async fn claim_webhook_deliveries(&self, limit: i64, lease_secs: i64) -> Result<Vec<DueDelivery>> {

@@ -23,6 +23,7 @@ both_backends!(
     reviews_audit_speakers,
     webhooks_and_deliveries,
     tenant_isolation_of_reads,
+    job_side_effects_are_written_once_per_job,
 );
 
 async fn keys_hash_authenticate_revoke(db: Db) {
@@ -514,4 +515,42 @@ async fn unsupported_url_is_refused_without_leaking_the_password() {
         Err(other) => panic!("expected UnsupportedUrl, got {other}"),
         Ok(_) => panic!("expected UnsupportedUrl, got a store"),
     }
+}
+
+/// A job run again after its worker died repeats its audit entries and events; the store keeps
+/// the first of each per job (and per action / event id), and a new job writes its own.
+async fn job_side_effects_are_written_once_per_job(db: Db) {
+    let store = open(db, QueueConfig::default()).await;
+    let entry = NewAuditEntry {
+        action: "screen".into(),
+        speaker_id: Some("fraud-1".into()),
+        outcome: "watchlist_hit".into(),
+        details: serde_json::json!({"source": "call", "call_id": "c1"}),
+        ..Default::default()
+    };
+    let first = store.append_audit_once_per_job("acme", "job-1", &entry).await.unwrap().unwrap();
+    assert_eq!(first.details["job_id"], "job-1");
+    assert_eq!(first.details["call_id"], "c1");
+    assert!(store.append_audit_once_per_job("acme", "job-1", &entry).await.unwrap().is_none(), "a rerun of job-1");
+    let enrol = NewAuditEntry { action: "enrol".into(), ..entry.clone() };
+    assert!(store.append_audit_once_per_job("acme", "job-1", &enrol).await.unwrap().is_some(), "another action");
+    assert!(store.append_audit_once_per_job("acme", "job-2", &entry).await.unwrap().is_some(), "another job");
+    assert!(store.append_audit_once_per_job("globex", "job-1", &entry).await.unwrap().is_some(), "another tenant");
+    let acme = store.list_audit("acme", &AuditFilter::default(), Page::default()).await.unwrap();
+    assert_eq!(acme.len(), 3, "{acme:?}");
+
+    store.create_webhook("acme", "https://example.test/hook", "s3cret", &["*".to_string()]).await.unwrap();
+    let payload = |id: &str| serde_json::json!({"id": id, "event": "call.analyzed", "data": {"call_id": "c1"}});
+    let once = |id: &'static str| {
+        let store = store.clone();
+        async move { store.enqueue_webhook_event_once("acme", "call.analyzed", id, &payload(id)).await.unwrap() }
+    };
+    assert_eq!(once("job-1:call.analyzed").await, 1);
+    assert_eq!(once("job-1:call.analyzed").await, 0, "a rerun of job-1 does not announce again");
+    assert_eq!(once("job-2:call.analyzed").await, 1, "a re-analysis does");
+    assert_eq!(
+        store.enqueue_webhook_event_once("acme", "call.flagged", "job-1:call.flagged", &payload("job-1:call.flagged")).await.unwrap(),
+        1
+    );
+    assert_eq!(store.claim_webhook_deliveries(10, 60).await.unwrap().len(), 3);
 }
