@@ -86,10 +86,13 @@ impl PgCluster {
         }
     }
 
-    /// Stops the server as a crash or an outage would (`pg_ctl stop -m immediate`): connections
-    /// drop, new ones are refused until [`PgCluster::restart`].
+    /// An outage: the server stops (`pg_ctl stop -m fast`: every connection is cut, new ones are
+    /// refused) until [`PgCluster::restart`]. Not `immediate`: with durability off (above), a
+    /// crash would also lose the last commits, which is not what these tests are about.
     pub fn stop(&self) {
-        run_checked(&mut self.stop_command(), "pg_ctl stop");
+        let mut stop = self.command("pg_ctl");
+        stop.arg("-D").arg(&self.data_dir).args(["-m", "fast", "-w", "stop"]);
+        run_checked(&mut stop, "pg_ctl stop");
     }
 
     /// Starts the stopped server again on the same port with the same data.
