@@ -71,6 +71,7 @@ cleanup() {
   if [ "${SOAK_KEEP:-0}" = 1 ]; then echo "soak: kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM  # so an interrupted soak still ends its processes and cluster
 
 export CALLSIGHT__SERVER__DATABASE_URL=$DB_URL
 export CALLSIGHT__ANALYSIS__MODEL=tiny.en
