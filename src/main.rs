@@ -8,6 +8,7 @@ mod engines;
 mod jobs;
 mod eval_cmd;
 mod models_cmd;
+mod redaction_eval;
 mod service;
 mod speakers_cmd;
 mod stream_cmd;

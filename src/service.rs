@@ -124,6 +124,7 @@ fn job_handler(
         store: service.store.clone(),
         runtime: tokio::runtime::Handle::current(),
         metrics,
+        redaction: config.redaction.clone(),
     }))
 }
 
