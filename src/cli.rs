@@ -8,6 +8,7 @@ use anyhow::Context;
 use callsight_api::render;
 use callsight_api::report::CallReport;
 use callsight_pipeline::analyze::{AnalyzeOptions, ChannelLayout, analyze_call};
+use callsight_pipeline::redaction::{EntityKind, RedactionConfig, redact_analysis, redact_audio};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -136,6 +137,12 @@ pub struct AnalyzeArgs {
     /// Recordings analysed at once (each uses --threads for inference).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Redact payment and personal data from every output: all types, or a comma-separated
+    /// list of card, cvv, expiry, account, dob, phone, email, national_id, address. With --out,
+    /// the redacted recording is written beside the report as <name>.redacted.wav
+    /// [default: redaction.* from the configuration].
+    #[arg(long, value_name = "TYPES", num_args = 0..=1, default_missing_value = "all")]
+    pub redact: Option<String>,
 }
 
 pub fn analyze(
@@ -171,6 +178,10 @@ pub fn analyze(
         Some(model) => model,
         None => WhisperModel::from_config(&config.analysis.model)?,
     };
+    let redaction = match &args.redact {
+        Some(list) => RedactionConfig { enabled: true, types: EntityKind::parse_list(list)?, ..config.redaction.clone() },
+        None => config.redaction.clone(),
+    };
     let threads_per_job = model_args.threads.unwrap_or_else(default_threads).div_ceil(args.jobs.max(1)).max(1);
     let engines = load_engines(model_args, whisper_model, threads_per_job, args.jobs.max(1))?;
 
@@ -192,7 +203,18 @@ pub fn analyze(
         let progress = |stage: &str, done: usize, total: usize| {
             batch_bar.set_message(format!("{name}: {stage} {}/{}", done + 1, total.max(1)));
         };
-        let analysis = analyze_call(&audio, &options, &engines, &progress).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut analysis = analyze_call(&audio, &options, &engines, &progress).map_err(|e| format!("{}: {e}", path.display()))?;
+        if redaction.enabled {
+            let spans = redact_analysis(&mut analysis, &redaction);
+            if let Some(dir) = &args.out {
+                let mut audio = audio;
+                redact_audio(&mut audio, &spans, analysis.channel_layout, &redaction);
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("call");
+                let target = dir.join(format!("{stem}.redacted.wav"));
+                std::fs::write(&target, callsight_pipeline::audio::encode_wav_pcm16(&audio))
+                    .map_err(|e| format!("writing {}: {e}", target.display()))?;
+            }
+        }
         Ok(CallReport::from_analysis(&path.display().to_string(), &analysis, decode_secs, started.elapsed().as_secs_f64()))
     };
     // indicatif draws nothing when stderr is not a terminal; errors must reach the user anyway.

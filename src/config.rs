@@ -27,6 +27,8 @@ pub struct Config {
     pub voiceprints: VoiceprintsConfig,
     /// Live calls over `GET /v1/streams`.
     pub streams: crate::streams::StreamsConfig,
+    /// PCI/PII redaction of transcripts, reports and recordings (docs/redaction.md).
+    pub redaction: callsight_pipeline::redaction::RedactionConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -260,6 +262,9 @@ impl Config {
         if self.streams.capacity == 0 || self.streams.threads_per_inference == 0 {
             return fail("streams.capacity and streams.threads_per_inference: at least 1".into());
         }
+        if let Err(error) = self.redaction.validate() {
+            return fail(error.to_string());
+        }
         match (self.voiceprints.backend.as_str(), &self.voiceprints.url) {
             ("edge", _) | ("server", Some(_)) => {}
             ("server", None) => return fail("voiceprints.backend \"server\" needs voiceprints.url".into()),
@@ -297,6 +302,27 @@ mod tests {
             jail.set_env("CALLSIGHT__WORKERS__CONCURENCY", "3");
             let error = Config::load(None).expect_err("typo rejected").to_string();
             assert!(error.contains("concurency"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redaction_settings_from_file_and_environment() {
+        use callsight_pipeline::redaction::{AudioMask, EntityKind};
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("r.toml", "[redaction]\nenabled = true\ntypes = [\"card\", \"dob\"]\naudio = \"tone\"\n")?;
+            let config = Config::load(Some(Path::new("r.toml"))).map_err(|e| e.to_string())?;
+            assert!(config.redaction.enabled);
+            assert_eq!(config.redaction.types, [EntityKind::CardNumber, EntityKind::DateOfBirth]);
+            assert_eq!(config.redaction.audio, AudioMask::Tone);
+
+            jail.set_env("CALLSIGHT__REDACTION__TYPES", "[\"card\", \"ssn\"]");
+            let error = Config::load(None).expect_err("unknown type rejected").to_string();
+            assert!(error.contains("ssn"), "{error}");
+            jail.set_env("CALLSIGHT__REDACTION__TYPES", "[]");
+            jail.set_env("CALLSIGHT__REDACTION__MARGIN_SECS", "5");
+            let error = Config::load(None).expect_err("margin out of range").to_string();
+            assert!(error.contains("redaction.margin_secs"), "{error}");
             Ok(())
         });
     }

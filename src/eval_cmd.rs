@@ -123,6 +123,24 @@ pub enum EvalCommand {
         #[arg(long)]
         json_out: Option<PathBuf>,
     },
+    /// Recall and precision of PCI/PII redaction per type and language on generated labelled
+    /// calls (text; with --audio also spoken by espeak-ng and transcribed).
+    Redaction {
+        /// Seed of the call generator (the tests use other wordings and values).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Labelled calls per language (English and Russian).
+        #[arg(long, default_value_t = 40)]
+        calls: usize,
+        /// Also speak this many calls per language and run them through the real pipeline.
+        #[arg(long, default_value_t = 0)]
+        audio: usize,
+        /// Where the synthesised audio goes [default: the system temp folder].
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        #[arg(long)]
+        json_out: Option<PathBuf>,
+    },
     /// Render the benchmark report (Markdown + SVG plots) from a folder of result files written by
     /// `make bench` (scripts/bench.sh).
     Report {
@@ -195,6 +213,16 @@ pub fn run(command: EvalCommand, args: &ModelArgs, config: &crate::config::Confi
         }
         EvalCommand::IndexBench { voiceprints, dimension, queries, seed, work_dir, json_out } => {
             index_bench(voiceprints, dimension, queries, seed, work_dir, json_out.as_deref())?;
+        }
+        EvalCommand::Redaction { seed, calls, audio, work_dir, json_out } => {
+            let eval_args = crate::redaction_eval::RedactionEvalArgs {
+                seed,
+                calls_per_language: calls,
+                audio_calls_per_language: audio,
+                json_out,
+                work_dir,
+            };
+            crate::redaction_eval::run(eval_args, args)?;
         }
         EvalCommand::Report { results, out, plots } => {
             let written = callsight_eval::report::write_report(&results, &out, &plots, "make bench")?;

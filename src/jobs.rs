@@ -18,6 +18,7 @@ use callsight_pipeline::analyze::{
     analyze_with_transcript, rescore,
 };
 use callsight_pipeline::compliance::{Script, parse_script};
+use callsight_pipeline::redaction::{RedactionConfig, redact_analysis, redact_audio, redact_segments};
 use callsight_workers::queue::JobKind;
 use callsight_workers::runner::{ClaimedJob, JobError, JobHandler, JobOutcome};
 use callsight_workers::store::{AnalysisRecord, CallSummary, RuleOutcome};
@@ -32,6 +33,8 @@ pub struct AnalysisJobHandler {
     /// The async runtime the store and webhooks run on (handlers run on its blocking pool).
     pub runtime: tokio::runtime::Handle,
     pub metrics: Metrics,
+    /// PCI/PII redaction of everything stored: analysis, report, search text, recording.
+    pub redaction: RedactionConfig,
 }
 
 /// The full pipeline analysis is kept next to the audio so a re-score needs no transcription.
@@ -54,7 +57,8 @@ impl JobHandler for AnalysisJobHandler {
         };
         let total_secs = started.elapsed().as_secs_f64();
         self.record_metrics(&analysis, decode_secs, total_secs, job.job.kind);
-        let report = CallReport::from_analysis(&job.call.id, &analysis, decode_secs, total_secs);
+        let mut report = CallReport::from_analysis(&job.call.id, &analysis, decode_secs, total_secs);
+        report.pauses = stream_pauses(&job.call.metadata);
         let report_json = serde_json::to_value(&report).map_err(|e| JobError::transient(format!("serialising the report: {e}")))?;
         self.emit_events(job, &analysis);
         Ok(JobOutcome::Analyzed(analysis_record(&analysis, report_json)))
@@ -96,8 +100,12 @@ impl AnalysisJobHandler {
         }
         .map_err(|e| JobError::transient(e.to_string()))?;
         self.screen_watchlist(job, &audio, &mut analysis)?;
-        write_analysis(audio_path, &analysis)?;
         self.passive_enrolment(job, &audio, &analysis)?;
+        // Analysis ran on the original words; from here on only redacted words are kept.
+        if self.redaction.enabled {
+            redact_stored_call(audio_path, audio, &mut analysis, &self.redaction)?;
+        }
+        write_analysis(audio_path, &analysis)?;
         Ok((analysis, decode_secs))
     }
 
@@ -302,8 +310,22 @@ impl AnalysisJobHandler {
     }
 }
 
-/// The API stores a call's layout in the report's spelling (`agent_customer`, `customer_agent`,
-/// `mixed`: the serde form of [`ChannelLayout`]), not the CLI's `agent,customer` that `FromStr` reads.
+/// The PCI pauses a live stream recorded in the call's metadata (`[{start_secs, end_secs}]`).
+fn stream_pauses(metadata: &serde_json::Value) -> Vec<callsight_api::report::SpanReport> {
+    metadata
+        .get("pauses")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|span| {
+            Some(callsight_api::report::SpanReport {
+                start_secs: span.get("start_secs")?.as_f64()?,
+                end_secs: span.get("end_secs")?.as_f64()?,
+            })
+        })
+        .collect()
+}
+
 /// An unreachable voiceprint index puts the job back without counting the attempt; any other
 /// engine failure is an ordinary transient failure.
 fn outage_or_transient(error: SpeakerServiceError) -> JobError {
@@ -319,6 +341,8 @@ fn job_event_id(job: &ClaimedJob, event: WebhookEvent) -> String {
     format!("{}:{}", job.job.id, event.as_str())
 }
 
+/// The API stores a call's layout in the report's spelling (`agent_customer`, `customer_agent`,
+/// `mixed`: the serde form of [`ChannelLayout`]), not the CLI's `agent,customer` that `FromStr` reads.
 fn stored_channel_layout(text: &str) -> Result<ChannelLayout, JobError> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         .map_err(|e| JobError::permanent(format!("stored channel layout {text:?}: {e}")))
@@ -347,6 +371,54 @@ fn read_stream_transcript(audio_path: &Path) -> Result<Option<KnownTranscript>, 
             .map_err(|e| JobError::permanent(format!("stored stream transcript {} is unreadable: {e}", path.display()))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(JobError::transient(format!("reading {}: {error}", path.display()))),
+    }
+}
+
+/// Redacts the analysis in place and replaces the stored recording (and a live stream's
+/// transcript) by redacted copies; the waveform cache is dropped so it is drawn again from the
+/// redacted audio. Files are written to a temporary name and renamed.
+fn redact_stored_call(
+    audio_path: &Path,
+    mut audio: DecodedAudio,
+    analysis: &mut CallAnalysis,
+    config: &RedactionConfig,
+) -> Result<(), JobError> {
+    let spans = redact_analysis(analysis, config);
+    let sidecar = callsight_pipeline::streaming::transcript_sidecar_path(audio_path);
+    if let Some(mut transcript) = read_stream_transcript(audio_path)? {
+        redact_segments(&mut transcript.segments, config);
+        let json = serde_json::to_vec(&transcript).map_err(|e| JobError::transient(e.to_string()))?;
+        write_atomically(&sidecar, &json)?;
+    }
+    if spans.is_empty() {
+        return Ok(());
+    }
+    redact_audio(&mut audio, &spans, analysis.channel_layout, config);
+    write_atomically(audio_path, &callsight_pipeline::audio::encode_wav_pcm16(&audio))?;
+    drop_waveform_cache(audio_path);
+    Ok(())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let temporary = path.with_file_name(name);
+    std::fs::write(&temporary, bytes)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|e| JobError::transient(format!("writing {}: {e}", path.display())))
+}
+
+/// Removes `<audio>.waveform-*.json`, drawn from the recording before it was redacted.
+fn drop_waveform_cache(audio_path: &Path) {
+    let (Some(dir), Some(name)) = (audio_path.parent(), audio_path.file_name().and_then(|n| n.to_str())) else { return };
+    let prefix = format!("{name}.waveform-");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_str().is_some_and(|f| f.starts_with(&prefix))
+            && let Err(error) = std::fs::remove_file(entry.path())
+        {
+            tracing::warn!(%error, path = %entry.path().display(), "cannot remove a stale waveform cache");
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod jobs;
 mod eval_cmd;
 mod migrate_cmd;
 mod models_cmd;
+mod redaction_eval;
 mod service;
 mod speakers_cmd;
 mod stream_cmd;

@@ -125,6 +125,7 @@ fn job_handler(
         store: service.store.clone(),
         runtime: tokio::runtime::Handle::current(),
         metrics,
+        redaction: config.redaction.clone(),
     }))
 }
 

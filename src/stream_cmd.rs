@@ -57,6 +57,10 @@ pub struct StreamArgs {
     /// Drop the connection without `stop` or a close frame after this much audio (seconds).
     #[arg(long, value_name = "SECS")]
     pub disconnect_after: Option<f64>,
+    /// PCI pause: send {"type":"pause"} at the first time and {"type":"resume"} at the second
+    /// (seconds of audio, e.g. 12.5,20); the server stores and transcribes silence in between.
+    #[arg(long, value_name = "START,END", value_delimiter = ',', num_args = 1)]
+    pub pause: Vec<f64>,
     /// Play this many copies at once and print latency statistics instead of events.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
@@ -103,6 +107,15 @@ pub fn run(args: StreamArgs) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     let bytes_per_sec = f64::from(audio.sample_rate_hz) * n_channels as f64 * 2.0;
+    let pause_bytes = match args.pause.as_slice() {
+        [] => None,
+        [pause_secs, resume_secs] if pause_secs < resume_secs && *pause_secs >= 0.0 => {
+            let block = n_channels * 2;
+            let at = |secs: f64| (secs * bytes_per_sec) as usize / block * block;
+            Some((at(*pause_secs), at(*resume_secs)))
+        }
+        other => anyhow::bail!("--pause takes START,END in seconds with START < END, got {other:?}"),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let concurrency = args.concurrency.max(1);
     let all_stats = runtime.block_on(async {
@@ -125,6 +138,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<std::process::ExitCode> {
                 disconnect_after_bytes: args.disconnect_after.map(|secs| (secs * bytes_per_sec) as usize),
                 bytes_per_sec,
                 seed: 0x5EED_0000 + stream_idx as u64,
+                pause_bytes,
             };
             tasks.spawn(async move { play(start, pcm, options).await });
         }
@@ -188,6 +202,8 @@ struct PlayOptions {
     disconnect_after_bytes: Option<usize>,
     bytes_per_sec: f64,
     seed: u64,
+    /// Byte offsets where `pause` and `resume` are sent.
+    pause_bytes: Option<(usize, usize)>,
 }
 
 /// Plays one stream: a sender task paces the audio, this task reads events until `summary`.
@@ -221,7 +237,17 @@ async fn play(start: Value, pcm: Vec<u8>, options: PlayOptions) -> anyhow::Resul
             } else {
                 options.frame_bytes
             };
-            let end = (offset + size).min(limit);
+            let mut end = (offset + size).min(limit);
+            if let Some((pause_at, resume_at)) = options.pause_bytes {
+                for (boundary, control) in [(pause_at, "pause"), (resume_at, "resume")] {
+                    if offset == boundary {
+                        sink.send(Message::Text(serde_json::json!({"type": control}).to_string().into())).await?;
+                    }
+                    if offset < boundary && boundary < end {
+                        end = boundary;
+                    }
+                }
+            }
             if options.realtime {
                 // Audio up to `offset` may be sent once that much real time has passed.
                 let due = started_at + Duration::from_secs_f64(offset as f64 / options.bytes_per_sec);

@@ -23,6 +23,8 @@ use callsight_pipeline::error::PipelineError;
 use callsight_pipeline::streaming::{
     AlertConfig, RecordingWriter, SampleEncoding, StreamConfig, StreamEngines, StreamSession, StreamSetup,
 };
+use callsight_pipeline::redaction::RedactionConfig;
+use callsight_pipeline::redaction::live::LiveRedactor;
 use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
 use serde::{Deserialize, Serialize};
 
@@ -126,6 +128,8 @@ struct Shared {
     verify_until_secs: f64,
     /// Whisper threads per inference slot a piece of work holds.
     threads_per_inference: usize,
+    /// Finals, turns, alerts and partials are redacted before they are sent.
+    redaction: RedactionConfig,
 }
 
 pub struct StreamEngine {
@@ -190,6 +194,7 @@ pub fn load_stream_engine(
             verify_every_secs: streams.verify_every_secs.max(0.5),
             verify_until_secs: streams.verify_until_secs,
             threads_per_inference: threads,
+            redaction: config.redaction.clone(),
         }),
         capacity: streams.capacity.max(1),
         inference_slots,
@@ -259,6 +264,7 @@ impl StreamService for StreamEngine {
             next_check_secs: self.shared.min_verify_secs,
             verification_stopped: false,
             watchlist_seen: HashSet::new(),
+            redactor: LiveRedactor::new(self.shared.redaction.clone()),
         }))
     }
 }
@@ -290,6 +296,7 @@ struct LiveCall {
     next_check_secs: f64,
     verification_stopped: bool,
     watchlist_seen: HashSet<String>,
+    redactor: LiveRedactor,
 }
 
 impl LiveCall {
@@ -384,14 +391,15 @@ impl LiveStream for LiveCall {
         if let Some(recording) = &mut self.recording {
             recording.write(&decoded).map_err(internal)?;
         }
-        let events = self.session.push_decoded(&decoded, engines).map_err(internal)?;
+        let mut events = self.session.push_decoded(&decoded, engines).map_err(internal)?;
+        self.redactor.redact(&mut events);
         let mut messages: Vec<StreamMessage> = events.iter().map(StreamMessage::from_event).collect();
         self.check_voice(false, &mut messages);
         Ok(messages)
     }
 
     fn finish(&mut self) -> Result<FinishedStream, StreamServiceError> {
-        let events = {
+        let mut events = {
             let shared = self.shared.clone();
             let engines = StreamEngines {
                 vad: shared.vad.as_ref(),
@@ -401,6 +409,7 @@ impl LiveStream for LiveCall {
             };
             self.session.finish(engines).map_err(internal)?
         };
+        self.redactor.redact(&mut events);
         let mut messages: Vec<StreamMessage> = events.iter().map(StreamMessage::from_event).collect();
         self.check_voice(true, &mut messages);
         let recording = match self.recording.take() {
@@ -417,7 +426,9 @@ impl LiveStream for LiveCall {
                 None
             }
         };
-        let transcript = self.session.known_transcript(self.shared.transcriber.model_name());
+        let mut transcript = self.session.known_transcript(self.shared.transcriber.model_name());
+        // The transcript goes to disk for the post-call analysis: only redacted words are stored.
+        callsight_pipeline::redaction::redact_segments(&mut transcript.segments, &self.shared.redaction);
         let transcript_json = serde_json::to_vec(&transcript).map_err(|e| StreamServiceError::Internal(e.to_string()))?;
         Ok(FinishedStream {
             messages,

@@ -28,6 +28,27 @@ pub struct CallReport {
     pub flags: Vec<FlagReport>,
     pub speech: Vec<PartySpeechReport>,
     pub timings: TimingsReport,
+    /// What was redacted (type, party, times; never the value); empty when redaction is off.
+    #[serde(default)]
+    pub redactions: Vec<RedactionReport>,
+    /// PCI pauses of a live stream (`pause` … `resume`): audio replaced by silence, never stored
+    /// or transcribed.
+    #[serde(default)]
+    pub pauses: Vec<SpanReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RedactionReport {
+    /// `card`, `cvv`, `expiry`, `account`, `dob`, `phone`, `email`, `national_id`, `address`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `agent`, `customer` or `unknown`.
+    pub speaker: String,
+    pub start_secs: f64,
+    pub end_secs: f64,
+    /// The turn of the placeholder and its index in that turn's `words`.
+    pub turn_index: usize,
+    pub word_index: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -268,6 +289,19 @@ impl CallReport {
                 total_secs,
                 real_time_factor: if analysis.duration_secs > 0.0 { total_secs / analysis.duration_secs } else { 0.0 },
             },
+            redactions: analysis
+                .redactions
+                .iter()
+                .map(|span| RedactionReport {
+                    kind: span.kind.as_str().to_string(),
+                    speaker: span.speaker.as_str().to_string(),
+                    start_secs: span.start_secs,
+                    end_secs: span.end_secs,
+                    turn_index: span.turn_index,
+                    word_index: span.word_index,
+                })
+                .collect(),
+            pauses: Vec::new(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod normalize;
 pub mod plots;
+pub mod redaction;
 pub mod report;
 
 pub use asr::{AsrReport, FailedUtterance, LanguageReport, ScoredUtterance, WORST_UTTERANCES_PER_LANGUAGE, evaluate_asr};

@@ -13,3 +13,4 @@ mod streams;
 mod web;
 mod scale;
 mod crash_restart;
+mod redaction;

@@ -275,6 +275,13 @@ fn audio_extension(bytes: &[u8]) -> &'static str {
     }
 }
 
+/// A recording that redaction replaced is WAV whatever the upload's extension was.
+async fn redacted_wav(path: &FsPath) -> bool {
+    let Ok(mut file) = tokio::fs::File::open(path).await else { return false };
+    let mut head = [0_u8; 12];
+    file.read_exact(&mut head).await.is_ok() && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE"
+}
+
 fn content_type_for(path: &FsPath) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {
         Some("wav") => "audio/wav",
@@ -441,7 +448,10 @@ pub(crate) async fn get_audio(
         Some(text) => parse_range_header(text, file_len)?,
         None => None,
     };
-    let content_type = content_type_for(&path);
+    let content_type = match redacted_wav(&path).await {
+        true => "audio/wav",
+        false => content_type_for(&path),
+    };
     let mut builder = Response::builder()
         .header(header::CONTENT_TYPE, content_type)
         .header(header::ACCEPT_RANGES, "bytes")

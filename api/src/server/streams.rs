@@ -148,6 +148,11 @@ pub enum StreamMessage {
     WatchlistHit { speaker_id: String, score: f64, net_speech_secs: f64 },
     /// Something went wrong; `fatal` errors end the stream.
     Error { code: String, message: String, fatal: bool },
+    /// Answer to `{"type":"pause"}` (PCI pause): audio from `at_secs` on is replaced by silence,
+    /// never stored or transcribed, until `{"type":"resume"}`.
+    Paused { at_secs: f64 },
+    /// Answer to `{"type":"resume"}`: audio is recorded and transcribed again.
+    Resumed { at_secs: f64, paused_secs: f64 },
     /// The last message: the stored call (if any audio arrived) and its post-call analysis job.
     Summary {
         call_id: Option<String>,
@@ -685,6 +690,14 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
     let mut idle_stream: Option<Box<dyn LiveStream>> = Some(stream);
     let mut ending: Option<Ending> = None;
     let mut last_activity = tokio::time::Instant::now();
+    // PCI pause: (start, end) in audio seconds; audio in between is replaced by silence.
+    let mut paused_since: Option<f64> = None;
+    let mut pauses: Vec<(f64, f64)> = Vec::new();
+    let silence_byte: u8 = match start.encoding.as_str() {
+        "mulaw" => 0xFF,
+        "alaw" => 0xD5,
+        _ => 0,
+    };
 
     let mut note = |message: &StreamMessage| match message {
         StreamMessage::Final { .. } => n_finals += 1,
@@ -737,14 +750,30 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
                             );
                             connected = connected && send(&mut socket, &StreamMessage::error("too_long", message, true)).await;
                             ending = Some(Ending::TooLong);
+                        } else if paused_since.is_some() {
+                            pending.resize(pending.len() + bytes.len(), silence_byte);
                         } else {
                             pending.extend_from_slice(&bytes);
                         }
                     }
                     Some(Ok(Message::Text(text))) => match client_message_type(&text).as_deref() {
                         Some("stop") => ending = Some(Ending::Stop),
+                        Some("pause") => {
+                            let at_secs = n_bytes_received as f64 / bytes_per_second;
+                            paused_since.get_or_insert(at_secs);
+                            connected = connected && send(&mut socket, &StreamMessage::Paused { at_secs }).await;
+                        }
+                        Some("resume") => {
+                            let at_secs = n_bytes_received as f64 / bytes_per_second;
+                            let since = paused_since.take().unwrap_or(at_secs);
+                            if at_secs > since {
+                                pauses.push((since, at_secs));
+                            }
+                            let resumed = StreamMessage::Resumed { at_secs, paused_secs: at_secs - since };
+                            connected = connected && send(&mut socket, &resumed).await;
+                        }
                         other => {
-                            let message = format!("expected binary audio or {{\"type\": \"stop\"}}, got a text message of type {other:?}");
+                            let message = format!("expected binary audio or {{\"type\": \"stop\" | \"pause\" | \"resume\"}}, got a text message of type {other:?}");
                             connected = connected && send(&mut socket, &StreamMessage::error("bad_message", message, false)).await;
                         }
                     },
@@ -835,7 +864,10 @@ async fn run_stream(mut socket: WebSocket, state: AppState, streams: Arc<LiveStr
             }
             let stored = match &finished.recording {
                 Some(recording) => {
-                    store_stream_call(&state, &caller, &call_id, &start, script_version, recording, &finished).await
+                    if let Some(since) = paused_since.take() {
+                        pauses.push((since, n_bytes_received as f64 / bytes_per_second));
+                    }
+                    store_stream_call(&state, &caller, &call_id, &start, script_version, recording, &finished, &pauses).await
                 }
                 None => {
                     let _ = tokio::fs::remove_file(&manifest_path).await;
@@ -979,6 +1011,8 @@ fn describe(error: &StreamServiceError) -> (&'static str, String) {
 /// Stores the transcript next to the recording, renames the recording to its final name, then
 /// writes the call row and its job in one transaction, as an upload: the post-call analysis
 /// reads the transcript instead of running Whisper again.
+// The pauses come from the socket loop, not from the stream engine's result.
+#[allow(clippy::too_many_arguments)]
 async fn store_stream_call(
     state: &AppState,
     caller: &Caller,
@@ -987,6 +1021,7 @@ async fn store_stream_call(
     script_version: Option<i64>,
     recording: &RecordedAudio,
     finished: &FinishedStream,
+    pauses: &[(f64, f64)],
 ) -> Result<Option<(String, String)>, String> {
     let path = state.config.audio_dir.join(format!("{call_id}.wav"));
     let transcript_path = callsight_pipeline::streaming::transcript_sidecar_path(&path);
@@ -1015,6 +1050,7 @@ async fn store_stream_call(
         "duration_secs": finished.duration_secs,
         "n_channels": finished.n_channels,
         "enroll_customer_voice": false,
+        "pauses": pauses.iter().map(|(start, end)| serde_json::json!({"start_secs": start, "end_secs": end})).collect::<Vec<_>>(),
     });
     let new_call = new_stream_call(call_id, start, script_version, &path, recording.n_bytes, sha256, metadata);
     match state.store.insert_call_and_enqueue(&caller.tenant, &new_call).await {

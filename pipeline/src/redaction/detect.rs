@@ -344,10 +344,12 @@ impl Pass<'_> {
                 Cue::SecurityCode if (3..=4).contains(&n_digits) => EntityKind::SecurityCode,
                 Cue::CardEnding if (2..=6).contains(&n_digits) => EntityKind::CardNumber,
                 Cue::Expiry if (3..=6).contains(&n_digits) => EntityKind::ExpiryDate,
-                Cue::Card if (12..=19).contains(&n_digits) => EntityKind::CardNumber,
+                // Up to 24: a recogniser that hears "one one one one" as five ones adds digits.
+                Cue::Card if (12..=24).contains(&n_digits) => EntityKind::CardNumber,
                 Cue::Account if (6..=34).contains(&n_digits) => EntityKind::BankAccount,
                 Cue::DateOfBirth if (6..=8).contains(&n_digits) => EntityKind::DateOfBirth,
-                Cue::Phone if (7..=15).contains(&n_digits) => EntityKind::PhoneNumber,
+                // From 6: a number partly misheard after the question is still the phone number.
+                Cue::Phone if (6..=15).contains(&n_digits) => EntityKind::PhoneNumber,
                 Cue::NationalId if (6..=12).contains(&n_digits) => EntityKind::NationalId,
                 _ => continue,
             };
@@ -357,7 +359,7 @@ impl Pass<'_> {
         let kind = match n_digits {
             20 => Some(EntityKind::BankAccount),
             11 if digits.starts_with("79") || digits.starts_with("89") => Some(EntityKind::PhoneNumber),
-            13..=19 => Some(EntityKind::CardNumber),
+            13..=19 | 21..=24 => Some(EntityKind::CardNumber),
             _ => None,
         };
         match kind {

@@ -432,3 +432,11 @@ fn expiry_month_and_year_in_words_is_not_a_day() {
     assert_eq!(kinds, [ExpiryDate], "{text}");
     assert_eq!(text, "[expiry date]");
 }
+
+#[test]
+fn card_numbers_with_extra_digits_heard() {
+    // "four one one one, one one one one, …" recognised with five extra ones.
+    let (text, kinds) = answer("Can I take the long number on your card please?", "Sure, it is 411111111111111111111.");
+    assert_eq!(kinds, [CardNumber], "{text}");
+    assert_eq!(text, "Sure, it is [card number]");
+}

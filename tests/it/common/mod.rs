@@ -48,6 +48,10 @@ fn voice(party: Party, language: &str) -> String {
     match (language, party) {
         ("ru", Party::Agent) => "ru".into(),
         ("ru", Party::Customer) => "ru+f3".into(),
+        // Both parties in the US voice: whisper base hears the British voice's spoken digits
+        // badly ("five" as "time", "seven" as "heaven").
+        ("en-us", Party::Agent) => "en-us".into(),
+        ("en-us", Party::Customer) => "en-us+f3".into(),
         (_, Party::Agent) => "en-us".into(),
         (_, Party::Customer) => "en-gb-x-rp+f3".into(),
     }

@@ -80,6 +80,8 @@ pub async fn analyse(store: &Store, flagged: bool) {
         flags: vec![],
         speech: vec![],
         timings: TimingsReport::default(),
+        redactions: vec![],
+        pauses: vec![],
     };
     let analysis = AnalysisRecord {
         report: serde_json::to_value(&report).expect("report json"),
