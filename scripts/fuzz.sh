@@ -54,14 +54,14 @@ for target in "${targets[@]}"; do
     set +e
     nice -n 10 cargo fuzz run --sanitizer "$sanitizer" --debug-assertions "$target" "$work" "fuzz/corpus/$target" -- \
         -runs="$runs" -max_total_time="$secs_per_target" -rss_limit_mb=2048 -timeout=10 \
-        -print_final_stats=1 "${quiet[@]}" 2>&1 | tee "$out" | grep -E "^#[0-9]+ +(DONE|pulse|INITED)|ERROR|SUMMARY|panicked" >&2
+        -print_final_stats=1 "${quiet[@]}" 2>&1 | tee "$out" | grep -E "^#[0-9]+[[:space:]]+(DONE|pulse|INITED)|ERROR|SUMMARY|panicked" >&2
     rc=${PIPESTATUS[0]}
     set -e
     elapsed=$(( $(date +%s) - started ))
     executions=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$out" | grep -oE "[0-9]+$" | tail -1)
-    coverage=$(grep -oE "^#[0-9]+ +DONE +cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*" "$out" | tail -1)
+    coverage=$(grep -oE "cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*" "$out" | tail -1)
     peak_rss=$(grep -oE "stat::peak_rss_mb: *[0-9]+" "$out" | grep -oE "[0-9]+$" | tail -1)
-    line="$(date -u +%FT%TZ) $target rc=$rc executions=${executions:-?} secs=$elapsed peak_rss_mb=${peak_rss:-?} ${coverage:-no DONE line} sanitizer=$sanitizer"
+    line="$(date -u +%FT%TZ) $target rc=$rc executions=${executions:-?} secs=$elapsed peak_rss_mb=${peak_rss:-?} ${coverage:-no coverage line} sanitizer=$sanitizer"
     echo "$line" | tee -a "$log" >&2
     if [ "$rc" -ne 0 ]; then
         echo "!! $target failed (rc=$rc): see $out and fuzz/artifacts/$target/" >&2
