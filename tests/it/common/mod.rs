@@ -600,12 +600,18 @@ pub fn wait_for_call(addr: &str, key: &str, call_id: &str, limit: Duration, done
     let deadline = Instant::now() + limit;
     loop {
         let response = get(addr, &format!("/v1/calls/{call_id}"), key);
+        if response.status == 429 && Instant::now() < deadline {
+            // The key's rate limit (shared by every API process): wait as a client would.
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
         assert_eq!(response.status, 200, "GET /v1/calls/{call_id}: {}", response.text());
         let view = response.json();
         let status = view["status"].as_str().unwrap_or_default().to_string();
         if done(&status) || Instant::now() > deadline {
             return view;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Under the default 600 requests per minute of one key, so a long wait never uses it up.
+        std::thread::sleep(Duration::from_millis(150));
     }
 }
