@@ -654,10 +654,13 @@ impl Drop for ServerVoiceprintIndex {
 /// an answer that the operation failed.
 fn is_unreachable(error: &QdrantError) -> bool {
     match error {
-        QdrantError::ResponseError { status } => matches!(
-            i32::from(status.code()),
-            GRPC_UNAVAILABLE | GRPC_DEADLINE_EXCEEDED | GRPC_CANCELLED
-        ),
+        QdrantError::ResponseError { status } => {
+            let code = i32::from(status.code());
+            matches!(code, GRPC_UNAVAILABLE | GRPC_DEADLINE_EXCEEDED | GRPC_CANCELLED)
+                // qdrant-client reports a refused or failed connection as INTERNAL
+                // "Failed to connect to <url>: tonic::transport::Error(...)".
+                || (code == GRPC_INTERNAL && status.message().starts_with("Failed to connect"))
+        }
         QdrantError::Io(_) => true,
         _ => false,
     }
@@ -665,6 +668,8 @@ fn is_unreachable(error: &QdrantError) -> bool {
 
 /// gRPC status code NOT_FOUND (grpc/doc/statuscodes.md): e.g. no such collection.
 const GRPC_NOT_FOUND: i32 = 5;
+/// gRPC status code INTERNAL (grpc/doc/statuscodes.md).
+const GRPC_INTERNAL: i32 = 13;
 
 /// The server answered that the collection (or point) does not exist.
 fn is_not_found(error: &QdrantError) -> bool {
