@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Peak memory of analysing a long call: `/usr/bin/time -v callsight analyze` on a 4-hour
-# 8-bit unsigned PCM stereo 8 kHz WAV (115 MB: the format and size of the upload that peaked at
-# 3.6 GB in issue 15), mostly silence with the demo call's speech at the start, in the middle and
-# at the end (voice activity drops the silence, so the run measures decoding, resampling and
-# voice activity over four hours, not four hours of Whisper).
+# Peak memory of analysing a long call: `/usr/bin/time -v callsight analyze` on a 4-hour call,
+# mostly silence with the demo call's speech at the start, in the middle and at the end (voice
+# activity drops the silence, so the run measures decoding, resampling and voice activity over
+# four hours, not four hours of Whisper). Two kinds of file:
+#   u8-8k   8-bit unsigned PCM stereo 8 kHz WAV (230 MB; issue 15's upload that peaked at 3.6 GB
+#           was this format in mono, 115 MB)
+#   mp3-44k 44.1 kHz stereo MP3 at 32 kbit/s (58 MB): the most samples per byte an upload can hold
 #
-#   scripts/bench_memory.sh [MODEL] [HOURS]      (make bench-memory; defaults: base, 4)
+#   scripts/bench_memory.sh [MODEL] [HOURS] [KIND]     (make bench-memory; defaults: base, 4, u8-8k)
 #
 # Prints the peak RSS (maximum resident set size) and wall time, and appends them to
 # ~/.cache/callsight/bench/memory.log. Needs sox, espeak-ng (for the demo call) and the built
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 model="${1:-base}"
 hours="${2:-4}"
+kind="${3:-u8-8k}"
 work="${BENCH_MEMORY_DIR:-$HOME/.cache/callsight/bench/memory}"
 mkdir -p "$work"
 call="$work/long-${hours}h-u8-stereo-8k.wav"
@@ -29,6 +32,11 @@ if [ ! -s "$call" ]; then
     sox "$work/speech.wav" "$work/gap.wav" "$work/speech.wav" "$work/gap.wav" "$work/speech.wav" "$call"
     rm -f "$work/speech.wav" "$work/gap.wav"
 fi
+if [ "$kind" = mp3-44k ]; then
+    wav_call="$call"
+    call="$work/long-${hours}h-stereo-44k.mp3"
+    [ -s "$call" ] || sox "$wav_call" -r 44100 -C 32 "$call"
+fi
 echo "input: $call ($(du -m "$call" | cut -f1) MB, $(soxi -d "$call"), $(soxi -b "$call")-bit $(soxi -e "$call" | head -1), $(soxi -c "$call") channels, $(soxi -r "$call") Hz)" >&2
 report="$work/report.json"
 timing="$work/time.txt"
@@ -36,5 +44,5 @@ timing="$work/time.txt"
 peak_kb=$(grep "Maximum resident set size" "$timing" | grep -oE "[0-9]+$")
 wall=$(grep "Elapsed (wall clock) time" "$timing" | awk '{print $NF}')
 turns=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['turns']))" "$report")
-line="$(date -u +%FT%TZ) model=$model hours=$hours peak_rss_mb=$((peak_kb / 1024)) wall=$wall turns=$turns commit=$(git rev-parse --short HEAD)"
+line="$(date -u +%FT%TZ) model=$model hours=$hours kind=$kind peak_rss_mb=$((peak_kb / 1024)) wall=$wall turns=$turns commit=$(git rev-parse --short HEAD)"
 echo "$line" | tee -a "$work/../memory.log"

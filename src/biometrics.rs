@@ -189,10 +189,8 @@ impl BiometricsEngine {
         tenant: &str,
         customer_id: &str,
         call_id: &str,
-        samples_16k: &[f32],
-        speech: &[callsight_pipeline::types::TimeSpan],
+        clips: &[SpeechClip<'_>],
     ) -> Result<PassiveEnrolment, SpeakerServiceError> {
-        let clips = [SpeechClip { samples_16k, speech: speech.to_vec() }];
         let request = EnrolRequest {
             tenant: tenant.to_string(),
             speaker_id: customer_id.to_string(),
@@ -201,7 +199,7 @@ impl BiometricsEngine {
             enrolled_at_unix_secs: now_unix_secs(),
             source_call_id: Some(call_id.to_string()),
         };
-        let outcome = biometrics::enrol_speech(&clips, &request, self.embedder.as_ref(), self.index.as_ref(), &self.enrol)?;
+        let outcome = biometrics::enrol_speech(clips, &request, self.embedder.as_ref(), self.index.as_ref(), &self.enrol)?;
         let already_included = outcome.already_included;
         Ok(PassiveEnrolment { response: wire_enrolment(outcome), already_included })
     }
@@ -210,11 +208,9 @@ impl BiometricsEngine {
     pub fn screen_speech(
         &self,
         tenant: &str,
-        samples_16k: &[f32],
-        speech: &[callsight_pipeline::types::TimeSpan],
+        clips: &[SpeechClip<'_>],
     ) -> Result<Vec<WatchlistHit>, SpeakerServiceError> {
-        let clips = [SpeechClip { samples_16k, speech: speech.to_vec() }];
-        let probe = biometrics::analyse_probe(&clips, self.embedder.as_ref(), &self.verify)?;
+        let probe = biometrics::analyse_probe(clips, self.embedder.as_ref(), &self.verify)?;
         if probe.embedding.is_none() {
             return Ok(Vec::new());
         }

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use callsight_api::server::metrics::Metrics;
 use callsight_api::server::{SpeakerService, SpeakerServiceError, WebhookEvent, emit_event_once};
-use callsight_pipeline::audio::{DecodedAudio, resample};
-use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
+use callsight_pipeline::audio::DecodedAudio;
+use callsight_pipeline::biometrics::{OwnedSpeechClip, call_speech_clips};
+use callsight_pipeline::types::Speaker;
 use callsight_workers::store::{AuditFilter, NewAuditEntry, Page, Store};
 
 use crate::biometrics::BiometricsEngine;
@@ -64,6 +65,11 @@ impl JobHandler for AnalysisJobHandler {
         Ok(JobOutcome::Analyzed(analysis_record(&analysis, report_json)))
     }
 }
+
+/// Customer speech used for watchlist screening and passive enrolment (the first minutes of
+/// it): a voiceprint gains nothing after a minute or two, and the clip memory stays bounded
+/// whatever the call's length.
+const MAX_BIOMETRIC_SPEECH_SECS: f64 = 300.0;
 
 impl AnalysisJobHandler {
     fn analyse(&self, job: &ClaimedJob, script: Option<Script>) -> Result<(CallAnalysis, f64), JobError> {
@@ -122,12 +128,12 @@ impl AnalysisJobHandler {
             .find(|p| p.speaker == Speaker::Customer)
             .or_else(|| analysis.speech.iter().find(|p| p.speaker == Speaker::Unknown));
         let Some(customer) = customer else { return Ok(()) };
-        let channel: std::borrow::Cow<'_, [f32]> = match customer_channel(analysis, audio) {
+        let channel: std::borrow::Cow<'_, [i16]> = match customer_channel(analysis, audio) {
             Some(idx) => std::borrow::Cow::Borrowed(&audio.channels[idx]),
             None => std::borrow::Cow::Owned(audio.mixed_to_mono()),
         };
-        let hits = match resample(&channel, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ) {
-            Ok(samples) => biometrics.screen_speech(&call.tenant, &samples, &customer.segments),
+        let hits = match call_speech_clips(&channel, audio.sample_rate_hz, &customer.segments, MAX_BIOMETRIC_SPEECH_SECS) {
+            Ok(clips) => biometrics.screen_speech(&call.tenant, &clips.iter().map(OwnedSpeechClip::as_clip).collect::<Vec<_>>()),
             Err(error) => Err(SpeakerServiceError::from(error)),
         };
         let hits = match hits {
@@ -219,8 +225,8 @@ impl AnalysisJobHandler {
             return Ok(());
         };
         let Some(speech) = analysis.speech.iter().find(|p| p.speaker == Speaker::Customer) else { return Ok(()) };
-        let outcome = match resample(&audio.channels[channel], audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ) {
-            Ok(samples) => biometrics.enrol_passively(&call.tenant, customer_id, &call.id, &samples, &speech.segments),
+        let outcome = match call_speech_clips(&audio.channels[channel], audio.sample_rate_hz, &speech.segments, MAX_BIOMETRIC_SPEECH_SECS) {
+            Ok(clips) => biometrics.enrol_passively(&call.tenant, customer_id, &call.id, &clips.iter().map(OwnedSpeechClip::as_clip).collect::<Vec<_>>()),
             Err(error) => Err(SpeakerServiceError::from(error)),
         };
         // Unreachable index: nothing was enrolled; the job runs again once it answers.

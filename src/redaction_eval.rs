@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::Context;
 use callsight_eval::redaction::{LabelledCall, RedactionEval, evaluate_text, generate_calls, render_markdown};
 use callsight_pipeline::analyze::{AnalyzeOptions, ChannelLayout, analyze_call};
-use callsight_pipeline::audio::DecodedAudio;
+use callsight_pipeline::audio::{DecodedAudio, sample_from_f32};
 use callsight_pipeline::audio::g711::{linear_to_mulaw, mulaw_to_linear};
 use callsight_pipeline::redaction::{RedactionConfig, find_entities};
 use callsight_pipeline::types::Speaker;
@@ -78,7 +78,7 @@ fn synthesize(call: &LabelledCall, dir: &Path) -> anyhow::Result<(DecodedAudio, 
         let path = dir.join(format!("{}-{idx}.wav", call.id));
         let decoded = speak(&line.text, voice, &path)?;
         rate = decoded.sample_rate_hz;
-        let samples = decoded.channels.into_iter().next().unwrap_or_default();
+        let samples = decoded.channel_f32(0);
         let channel = usize::from(line.speaker == Speaker::Customer);
         let start = (at_secs * f64::from(rate)) as usize;
         let track = &mut tracks[channel];
@@ -93,12 +93,7 @@ fn synthesize(call: &LabelledCall, dir: &Path) -> anyhow::Result<(DecodedAudio, 
     for mut track in tracks {
         track.resize(n, 0.0);
         let telephone = callsight_pipeline::audio::resample(&track, rate, 8_000)?;
-        channels.push(
-            telephone
-                .iter()
-                .map(|s| f32::from(mulaw_to_linear(linear_to_mulaw((s.clamp(-1.0, 1.0) * 32767.0) as i16))) / 32768.0)
-                .collect(),
-        );
+        channels.push(telephone.iter().map(|&s| mulaw_to_linear(linear_to_mulaw(sample_from_f32(s)))).collect());
     }
     Ok((DecodedAudio { sample_rate_hz: 8_000, channels }, placed))
 }

@@ -87,8 +87,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<std::process::ExitCode> {
     let mut pcm = Vec::with_capacity(audio.n_frames() * n_channels * 2);
     for frame_idx in 0..audio.n_frames() {
         for channel in &audio.channels[..n_channels] {
-            let sample = channel.get(frame_idx).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
-            pcm.extend_from_slice(&((sample * 32_767.0).round() as i16).to_le_bytes());
+            pcm.extend_from_slice(&channel.get(frame_idx).copied().unwrap_or(0).to_le_bytes());
         }
     }
     let mut start = serde_json::json!({

@@ -16,6 +16,7 @@ use callsight_api::server::streams::{
 use callsight_models::fetch::ModelFile;
 use callsight_models::text::{E5Embedder, SentimentHead};
 use callsight_models::whisper::{WhisperConfig, WhisperTranscriber};
+use callsight_pipeline::biometrics::SpeechClip;
 use callsight_pipeline::analyze::AnalysisEngines;
 use callsight_pipeline::audio::{DecodedAudio, encode_wav_pcm16};
 use callsight_pipeline::engines::{SentimentScorer, Transcriber, VoiceActivityDetector};
@@ -322,10 +323,7 @@ impl LiveCall {
         let last_check = net_speech_secs >= self.shared.verify_until_secs;
         let hits = match &self.claimed_customer_id {
             Some(customer_id) => {
-                let wav = encode_wav_pcm16(&DecodedAudio {
-                    sample_rate_hz: PIPELINE_SAMPLE_RATE_HZ,
-                    channels: vec![samples_16k.to_vec()],
-                });
+                let wav = encode_wav_pcm16(&DecodedAudio::from_f32_channels(PIPELINE_SAMPLE_RATE_HZ, &[samples_16k.to_vec()]));
                 match self.shared.biometrics.verify_samples(&self.tenant, customer_id, &wav) {
                     Ok(verified) => {
                         messages.push(StreamMessage::Verification {
@@ -353,7 +351,7 @@ impl LiveCall {
                     }
                 }
             }
-            None => match self.shared.biometrics.screen_speech(&self.tenant, samples_16k, speech) {
+            None => match self.shared.biometrics.screen_speech(&self.tenant, &[SpeechClip { samples_16k, speech: speech.to_vec() }]) {
                 Ok(hits) => hits,
                 Err(error) => {
                     tracing::warn!(%error, "live watchlist screening failed");

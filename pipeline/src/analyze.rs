@@ -145,7 +145,7 @@ pub type ProgressFn<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
 
 struct Party<'a> {
     speaker: Speaker,
-    samples: std::borrow::Cow<'a, [f32]>,
+    samples: std::borrow::Cow<'a, [i16]>,
 }
 
 fn split_parties(audio: &DecodedAudio, layout: ChannelLayout) -> Vec<Party<'_>> {
@@ -405,7 +405,7 @@ fn complete_analysis(
             .collect();
         debug_assert_eq!(mono.speaker, Speaker::Unknown);
     }
-    let samples_of = |speaker: Speaker| -> &[f32] {
+    let samples_of = |speaker: Speaker| -> &[i16] {
         match parties.iter().find(|p| p.speaker == speaker) {
             Some(party) => &party.samples,
             // Diarized mono call: both parties share the one channel.

@@ -28,7 +28,7 @@ pub struct PartyActivity<'a> {
     pub speech: &'a [TimeSpan],
     pub n_words: usize,
     /// The party's samples at their original rate, for loudness and clipping.
-    pub samples: &'a [f32],
+    pub samples: &'a [i16],
     pub sample_rate_hz: u32,
 }
 
@@ -93,7 +93,7 @@ fn party_metrics(party: &PartyActivity<'_>, all: &[PartyActivity<'_>], config: &
     for span in party.speech {
         let start = ((span.start_secs * rate) as usize).min(party.samples.len());
         let end = ((span.end_secs * rate) as usize).clamp(start, party.samples.len());
-        sum_squares += party.samples[start..end].iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>();
+        sum_squares += party.samples[start..end].iter().map(|&s| f64::from(crate::audio::sample_to_f32(s)).powi(2)).sum::<f64>();
         n_speech_samples += end - start;
     }
     let loudness_dbfs = if n_speech_samples > 0 && sum_squares > 0.0 {
@@ -101,7 +101,7 @@ fn party_metrics(party: &PartyActivity<'_>, all: &[PartyActivity<'_>], config: &
     } else {
         f64::NEG_INFINITY.max(-120.0)
     };
-    let n_clipped = party.samples.iter().filter(|s| s.abs() >= config.clipping_level).count();
+    let n_clipped = party.samples.iter().filter(|&&s| crate::audio::sample_to_f32(s).abs() >= config.clipping_level).count();
     PartyMetrics {
         talk_secs,
         words_per_minute,
@@ -136,7 +136,7 @@ mod tests {
     fn silence_hold_talk_over_and_interruptions() {
         let agent_speech = [span(0.0, 5.0), span(30.0, 40.0)];
         let customer_speech = [span(6.0, 10.0), span(38.0, 45.0)];
-        let samples = vec![0.1_f32; 8_000 * 50];
+        let samples = vec![crate::audio::sample_from_f32(0.1); 8_000 * 50];
         let parties = [
             PartyActivity { speaker: Speaker::Agent, speech: &agent_speech, n_words: 30, samples: &samples, sample_rate_hz: 8_000 },
             PartyActivity { speaker: Speaker::Customer, speech: &customer_speech, n_words: 22, samples: &samples, sample_rate_hz: 8_000 },

@@ -51,7 +51,10 @@ impl Voiceprints {
                 collection_prefix: format!("cs_test_{}_{}_", std::process::id(), unix_nanos() % 1_000_000_000),
             },
             _ => {
-                eprintln!(
+                // Straight to stderr: libtest captures `eprintln!` of passing tests, and the skip
+                // must be seen.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\n**********************************************************************\n\
                      SKIPPED PART: biometrics in the workers (watchlist screening, passive\n\
                      enrolment) need a Qdrant server; set CALLSIGHT_TEST_QDRANT_URL (gRPC URL,\n\
@@ -422,7 +425,7 @@ fn api_and_three_workers_killed_and_restarted_analyse_every_accepted_call_once()
         }
         Voiceprints::EmbeddedInApiOnly => {
             assert!(audit.is_empty(), "workers without biometrics audit nothing: {audit:#?}");
-            eprintln!("[{}] biometrics in the workers SKIPPED (no CALLSIGHT_TEST_QDRANT_URL)", at());
+            let _ = writeln!(std::io::stderr(), "[{}] biometrics in the workers SKIPPED (no CALLSIGHT_TEST_QDRANT_URL)", at());
         }
     }
     // The webhook receiver got each analysed call (at least once: deliveries are retried).

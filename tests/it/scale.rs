@@ -15,11 +15,12 @@
 use crate::common;
 use crate::pg;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use callsight_models::voiceprints::EdgeVoiceprintIndex;
+use callsight_models::voiceprints::{EdgeVoiceprintIndex, ServerVoiceprintIndex};
 use callsight_pipeline::speaker::{Voiceprint, VoiceprintIndex, VoiceprintKind};
 use callsight_workers::Store;
 use callsight_workers::store::{AnalysisRecord, CallSummary, NewAuditEntry, NewCall, RuleOutcome};
@@ -257,7 +258,10 @@ fn uuid_of(idx: usize) -> String {
 }
 
 fn count_voiceprints(dir: &Path) -> usize {
-    let index = EdgeVoiceprintIndex::open(dir).expect("open the copied index");
+    count_voiceprints_in(&EdgeVoiceprintIndex::open(dir).expect("open the copied index"))
+}
+
+fn count_voiceprints_in(index: &dyn VoiceprintIndex) -> usize {
     let mut count = 0;
     index
         .for_each_page(&mut |page| {
@@ -295,13 +299,20 @@ fn migrate_copies_a_data_directory_into_postgresql_verified_resumable_and_read_o
     let filled = fill_data_dir(&data_dir, calls, voiceprints);
     let database_before = sha256_of(&data_dir.join("callsight.db"));
     let database_url = pg::PgCluster::shared().create_database();
+    // Voiceprints go to the test Qdrant server when there is one (collections of this run
+    // only), else to another embedded index directory.
     let destination_index = temp.path().join("server-voiceprints");
+    let server = common::test_qdrant_url().map(|url| (url, format!("cs_migrate_{}_{}_", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_nanos() % 1_000_000_000))));
+    let destination_args: Vec<PathBuf> = match &server {
+        Some((url, prefix)) => vec![data_dir.clone(), "--to-qdrant".into(), url.into(), "--collection-prefix".into(), prefix.into()],
+        None => {
+            let _ = writeln!(std::io::stderr(), "migrate: voiceprints go to an embedded index; set CALLSIGHT_TEST_QDRANT_URL to migrate into a Qdrant server");
+            vec![data_dir.clone(), "--to-voiceprints-dir".into(), destination_index.clone()]
+        }
+    };
 
     let started = Instant::now();
-    let (status, stdout, stderr) = run(
-        &["migrate", "--to-database", &database_url, "--data-dir"],
-        &[data_dir.clone(), "--to-voiceprints-dir".into(), destination_index.clone()],
-    );
+    let (status, stdout, stderr) = run(&["migrate", "--to-database", &database_url, "--data-dir"], &destination_args);
     let first_run_secs = started.elapsed().as_secs_f64();
     assert!(status.success(), "migrate failed ({status}):\n{stdout}\n{stderr}");
     assert!(stdout.contains("migration verified"), "{stdout}\n{stderr}");
@@ -313,10 +324,7 @@ fn migrate_copies_a_data_directory_into_postgresql_verified_resumable_and_read_o
     }
 
     // Re-running resumes: everything is there already, nothing is copied twice.
-    let (status, stdout, stderr) = run(
-        &["migrate", "--to-database", &database_url, "--data-dir"],
-        &[data_dir.clone(), "--to-voiceprints-dir".into(), destination_index.clone()],
-    );
+    let (status, stdout, stderr) = run(&["migrate", "--to-database", &database_url, "--data-dir"], &destination_args);
     assert!(status.success() && stdout.contains("migration verified"), "second run:\n{stdout}\n{stderr}");
     assert!(report_line(&stderr, "calls").contains(" 0 copied now"), "{stderr}");
 
@@ -335,7 +343,14 @@ fn migrate_copies_a_data_directory_into_postgresql_verified_resumable_and_read_o
         assert_eq!(store.job_counts().await.expect("job counts").queued, 1, "the queued call is still queued");
         store.close().await;
     });
-    assert_eq!(count_voiceprints(&destination_index), filled.voiceprints);
+    match &server {
+        Some((url, prefix)) => {
+            let index = ServerVoiceprintIndex::connect(url, None, prefix).expect("connect to the test Qdrant server");
+            assert_eq!(count_voiceprints_in(&index), filled.voiceprints);
+            index.delete_all_collections().expect("drop this run's collections");
+        }
+        None => assert_eq!(count_voiceprints(&destination_index), filled.voiceprints),
+    }
     assert_eq!(sha256_of(&data_dir.join("callsight.db")), database_before, "the source database was not changed");
 }
 

@@ -124,7 +124,7 @@ pub(crate) async fn upload_call(
 
     // Decode the whole file once (blocking pool): truncated or corrupt audio is refused now,
     // not discovered by a worker later.
-    let limits = DecodeLimits { max_duration_secs: state.config.max_audio_duration_secs };
+    let limits = DecodeLimits::with_max_duration_secs(state.config.max_audio_duration_secs);
     let permit = state
         .upload_checks
         .acquire()

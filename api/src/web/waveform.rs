@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use callsight_pipeline::audio::{DecodeLimits, decode_bytes_with_limits};
+use callsight_pipeline::audio::{AudioSample, DecodeLimits, decode_bytes_with_limits};
 use serde::{Deserialize, Serialize};
 
 use crate::server::AppState;
@@ -39,7 +39,7 @@ pub struct Waveform {
 }
 
 /// Min/max of each of `columns` equal slices of `samples` (fewer columns for very short audio).
-pub fn peaks(samples: &[f32], columns: usize) -> ChannelPeaks {
+pub fn peaks<S: AudioSample>(samples: &[S], columns: usize) -> ChannelPeaks {
     let columns = columns.clamp(1, samples.len().max(1));
     let mut min = Vec::with_capacity(columns);
     let mut max = Vec::with_capacity(columns);
@@ -47,7 +47,7 @@ pub fn peaks(samples: &[f32], columns: usize) -> ChannelPeaks {
         let start = column * samples.len() / columns;
         let end = ((column + 1) * samples.len() / columns).max(start + 1).min(samples.len());
         let slice = &samples[start.min(end)..end];
-        let (lo, hi) = slice.iter().fold((0.0f32, 0.0f32), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let (lo, hi) = slice.iter().fold((0.0f32, 0.0f32), |(lo, hi), &s| (lo.min(s.to_f32()), hi.max(s.to_f32())));
         min.push(lo);
         max.push(hi);
     }
@@ -78,7 +78,7 @@ pub(crate) async fn waveform(
             let bytes = tokio::fs::read(&call.audio_path)
                 .await
                 .map_err(|e| ApiError::Internal(format!("audio of call {id} at {}: {e}", call.audio_path)))?;
-            let limits = DecodeLimits { max_duration_secs: state.config.max_audio_duration_secs };
+            let limits = DecodeLimits::with_max_duration_secs(state.config.max_audio_duration_secs);
             let decoded = tokio::task::spawn_blocking(move || decode_bytes_with_limits(&bytes, "stored audio", &limits))
                 .await
                 .map_err(|e| ApiError::Internal(format!("waveform task: {e}")))?
@@ -117,6 +117,6 @@ mod tests {
     #[test]
     fn short_audio_gets_one_column_per_sample() {
         assert_eq!(peaks(&[0.5, -0.25], 10).max.len(), 2);
-        assert_eq!(peaks(&[], 10).max, vec![0.0]);
+        assert_eq!(peaks::<f32>(&[], 10).max, vec![0.0]);
     }
 }

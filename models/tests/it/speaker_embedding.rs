@@ -53,7 +53,7 @@ fn voice_prompts(manifest_name: &str) -> Vec<Vec<f32>> {
 /// Decodes `path` to mono, band-limits it to 8 kHz (what a phone call carries) and returns 16 kHz.
 fn telephone_band_16k(path: &Path) -> Vec<f32> {
     let decoded = decode_file(path).unwrap_or_else(|error| panic!("{}: {error}; run ./setup.sh again", path.display()));
-    let mono = decoded.mixed_to_mono();
+    let mono = decoded.mono_f32();
     let narrowband = if decoded.sample_rate_hz == 8_000 {
         mono
     } else {
@@ -246,7 +246,7 @@ fn embeddings_match_the_reference_python_pipelines() {
     let decoded = decode_file(&audio_path)
         .unwrap_or_else(|error| panic!("{}: {error}; run ./setup.sh to prepare the evaluation data", audio_path.display()));
     assert_eq!(decoded.sample_rate_hz, 16_000);
-    let samples = decoded.mixed_to_mono();
+    let samples = decoded.mono_f32();
     assert_eq!(Some(samples.len() as u64), fixture["n_samples"].as_u64());
     let reference = |key: &str| -> Vec<f32> { serde_json::from_value(fixture[key].clone()).expect("list of numbers") };
     let campplus_cosine = cosine(&campplus().embed(&samples).expect("embeds"), &reference("campplus"));

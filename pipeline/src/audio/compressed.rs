@@ -11,6 +11,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::default::formats::{FlacReader, MpaReader, OggReader};
 
+use super::sink::ChannelSink;
 use super::{DecodeLimits, DecodedAudio, check_duration, check_stream_format};
 
 /// A run of this many undecodable packets in a row means the stream is corrupt, not that one
@@ -144,9 +145,10 @@ fn decode_with_symphonia(
 
     let max_frames = (limits.max_duration_secs * f64::from(sample_rate_hz)).max(0.0) as u64;
     let position_secs = |n_frames: usize| n_frames as f64 / f64::from(sample_rate_hz);
-    let mut channels: Vec<Vec<f32>> = Vec::new();
+    // Created at the first decoded packet, which tells the channel count.
+    let mut sink: Option<ChannelSink> = None;
     let mut n_frames = 0_usize;
-    let mut sample_buffer: Option<SampleBuffer<f32>> = None;
+    let mut sample_buffer: Option<SampleBuffer<i16>> = None;
     let mut n_consecutive_bad_packets = 0;
 
     loop {
@@ -172,7 +174,7 @@ fn decode_with_symphonia(
             Ok(decoded) => decoded,
             Err(SymphoniaError::DecodeError(message)) => {
                 n_consecutive_bad_packets += 1;
-                if n_consecutive_bad_packets >= MAX_CONSECUTIVE_BAD_PACKETS || channels.is_empty() {
+                if n_consecutive_bad_packets >= MAX_CONSECUTIVE_BAD_PACKETS || sink.is_none() {
                     return Err(format!(
                         "corrupt {label} frame at {:.2} s: {message}",
                         position_secs(n_frames)
@@ -189,8 +191,11 @@ fn decode_with_symphonia(
                     reason = message,
                     "skipping an undecodable audio frame"
                 );
-                for channel in &mut channels {
-                    channel.resize(n_frames + concealed_frames, 0.0);
+                if let Some(sink) = &mut sink {
+                    let silence = vec![0_i16; concealed_frames];
+                    for channel_idx in 0..sink.n_channels() {
+                        sink.push(channel_idx, &silence);
+                    }
                 }
                 n_frames += concealed_frames;
                 continue;
@@ -208,24 +213,28 @@ fn decode_with_symphonia(
         let spec = *decoded.spec();
         let n_packet_channels = spec.channels.count();
         let n_packet_frames = decoded.frames();
-        if channels.is_empty() {
-            check_stream_format(n_packet_channels, spec.rate)?;
+        let sink = match &mut sink {
+            Some(sink) if n_packet_channels == sink.n_channels() && spec.rate == sample_rate_hz => sink,
+            Some(sink) => {
+                return Err(format!(
+                    "unsupported: the {label} stream changes from {} channels at {sample_rate_hz} Hz to {n_packet_channels} \
+                     channels at {} Hz at {:.2} s",
+                    sink.n_channels(),
+                    spec.rate,
+                    position_secs(n_frames)
+                ));
+            }
+            slot => {
+                check_stream_format(n_packet_channels, spec.rate)?;
             if spec.rate != sample_rate_hz {
                 return Err(format!(
                     "corrupt {label} stream: header says {sample_rate_hz} Hz but the audio is {} Hz",
                     spec.rate
                 ));
             }
-            channels = vec![Vec::new(); n_packet_channels];
-        } else if n_packet_channels != channels.len() || spec.rate != sample_rate_hz {
-            return Err(format!(
-                "unsupported: the {label} stream changes from {} channels at {sample_rate_hz} Hz to {n_packet_channels} \
-                 channels at {} Hz at {:.2} s",
-                channels.len(),
-                spec.rate,
-                position_secs(n_frames)
-            ));
-        }
+                slot.insert(ChannelSink::new(n_packet_channels, sample_rate_hz, limits.max_sample_rate_hz)?)
+            }
+        };
         if n_packet_frames == 0 {
             continue;
         }
@@ -238,11 +247,8 @@ fn decode_with_symphonia(
             )),
         };
         buffer.copy_planar_ref(decoded);
-        for (channel, planar) in channels
-            .iter_mut()
-            .zip(buffer.samples().chunks_exact(n_packet_frames))
-        {
-            channel.extend_from_slice(planar);
+        for (channel_idx, planar) in buffer.samples().chunks_exact(n_packet_frames).enumerate() {
+            sink.push(channel_idx, planar);
         }
         n_frames += n_packet_frames;
         if n_frames as u64 > max_frames {
@@ -257,15 +263,11 @@ fn decode_with_symphonia(
         }
     }
 
-    if channels.is_empty() || n_frames == 0 {
+    let Some(sink) = sink.filter(|_| n_frames > 0) else {
         return Err("empty: no audio samples".to_string());
-    }
+    };
     check_not_truncated(format, &codec_params, n_frames, sample_rate_hz)?;
-    trim_ogg_end_padding(format, codec_params.n_frames, &mut channels);
-    Ok(DecodedAudio {
-        sample_rate_hz,
-        channels,
-    })
+    Ok(sink.finish(ogg_declared_frames(format, codec_params.n_frames)))
 }
 
 /// FLAC's STREAMINFO states the exact number of frames, so fewer decoded frames means the
@@ -289,21 +291,12 @@ fn check_not_truncated(
     }
 }
 
-/// Drops the end padding that the Vorbis decoder leaves in.
+/// Where to cut the end padding that the Vorbis decoder leaves in.
 ///
 /// In gapless mode symphonia 0.5 aligns the start of an Ogg/Vorbis stream but still emits the
 /// last packet whole, past the end the final granule position declares (636 extra frames for
 /// one second of sox output). The granule position is exact, so cut there. Other formats are
 /// left alone: an MP3's declared length may be a bitrate estimate.
-fn trim_ogg_end_padding(
-    format: CompressedFormat,
-    n_declared_frames: Option<u64>,
-    channels: &mut [Vec<f32>],
-) {
-    let (CompressedFormat::Ogg, Some(n_declared_frames)) = (format, n_declared_frames) else {
-        return;
-    };
-    for channel in channels.iter_mut() {
-        channel.truncate(usize::try_from(n_declared_frames).unwrap_or(usize::MAX));
-    }
+fn ogg_declared_frames(format: CompressedFormat, n_declared_frames: Option<u64>) -> Option<u64> {
+    n_declared_frames.filter(|_| format == CompressedFormat::Ogg)
 }

@@ -8,13 +8,14 @@
 pub(crate) mod compressed;
 pub mod g711;
 pub mod resample;
+mod sink;
 mod wav;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{PipelineError, Result};
 
-pub use resample::{BlockResampler, ResampledRanges, StreamingResampler, resample};
+pub use resample::{AudioSample, BlockResampler, ResampledRanges, StreamingResampler, resample};
 pub use wav::encode_wav_pcm16;
 
 /// Lowest sample rate accepted from a file (telephony audio is 8 kHz; below 4 kHz is not speech).
@@ -24,14 +25,44 @@ pub const MAX_SAMPLE_RATE_HZ: u32 = 192_000;
 /// Most channels accepted from a file; the pipeline itself uses at most the first two.
 pub const MAX_CHANNELS: usize = 8;
 
-/// Decoded audio: one `Vec` of samples in -1..1 per channel, all channels the same length.
+/// Decoded audio: one `Vec` of 16-bit samples per channel, all channels the same length.
+///
+/// 16-bit, not `f32`: a decoded call is the largest thing analysis holds (four hours of 8 kHz
+/// stereo is 461 MB as `i16`, 922 MB as `f32`), and 16 bits is more than any telephone line or
+/// speech model resolves. Convert with [`sample_to_f32`] / [`sample_from_f32`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedAudio {
     pub sample_rate_hz: u32,
-    pub channels: Vec<Vec<f32>>,
+    pub channels: Vec<Vec<i16>>,
+}
+
+/// A 16-bit sample as a float in -1..1.
+pub fn sample_to_f32(sample: i16) -> f32 {
+    f32::from(sample) / 32_768.0
+}
+
+/// A float sample as 16 bits, clamped to -1..1 (NaN becomes 0: `as` saturates and maps NaN to 0).
+pub fn sample_from_f32(sample: f32) -> i16 {
+    (sample * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16
 }
 
 impl DecodedAudio {
+    /// Audio from float channels (samples clamped to -1..1).
+    pub fn from_f32_channels(sample_rate_hz: u32, channels: &[Vec<f32>]) -> Self {
+        let channels = channels.iter().map(|samples| samples.iter().copied().map(sample_from_f32).collect()).collect();
+        Self { sample_rate_hz, channels }
+    }
+
+    /// One channel as floats in -1..1 (a full-length copy: for short audio).
+    pub fn channel_f32(&self, channel_idx: usize) -> Vec<f32> {
+        self.channels.get(channel_idx).map_or_else(Vec::new, |samples| samples.iter().copied().map(sample_to_f32).collect())
+    }
+
+    /// All channels mixed, as floats in -1..1 (a full-length copy: for short audio).
+    pub fn mono_f32(&self) -> Vec<f32> {
+        self.mixed_to_mono().into_iter().map(sample_to_f32).collect()
+    }
+
     /// Number of sample frames (samples per channel).
     pub fn n_frames(&self) -> usize {
         self.channels.iter().map(Vec::len).max().unwrap_or(0)
@@ -49,18 +80,17 @@ impl DecodedAudio {
     }
 
     /// The average of all channels, one sample per frame.
-    pub fn mixed_to_mono(&self) -> Vec<f32> {
+    pub fn mixed_to_mono(&self) -> Vec<i16> {
         match self.channels.as_slice() {
             [] => Vec::new(),
             [only] => only.clone(),
             all => {
-                let scale = 1.0 / all.len() as f32;
+                let n_channels = all.len() as i32;
                 (0..self.n_frames())
                     .map(|frame_idx| {
-                        all.iter()
-                            .map(|channel| channel.get(frame_idx).copied().unwrap_or(0.0))
-                            .sum::<f32>()
-                            * scale
+                        let sum: i32 = all.iter().map(|channel| i32::from(channel.get(frame_idx).copied().unwrap_or(0))).sum();
+                        // The mean of i16 values is an i16.
+                        (sum / n_channels) as i16
                     })
                     .collect()
             }
@@ -73,6 +103,10 @@ impl DecodedAudio {
 pub struct DecodeLimits {
     /// Longer inputs are rejected before (WAV) or while (compressed formats) they are decoded.
     pub max_duration_secs: f64,
+    /// Faster audio is resampled down to this rate while it is decoded. Analysis never uses more
+    /// than 16 kHz, and this bounds a decoded call by its duration: four hours of stereo is at
+    /// most 922 MB whatever the file's rate (a 48 kHz source would be 2.8 GB).
+    pub max_sample_rate_hz: u32,
 }
 
 impl Default for DecodeLimits {
@@ -80,7 +114,20 @@ impl Default for DecodeLimits {
         // Four hours: longer than any contact-centre call we expect to analyse.
         Self {
             max_duration_secs: 4.0 * 3600.0,
+            max_sample_rate_hz: crate::types::PIPELINE_SAMPLE_RATE_HZ,
         }
+    }
+}
+
+impl DecodeLimits {
+    /// The default limits for audio up to `max_duration_secs` long.
+    pub fn with_max_duration_secs(max_duration_secs: f64) -> Self {
+        Self { max_duration_secs, ..Self::default() }
+    }
+
+    /// The same limits, keeping the file's own sample rate (for tools that need the original).
+    pub fn keeping_sample_rate(self) -> Self {
+        Self { max_sample_rate_hz: MAX_SAMPLE_RATE_HZ, ..self }
     }
 }
 
@@ -316,9 +363,9 @@ mod tests {
     fn mixes_channels_by_averaging() {
         let audio = DecodedAudio {
             sample_rate_hz: 8000,
-            channels: vec![vec![1.0, 0.5], vec![0.0, -0.5]],
+            channels: vec![vec![32_000, 16_000], vec![0, -16_000]],
         };
-        assert_eq!(audio.mixed_to_mono(), vec![0.5, 0.0]);
+        assert_eq!(audio.mixed_to_mono(), vec![16_000, 0]);
         assert_eq!(audio.duration_secs(), 2.0 / 8000.0);
     }
 }

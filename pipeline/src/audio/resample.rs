@@ -252,11 +252,33 @@ fn expected_output_len(n_input_samples: u64, input_rate_hz: u32, output_rate_hz:
     ((numerator + denominator / 2) / denominator) as u64
 }
 
+/// A sample type the resamplers read: floats, or the 16-bit samples of decoded audio.
+pub trait AudioSample: Copy {
+    fn to_f32(self) -> f32;
+}
+
+impl AudioSample for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl AudioSample for i16 {
+    fn to_f32(self) -> f32 {
+        super::sample_to_f32(self)
+    }
+}
+
+/// Input frames converted to floats at once by [`resample`] and [`BlockResampler`].
+const CONVERT_BLOCK_FRAMES: usize = 65_536;
+
 /// Resamples a whole buffer of one channel (same code path as [`StreamingResampler`]).
-pub fn resample(samples: &[f32], input_rate_hz: u32, output_rate_hz: u32) -> Result<Vec<f32>> {
-    let mut resampler = StreamingResampler::new(input_rate_hz, output_rate_hz)?;
-    let mut output = resampler.process(samples);
-    output.extend(resampler.finish());
+pub fn resample<S: AudioSample>(samples: &[S], input_rate_hz: u32, output_rate_hz: u32) -> Result<Vec<f32>> {
+    let mut blocks = BlockResampler::new(samples, input_rate_hz, output_rate_hz, CONVERT_BLOCK_FRAMES)?;
+    let mut output = Vec::with_capacity(expected_output_len(samples.len() as u64, input_rate_hz, output_rate_hz) as usize);
+    while let Some(block) = blocks.next_block() {
+        output.extend_from_slice(&block);
+    }
     Ok(output)
 }
 
@@ -264,21 +286,24 @@ pub fn resample(samples: &[f32], input_rate_hz: u32, output_rate_hz: u32) -> Res
 /// samples, so a long call is never held whole at the output rate. The blocks concatenated are
 /// exactly [`resample`]'s output (the streaming resampler's output does not depend on how its
 /// input is cut).
-pub struct BlockResampler<'a> {
-    source: &'a [f32],
+pub struct BlockResampler<'a, S: AudioSample = f32> {
+    source: &'a [S],
     position: usize,
     block_input_frames: usize,
     resampler: StreamingResampler,
+    /// The current input block as floats.
+    scratch: Vec<f32>,
     finished: bool,
 }
 
-impl<'a> BlockResampler<'a> {
-    pub fn new(source: &'a [f32], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
+impl<'a, S: AudioSample> BlockResampler<'a, S> {
+    pub fn new(source: &'a [S], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
         Ok(Self {
             source,
             position: 0,
             block_input_frames: block_input_frames.max(1),
             resampler: StreamingResampler::new(input_rate_hz, output_rate_hz)?,
+            scratch: Vec::new(),
             finished: false,
         })
     }
@@ -290,7 +315,9 @@ impl<'a> BlockResampler<'a> {
         }
         if self.position < self.source.len() {
             let end = (self.position + self.block_input_frames).min(self.source.len());
-            let block = self.resampler.process(&self.source[self.position..end]);
+            self.scratch.clear();
+            self.scratch.extend(self.source[self.position..end].iter().map(|sample| sample.to_f32()));
+            let block = self.resampler.process(&self.scratch);
             self.position = end;
             return Some(block);
         }
@@ -302,15 +329,15 @@ impl<'a> BlockResampler<'a> {
 /// Reads ranges `[start, end)` of a channel's resampled signal in increasing order, resampling
 /// forward block by block and forgetting everything before the range last read: memory is one
 /// block plus one range, whatever the channel's length.
-pub struct ResampledRanges<'a> {
-    blocks: BlockResampler<'a>,
+pub struct ResampledRanges<'a, S: AudioSample = f32> {
+    blocks: BlockResampler<'a, S>,
     /// Output samples from index `buffer_start` on.
     buffer: Vec<f32>,
     buffer_start: usize,
 }
 
-impl<'a> ResampledRanges<'a> {
-    pub fn new(source: &'a [f32], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
+impl<'a, S: AudioSample> ResampledRanges<'a, S> {
+    pub fn new(source: &'a [S], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
         Ok(Self {
             blocks: BlockResampler::new(source, input_rate_hz, output_rate_hz, block_input_frames)?,
             buffer: Vec::new(),

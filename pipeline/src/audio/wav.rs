@@ -4,7 +4,11 @@
 //! `hound` rejects: G.711 µ-law/A-law, extensible headers with G.711 subformats, 64-bit float,
 //! missing pad bytes after odd-sized chunks.
 
+use super::sink::ChannelSink;
 use super::{DecodeLimits, DecodedAudio, check_duration, check_stream_format, g711};
+
+/// Frames decoded into a block before they go to the sink (and its resampler).
+const DECODE_BLOCK_FRAMES: usize = 65_536;
 
 const WAVE_FORMAT_PCM: u16 = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT: u16 = 0x0003;
@@ -51,7 +55,18 @@ impl SampleEncoding {
         }
     }
 
-    fn decode(self, sample_bytes: &[u8]) -> f32 {
+    /// One sample as 16 bits: 8- and 16-bit PCM and G.711 exactly, wider ones rounded.
+    fn decode(self, sample_bytes: &[u8]) -> i16 {
+        match (self, sample_bytes) {
+            (SampleEncoding::UnsignedPcm8, &[byte]) => (i16::from(byte) - 128) << 8,
+            (SampleEncoding::SignedPcm { .. }, &[low, high]) => i16::from_le_bytes([low, high]),
+            (SampleEncoding::MuLaw, &[byte]) => g711::mulaw_to_linear(byte),
+            (SampleEncoding::ALaw, &[byte]) => g711::alaw_to_linear(byte),
+            _ => super::sample_from_f32(self.decode_f32(sample_bytes)),
+        }
+    }
+
+    fn decode_f32(self, sample_bytes: &[u8]) -> f32 {
         let sample = match (self, sample_bytes) {
             (SampleEncoding::UnsignedPcm8, &[byte]) => (f32::from(byte) - 128.0) / 128.0,
             (SampleEncoding::SignedPcm { .. }, &[low, high]) => {
@@ -280,23 +295,25 @@ fn decode_samples(
     check_duration(n_frames as u64, format.sample_rate_hz, limits)?;
 
     let sample_bytes = format.encoding.container_bytes();
-    let mut channels: Vec<Vec<f32>> = (0..format.n_channels)
-        .map(|_| Vec::with_capacity(n_frames))
-        .collect();
-    for frame in data.chunks_exact(block_align) {
-        for (channel, sample) in channels.iter_mut().zip(frame.chunks_exact(sample_bytes)) {
-            channel.push(format.encoding.decode(sample));
+    let mut sink = ChannelSink::new(format.n_channels, format.sample_rate_hz, limits.max_sample_rate_hz)?;
+    let mut block: Vec<Vec<i16>> = vec![Vec::with_capacity(DECODE_BLOCK_FRAMES); format.n_channels];
+    for frames in data.chunks(DECODE_BLOCK_FRAMES * block_align) {
+        for frame in frames.chunks_exact(block_align) {
+            for (channel, sample) in block.iter_mut().zip(frame.chunks_exact(sample_bytes)) {
+                channel.push(format.encoding.decode(sample));
+            }
+        }
+        for (channel_idx, samples) in block.iter_mut().enumerate() {
+            sink.push(channel_idx, samples);
+            samples.clear();
         }
     }
-    Ok(DecodedAudio {
-        sample_rate_hz: format.sample_rate_hz,
-        channels,
-    })
+    Ok(sink.finish(None))
 }
 
 /// Encodes audio as a 16-bit PCM WAV file (for evidence clips and tests).
 ///
-/// Samples are clamped to -1..1; shorter channels are padded with silence. A WAV file cannot
+/// Shorter channels are padded with silence. A WAV file cannot
 /// hold more than 4 GiB of samples, so longer audio is cut at that size (with a warning).
 pub fn encode_wav_pcm16(audio: &DecodedAudio) -> Vec<u8> {
     const BYTES_PER_SAMPLE: usize = 2;
@@ -330,10 +347,8 @@ pub fn encode_wav_pcm16(audio: &DecodedAudio) -> Vec<u8> {
     bytes.extend_from_slice(&(data_len as u32).to_le_bytes());
     for frame_idx in 0..n_frames {
         for channel in &audio.channels {
-            let sample = channel.get(frame_idx).copied().unwrap_or(0.0);
-            // `as` saturates and maps NaN to 0, so no value can wrap around.
-            let pcm = (sample * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16;
-            bytes.extend_from_slice(&pcm.to_le_bytes());
+            let sample = channel.get(frame_idx).copied().unwrap_or(0);
+            bytes.extend_from_slice(&sample.to_le_bytes());
         }
     }
     bytes

@@ -14,7 +14,7 @@ pub mod verify;
 pub use calibration::{Calibration, CalibrationSet, FarPoint, fit_linear_calibration, probit, threshold_at_far};
 pub use diarize::{Diarization, DiarizeConfig, diarize, diarize_clusters, diarize_ranges, label_parties};
 pub use enrol::{EnrolConfig, EnrolMode, EnrolOutcome, EnrolRequest, EnrolStatus, enrol, enrol_speech};
-pub use quality::{QualityConfig, QualityReport, SpeechClip, analyse_speech, check_quality, detect_speech};
+pub use quality::{OwnedSpeechClip, QualityConfig, QualityReport, SpeechClip, analyse_speech, call_speech_clips, check_quality, detect_speech};
 pub use screen::{Candidate, ScreenConfig, VoiceMatch, VoiceReuse, WatchlistHit, find_voice_reuse, identify, screen_watchlist};
 pub use verify::{Decision, Probe, Verification, VerifyConfig, VerifyRequest, analyse_probe, verify, verify_probe};
 

@@ -77,6 +77,68 @@ impl SpeechClip<'_> {
     }
 }
 
+/// A [`SpeechClip`] that owns its samples: a stretch of a long call cut out around its speech.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedSpeechClip {
+    pub samples_16k: Vec<f32>,
+    pub speech: Vec<TimeSpan>,
+}
+
+impl OwnedSpeechClip {
+    pub fn as_clip(&self) -> SpeechClip<'_> {
+        SpeechClip { samples_16k: &self.samples_16k, speech: self.speech.clone() }
+    }
+}
+
+/// Background kept on each side of a stretch of speech cut out of a call, so the SNR gate still
+/// sees the line's noise floor (it needs [`MIN_NOISE_FRAMES`] frames beyond [`NOISE_GUARD_SECS`]).
+pub const CALL_CLIP_CONTEXT_SECS: f64 = 1.0;
+
+/// The speech of one party of a call (`samples` at `sample_rate_hz`, `speech` in call time) as
+/// 16 kHz clips: each stretch of speech with [`CALL_CLIP_CONTEXT_SECS`] of background either
+/// side (overlapping stretches merged), at most `max_speech_secs` of speech in all.
+///
+/// Why not the whole party at 16 kHz: a four-hour call would be 922 MB of floats for a
+/// voiceprint that stops improving after a minute or two of speech. Memory follows the speech
+/// used, not the call.
+pub fn call_speech_clips(
+    samples: &[i16],
+    sample_rate_hz: u32,
+    speech: &[TimeSpan],
+    max_speech_secs: f64,
+) -> crate::error::Result<Vec<OwnedSpeechClip>> {
+    let mut windows: Vec<(TimeSpan, Vec<TimeSpan>)> = Vec::new();
+    let mut speech_secs = 0.0;
+    for span in speech {
+        if speech_secs >= max_speech_secs {
+            break;
+        }
+        let span = TimeSpan { start_secs: span.start_secs, end_secs: span.end_secs.min(span.start_secs + max_speech_secs - speech_secs) };
+        speech_secs += span.duration_secs();
+        let window = TimeSpan { start_secs: (span.start_secs - CALL_CLIP_CONTEXT_SECS).max(0.0), end_secs: span.end_secs + CALL_CLIP_CONTEXT_SECS };
+        match windows.last_mut() {
+            Some((last, spans)) if window.start_secs <= last.end_secs => {
+                last.end_secs = last.end_secs.max(window.end_secs);
+                spans.push(span);
+            }
+            _ => windows.push((window, vec![span])),
+        }
+    }
+    let mut ranges = crate::audio::ResampledRanges::new(samples, sample_rate_hz, RATE_HZ as u32, 240_000)?;
+    Ok(windows
+        .into_iter()
+        .map(|(window, spans)| {
+            let mut samples_16k = Vec::new();
+            ranges.copy_range((window.start_secs * RATE_HZ) as usize, (window.end_secs * RATE_HZ).ceil() as usize, &mut samples_16k);
+            let speech = spans
+                .iter()
+                .map(|span| TimeSpan { start_secs: span.start_secs - window.start_secs, end_secs: span.end_secs - window.start_secs })
+                .collect();
+            OwnedSpeechClip { samples_16k, speech }
+        })
+        .collect())
+}
+
 fn sample_range(span: &TimeSpan, n_samples: usize) -> std::ops::Range<usize> {
     let to_index = |secs: f64| ((secs.max(0.0) * RATE_HZ).round() as usize).min(n_samples);
     let start = to_index(span.start_secs);
@@ -246,4 +308,33 @@ pub fn check_quality(
         speaker_split_cosine,
         reasons,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start_secs: f64, end_secs: f64) -> TimeSpan {
+        TimeSpan { start_secs, end_secs }
+    }
+
+    #[test]
+    fn call_speech_clips_are_the_speech_with_context_cut_from_the_whole_resampled_party() {
+        let samples: Vec<i16> = (0..8_000 * 60).map(|idx| ((idx as f32 * 0.05).sin() * 8_000.0) as i16).collect();
+        let whole = crate::audio::resample(&samples, 8_000, 16_000).expect("resamples");
+        // Two stretches 1.5 s apart merge (their 1 s of context overlaps); the third stands alone.
+        let speech = [span(5.0, 8.0), span(9.5, 10.0), span(30.0, 34.0)];
+        let clips = call_speech_clips(&samples, 8_000, &speech, 600.0).expect("clips");
+        assert_eq!(clips.len(), 2);
+        assert_eq!(clips[0].speech, vec![span(1.0, 4.0), span(5.5, 6.0)]);
+        assert_eq!(clips[0].samples_16k, whole[4 * 16_000..11 * 16_000]);
+        assert_eq!(clips[1].speech, vec![span(1.0, 5.0)]);
+        assert_eq!(clips[1].samples_16k, whole[29 * 16_000..35 * 16_000]);
+
+        // At most `max_speech_secs` of speech: the third stretch is cut after 1.5 s.
+        let capped = call_speech_clips(&samples, 8_000, &speech, 5.0).expect("clips");
+        let net: f64 = capped.iter().map(|clip| clip.as_clip().net_speech_secs()).sum();
+        assert!((net - 5.0).abs() < 1e-3, "net speech {net}");
+        assert_eq!(capped[1].speech, vec![span(1.0, 2.5)]);
+    }
 }

@@ -405,10 +405,10 @@ pub fn redact_audio(
             let last = ((end_secs * rate).ceil() as usize).min(samples.len());
             for (idx, sample) in samples[first..last].iter_mut().enumerate() {
                 *sample = match config.audio {
-                    AudioMask::Silence => 0.0,
+                    AudioMask::Silence => 0,
                     AudioMask::Tone => {
                         let t = (first + idx) as f64 / rate;
-                        MASK_TONE_AMPLITUDE * (2.0 * std::f64::consts::PI * MASK_TONE_HZ * t).sin() as f32
+                        crate::audio::sample_from_f32(MASK_TONE_AMPLITUDE * (2.0 * std::f64::consts::PI * MASK_TONE_HZ * t).sin() as f32)
                     }
                 };
             }

@@ -332,26 +332,27 @@ fn redacting_twice_finds_nothing_new() {
 
 #[test]
 fn audio_is_masked_on_the_speakers_channel_only() {
+    const HALF: i16 = 16_384;
     use crate::analyze::ChannelLayout;
     let rate = 8_000;
-    let mut audio = DecodedAudio { sample_rate_hz: rate, channels: vec![vec![0.5; rate as usize * 4]; 2] };
+    let mut audio = DecodedAudio { sample_rate_hz: rate, channels: vec![vec![HALF; rate as usize * 4]; 2] };
     let span = RedactionSpan { kind: CardNumber, speaker: Speaker::Customer, start_secs: 1.0, end_secs: 2.0, turn_index: 0, word_index: 0 };
     let config = RedactionConfig { margin_secs: 0.25, ..RedactionConfig::all() };
     let changed = redact_audio(&mut audio, std::slice::from_ref(&span), ChannelLayout::AgentCustomer, &config);
     assert_eq!(changed, 12_000);
-    assert!(audio.channels[0].iter().all(|&s| s == 0.5), "the agent's channel is untouched");
+    assert!(audio.channels[0].iter().all(|&s| s == HALF), "the agent's channel is untouched");
     let customer = &audio.channels[1];
-    assert!(customer[6_000..18_000].iter().all(|&s| s == 0.0));
-    assert_eq!(customer[5_999], 0.5);
-    assert_eq!(customer[18_000], 0.5);
+    assert!(customer[6_000..18_000].iter().all(|&s| s == 0));
+    assert_eq!(customer[5_999], HALF);
+    assert_eq!(customer[18_000], HALF);
 
-    let mut audio = DecodedAudio { sample_rate_hz: rate, channels: vec![vec![0.5; rate as usize * 4]; 2] };
+    let mut audio = DecodedAudio { sample_rate_hz: rate, channels: vec![vec![HALF; rate as usize * 4]; 2] };
     let tone = RedactionConfig { audio: AudioMask::Tone, margin_secs: 0.0, ..RedactionConfig::all() };
     redact_audio(&mut audio, &[span], ChannelLayout::CustomerAgent, &tone);
     let masked = &audio.channels[0][8_000..16_000];
-    let peak = masked.iter().fold(0.0_f32, |m, s| m.max(s.abs()));
+    let peak = masked.iter().fold(0.0_f32, |m, &s| m.max(crate::audio::sample_to_f32(s).abs()));
     assert!((peak - MASK_TONE_AMPLITUDE).abs() < 0.01, "tone peak {peak}");
-    assert!(audio.channels[1].iter().all(|&s| s == 0.5));
+    assert!(audio.channels[1].iter().all(|&s| s == HALF));
 }
 
 #[test]

@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(writer.n_frames(), 1_000);
         let n_bytes = writer.n_bytes();
         let written = writer.finish().expect("finish").into_inner();
-        let whole = encode_wav_pcm16(&DecodedAudio { sample_rate_hz: 8_000, channels: vec![left, right] });
+        let whole = encode_wav_pcm16(&DecodedAudio::from_f32_channels(8_000, &[left, right]));
         assert_eq!(written.len() as u64, n_bytes);
         assert_eq!(written, whole);
     }

@@ -6,7 +6,13 @@ use std::path::{Path, PathBuf};
 use callsight_pipeline::PipelineError;
 use callsight_pipeline::audio::{
     DecodeLimits, DecodedAudio, decode_bytes, decode_bytes_with_limits, decode_file,
+    decode_file_with_limits,
 };
+
+/// Decodes at the file's own rate (by default audio above 16 kHz is resampled while decoding).
+fn decode_native(path: &Path) -> DecodedAudio {
+    decode_file_with_limits(path, &DecodeLimits::default().keeping_sample_rate()).expect("decodes")
+}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()))
@@ -49,8 +55,9 @@ fn rms(samples: &[f32]) -> f64 {
 
 fn assert_sine_channels(audio: &DecodedAudio, expected_frequencies_hz: &[f64]) {
     assert_eq!(audio.n_channels(), expected_frequencies_hz.len());
-    for (channel, expected_hz) in audio.channels.iter().zip(expected_frequencies_hz) {
-        let frequency_hz = dominant_frequency_hz(channel, audio.sample_rate_hz);
+    for (channel_idx, expected_hz) in expected_frequencies_hz.iter().enumerate() {
+        let channel = audio.channel_f32(channel_idx);
+        let frequency_hz = dominant_frequency_hz(&channel, audio.sample_rate_hz);
         assert!(
             (frequency_hz - expected_hz).abs() < 1.0,
             "{frequency_hz} Hz, expected {expected_hz} Hz"
@@ -71,7 +78,7 @@ fn flac_decodes_both_channels_exactly_in_length() {
 
 #[test]
 fn ogg_vorbis_decodes_both_channels() {
-    let audio = decode_file(&fixture("sine_440_880_44k_stereo.ogg")).expect("decodes");
+    let audio = decode_native(&fixture("sine_440_880_44k_stereo.ogg"));
     assert_eq!(audio.sample_rate_hz, 44_100);
     assert!(
         (audio.duration_secs() - 1.0).abs() < 0.01,
@@ -82,8 +89,19 @@ fn ogg_vorbis_decodes_both_channels() {
 }
 
 #[test]
+fn audio_above_16_khz_is_resampled_to_16_khz_while_decoding_by_default() {
+    for name in ["sine_440_880_44k_stereo.ogg", "sine_440_880_44k_stereo.mp3"] {
+        let native = decode_native(&fixture(name));
+        let audio = decode_file(&fixture(name)).expect("decodes");
+        assert_eq!(audio.sample_rate_hz, 16_000, "{name}");
+        assert!((audio.duration_secs() - native.duration_secs()).abs() < 1e-3, "{name}: {} s", audio.duration_secs());
+        assert_sine_channels(&audio, &[440.0, 880.0]);
+    }
+}
+
+#[test]
 fn mp3_decodes_both_channels() {
-    let audio = decode_file(&fixture("sine_440_880_44k_stereo.mp3")).expect("decodes");
+    let audio = decode_native(&fixture("sine_440_880_44k_stereo.mp3"));
     assert_eq!(audio.sample_rate_hz, 44_100);
     // MP3 adds encoder delay and pads to whole 1152-sample frames.
     assert!(
@@ -196,18 +214,20 @@ fn lossless_and_vorbis_output_is_time_aligned_with_the_recording() {
     // decoder), hence the tolerance even for FLAC.
     let flac = decode_file(&fixture("sine_440_880_16k_stereo.flac")).expect("decodes");
     let reference = reference_sine(440.0, 16_000, 16_000);
-    assert!(max_abs_difference(&flac.channels[0], &reference) < 0.02);
+    let flac_left = flac.channel_f32(0);
+    assert!(max_abs_difference(&flac_left, &reference) < 0.02);
     // One sample of shift would be an error of 0.5 * 2π * 440 / 16000 = 0.086.
-    assert!(max_abs_difference(&flac.channels[0][1..], &reference) > 0.05);
+    assert!(max_abs_difference(&flac_left[1..], &reference) > 0.05);
 
-    let ogg = decode_file(&fixture("sine_440_880_44k_stereo.ogg")).expect("decodes");
+    let ogg = decode_native(&fixture("sine_440_880_44k_stereo.ogg"));
     assert_eq!(ogg.channels[0].len(), 44_100);
     let reference = reference_sine(440.0, 44_100, 44_100);
     // Vorbis is lossy: compare the first 100 ms, where a shift by 5 samples (0.1 ms; an error
     // of 0.16) shows clearly. Without the end-padding trim the length check above fails; had
     // the start been trimmed instead, the shift here would be 636 samples.
-    let error = max_abs_difference(&ogg.channels[0][..4410], &reference[..4410]);
-    let shifted_error = max_abs_difference(&ogg.channels[0][5..4415], &reference[..4410]);
+    let ogg_left = ogg.channel_f32(0);
+    let error = max_abs_difference(&ogg_left[..4410], &reference[..4410]);
+    let shifted_error = max_abs_difference(&ogg_left[5..4415], &reference[..4410]);
     assert!(
         error < 0.04 && error < shifted_error / 2.0,
         "error {error}, shifted by 5: {shifted_error}"
@@ -237,9 +257,7 @@ fn compressed_audio_longer_than_the_limit_is_rejected() {
     let (_, reason) = audio_error(decode_bytes_with_limits(
         &ogg,
         "long.ogg",
-        &DecodeLimits {
-            max_duration_secs: 0.5,
-        },
+        &DecodeLimits::with_max_duration_secs(0.5),
     ));
     assert!(
         reason.starts_with("too long: ") && reason.ends_with("exceeds the limit of 0.5 s"),

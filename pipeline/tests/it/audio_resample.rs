@@ -130,7 +130,7 @@ fn a_resampler_is_reusable_after_finish() {
 
 #[test]
 fn empty_and_tiny_inputs() {
-    assert!(resample(&[], 44_100, 16_000).expect("resamples").is_empty());
+    assert!(resample::<f32>(&[], 44_100, 16_000).expect("resamples").is_empty());
     assert_eq!(resample(&[0.5], 8000, 16_000).expect("resamples").len(), 2);
     assert_eq!(
         resample(&[0.5; 3], 48_000, 16_000)

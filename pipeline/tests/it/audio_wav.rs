@@ -8,7 +8,7 @@ use callsight_pipeline::audio::g711::{
 };
 use callsight_pipeline::audio::{
     DecodeLimits, DecodedAudio, decode_bytes, decode_bytes_with_limits, decode_file,
-    encode_wav_pcm16,
+    encode_wav_pcm16, sample_from_f32, sample_to_f32,
 };
 
 const PCM: u16 = 1;
@@ -87,7 +87,13 @@ fn audio_error(result: Result<DecodedAudio, PipelineError>) -> (PathBuf, String)
     }
 }
 
-fn assert_close(actual: &[f32], expected: &[f32], tolerance: f32) {
+/// Decoded samples are 16-bit: the nearest one to each float is what a decoder should produce.
+fn as_i16(samples: &[f32]) -> Vec<i16> {
+    samples.iter().copied().map(sample_from_f32).collect()
+}
+
+fn assert_close(actual: &[i16], expected: &[f32], tolerance: f32) {
+    let actual: Vec<f32> = actual.iter().copied().map(sample_to_f32).collect();
     assert_eq!(actual.len(), expected.len());
     for (idx, (a, e)) in actual.iter().zip(expected).enumerate() {
         assert!(
@@ -133,14 +139,15 @@ fn integer_pcm_of_every_depth_decodes_to_the_written_samples() {
         assert_eq!(audio.sample_rate_hz, 8000);
         assert_eq!(audio.n_channels(), 2);
         assert_eq!(audio.duration_secs(), 0.1);
-        let tolerance = 1.0 / (1_i64 << (bits - 1)) as f32 + 1e-6;
+        // Wider than 16 bits is rounded to the nearest 16-bit sample.
+        let tolerance = (1.0 / (1_i64 << (bits - 1)) as f32).max(1.0 / 32_768.0) + 1e-6;
         assert_close(&audio.channels[0], &left, tolerance);
         assert_close(&audio.channels[1], &right, tolerance);
     }
 }
 
 #[test]
-fn float_pcm_decodes_exactly() {
+fn float_pcm_decodes_to_the_nearest_16_bit_samples() {
     let samples = sine(16_000, 1600, 440.0);
     let spec = hound::WavSpec {
         channels: 1,
@@ -155,7 +162,7 @@ fn float_pcm_decodes_exactly() {
     }
     writer.finalize().expect("finalize");
     let audio = decode_bytes(cursor.get_ref(), "float32.wav").expect("decodes");
-    assert_eq!(audio.channels, vec![samples.clone()]);
+    assert_eq!(audio.channels, vec![as_i16(&samples)]);
 
     let data: Vec<u8> = samples
         .iter()
@@ -163,7 +170,7 @@ fn float_pcm_decodes_exactly() {
         .collect();
     let bytes = riff(&[(b"fmt ", fmt_chunk(FLOAT, 1, 16_000, 64)), (b"data", data)]);
     let audio = decode_bytes(&bytes, "float64.wav").expect("decodes");
-    assert_eq!(audio.channels, vec![samples]);
+    assert_eq!(audio.channels, vec![as_i16(&samples)]);
 }
 
 #[test]
@@ -174,7 +181,7 @@ fn float_samples_beyond_full_scale_are_clamped() {
         .collect();
     let bytes = riff(&[(b"fmt ", fmt_chunk(FLOAT, 1, 8000, 32)), (b"data", data)]);
     let audio = decode_bytes(&bytes, "loud.wav").expect("decodes");
-    assert_eq!(audio.channels, vec![vec![1.0, -1.0, 0.0, 0.25]]);
+    assert_eq!(audio.channels, vec![vec![32_767, -32_768, 0, 8_192]]);
 }
 
 #[test]
@@ -190,10 +197,7 @@ fn g711_wavs_decode_with_the_g711_tables() {
         (ALAW, linear_to_alaw, alaw_to_linear),
     ] {
         let data: Vec<u8> = linear.iter().map(|&s| encode(s)).collect();
-        let expected: Vec<f32> = data
-            .iter()
-            .map(|&b| f32::from(decode(b)) / 32768.0)
-            .collect();
+        let expected: Vec<i16> = data.iter().map(|&b| decode(b)).collect();
         for fmt in [
             fmt_chunk(tag, 1, 8000, 8),
             fmt_extensible(1, 8000, 8, 8, tag),
@@ -211,28 +215,28 @@ fn g711_wavs_decode_with_the_g711_tables() {
 
 #[test]
 fn extensible_pcm_with_24_valid_bits_in_32_bit_containers_decodes() {
-    let samples = sine(48_000, 480, 440.0);
+    let samples = sine(16_000, 480, 440.0);
     let data: Vec<u8> = samples
         .iter()
         .flat_map(|s| (((s * 8_388_608.0).round() as i32) << 8).to_le_bytes())
         .collect();
     let bytes = riff(&[
-        (b"fmt ", fmt_extensible(1, 48_000, 32, 24, PCM)),
+        (b"fmt ", fmt_extensible(1, 16_000, 32, 24, PCM)),
         (b"data", data),
     ]);
     let audio = decode_bytes(&bytes, "24in32.wav").expect("decodes");
-    assert_close(&audio.channels[0], &samples, 1.0 / 8_388_608.0 + 1e-7);
+    assert_close(&audio.channels[0], &samples, 1.0 / 32_768.0 + 1e-6);
 
     let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
     let bytes = riff(&[
-        (b"fmt ", fmt_extensible(1, 48_000, 32, 32, FLOAT)),
+        (b"fmt ", fmt_extensible(1, 16_000, 32, 32, FLOAT)),
         (b"data", data),
     ]);
     assert_eq!(
         decode_bytes(&bytes, "float-ext.wav")
             .expect("decodes")
             .channels,
-        vec![samples]
+        vec![as_i16(&samples)]
     );
 }
 
@@ -242,10 +246,7 @@ fn unknown_and_odd_sized_chunks_are_skipped() {
         .iter()
         .flat_map(|s| s.to_le_bytes())
         .collect();
-    let expected = vec![
-        vec![1000.0 / 32768.0, 2000.0 / 32768.0],
-        vec![-1000.0 / 32768.0, -2000.0 / 32768.0],
-    ];
+    let expected = vec![vec![1000_i16, 2000], vec![-1000, -2000]];
     // Odd-sized LIST chunk with its pad byte, and the data chunk before the fmt chunk.
     let bytes = riff(&[
         (b"LIST", b"INFOISFT\x03\x00\x00\x00ab\0".to_vec()),
@@ -465,7 +466,7 @@ fn eight_channels_are_accepted() {
     let bytes = riff(&[(b"fmt ", fmt_chunk(PCM, 8, 16_000, 16)), (b"data", data)]);
     let audio = decode_bytes(&bytes, "eight.wav").expect("decodes");
     assert_eq!(audio.n_channels(), 8);
-    assert_eq!(audio.channels[7], vec![7000.0 / 32768.0]);
+    assert_eq!(audio.channels[7], vec![7000]);
 }
 
 #[test]
@@ -474,9 +475,7 @@ fn audio_longer_than_the_limit_is_rejected() {
         (b"fmt ", fmt_chunk(PCM, 1, 8000, 16)),
         (b"data", vec![0; 16_000 * 3]),
     ]);
-    let limits = DecodeLimits {
-        max_duration_secs: 2.5,
-    };
+    let limits = DecodeLimits::with_max_duration_secs(2.5);
     let (_, reason) = audio_error(decode_bytes_with_limits(&bytes, "long.wav", &limits));
     assert_eq!(
         reason,
@@ -486,9 +485,7 @@ fn audio_longer_than_the_limit_is_rejected() {
         decode_bytes_with_limits(
             &bytes,
             "long.wav",
-            &DecodeLimits {
-                max_duration_secs: 3.0
-            }
+            &DecodeLimits::with_max_duration_secs(3.0)
         )
         .is_ok()
     );
@@ -499,10 +496,7 @@ fn audio_longer_than_the_limit_is_rejected() {
 fn encoded_pcm16_round_trips_and_is_read_by_hound() {
     let left = sine(16_000, 1600, 440.0);
     let right = sine(16_000, 1600, 880.0);
-    let original = DecodedAudio {
-        sample_rate_hz: 16_000,
-        channels: vec![left.clone(), right.clone()],
-    };
+    let original = DecodedAudio::from_f32_channels(16_000, &[left.clone(), right.clone()]);
     let bytes = encode_wav_pcm16(&original);
     assert_eq!(bytes.len(), 44 + 1600 * 2 * 2);
 
@@ -522,25 +516,16 @@ fn encoded_pcm16_round_trips_and_is_read_by_hound() {
     assert_eq!(reader.spec().bits_per_sample, 16);
     assert_eq!(reader.len(), 3200);
 
-    let clipped = DecodedAudio {
-        sample_rate_hz: 8000,
-        channels: vec![vec![1.5, -1.5, f32::NAN, 1.0]],
-    };
+    let clipped = DecodedAudio::from_f32_channels(8000, &[vec![1.5, -1.5, f32::NAN, 1.0]]);
     let decoded = decode_bytes(&encode_wav_pcm16(&clipped), "clipped.wav").expect("decodes");
-    assert_eq!(
-        decoded.channels,
-        vec![vec![32767.0 / 32768.0, -1.0, 0.0, 32767.0 / 32768.0]]
-    );
+    assert_eq!(decoded.channels, vec![vec![32_767, -32_768, 0, 32_767]]);
 }
 
 #[test]
 fn decode_file_reads_from_disk_and_names_the_path_in_errors() {
     let directory = tempfile::tempdir().expect("temp dir");
     let path = directory.path().join("call.wav");
-    let original = DecodedAudio {
-        sample_rate_hz: 8000,
-        channels: vec![sine(8000, 400, 440.0)],
-    };
+    let original = DecodedAudio::from_f32_channels(8000, &[sine(8000, 400, 440.0)]);
     std::fs::write(&path, encode_wav_pcm16(&original)).expect("write");
     let decoded = decode_file(&path).expect("decodes");
     assert_eq!(decoded.duration_secs(), 0.05);
@@ -559,4 +544,18 @@ fn decode_file_reads_from_disk_and_names_the_path_in_errors() {
     std::fs::write(&text, "meeting notes").expect("write");
     let (_, reason) = audio_error(decode_file(&text));
     assert_eq!(reason, "not an audio file (unrecognised header)");
+}
+
+#[test]
+fn wav_above_16_khz_is_resampled_to_16_khz_while_decoding_by_default() {
+    let samples = sine(48_000, 48_000, 440.0);
+    let data: Vec<u8> = as_i16(&samples).iter().flat_map(|s| s.to_le_bytes()).collect();
+    let bytes = riff(&[(b"fmt ", fmt_chunk(PCM, 1, 48_000, 16)), (b"data", data)]);
+    let audio = decode_bytes(&bytes, "wideband.wav").expect("decodes");
+    assert_eq!((audio.sample_rate_hz, audio.n_frames()), (16_000, 16_000));
+    let expected = sine(16_000, 16_000, 440.0);
+    // Away from the edges the resampled sine is the 16 kHz sine.
+    assert_close(&audio.channels[0][1_000..15_000], &expected[1_000..15_000], 0.01);
+    let native = decode_bytes_with_limits(&bytes, "wideband.wav", &DecodeLimits::default().keeping_sample_rate()).expect("decodes");
+    assert_eq!((native.sample_rate_hz, native.n_frames()), (48_000, 48_000));
 }
