@@ -86,7 +86,7 @@ impl Default for BiometricsConfig {
             min_enrol_net_speech_secs: 20.0,
             min_verify_net_speech_secs: 3.0,
             target_false_accept_rate: 0.01,
-            watchlist_false_accept_rate: 0.01,
+            watchlist_false_accept_rate: callsight_pipeline::biometrics::ScreenConfig::default().watchlist_far,
             max_concurrent_requests: None,
         }
     }
@@ -128,10 +128,10 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("data"),
             database_url: None,
-            max_upload_bytes: 200 * 1024 * 1024,
+            max_upload_bytes: callsight_api::server::DEFAULT_MAX_UPLOAD_BYTES,
             max_queued_jobs: 10_000,
-            request_timeout_secs: 60,
-            rate_limit_per_minute: 600,
+            request_timeout_secs: callsight_api::server::DEFAULT_REQUEST_TIMEOUT_SECS,
+            rate_limit_per_minute: callsight_api::server::DEFAULT_RATE_LIMIT_PER_MINUTE,
             upload_quota_audio_hours_per_hour: None,
             webhooks_allow_private_targets: false,
             metrics_token: None,

@@ -88,19 +88,24 @@ pub struct ApiConfig {
     pub allow_private_webhook_targets: bool,
 }
 
+/// Defaults shared with the service's configuration file (`server.*`): one value per setting.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 200 * 1024 * 1024;
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
+
 impl ApiConfig {
     /// Defaults for a given audio directory.
     pub fn with_audio_dir(audio_dir: impl Into<PathBuf>) -> Self {
         ApiConfig {
-            max_upload_bytes: 200 * 1024 * 1024,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_queued_jobs: None,
             queue_retry_after_secs: 30,
-            request_timeout: Duration::from_secs(120),
-            rate_limit_per_minute: 600,
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
             upload_quota_audio_hours_per_hour: None,
             max_live_streams_total: None,
             audio_dir: audio_dir.into(),
-            max_audio_duration_secs: 4.0 * 3600.0,
+            max_audio_duration_secs: callsight_pipeline::audio::DecodeLimits::default().max_duration_secs,
             max_concurrent_upload_checks: 2,
             max_concurrent_biometrics: 2,
             metrics_token: None,
