@@ -17,19 +17,8 @@ import statistics
 import threading
 import time
 import urllib.request
-import uuid
 
-
-def multipart(fields):
-    boundary = uuid.uuid4().hex
-    body = b""
-    for name, (filename, content, content_type) in fields.items():
-        body += f"--{boundary}\r\n".encode()
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"Content-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n".encode()
-        body += content + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
+from bench_common import multipart, percentile
 
 
 def request(url, key, method="GET", body=None, content_type=None):
@@ -39,11 +28,6 @@ def request(url, key, method="GET", body=None, content_type=None):
         req.add_header("Content-Type", content_type)
     with urllib.request.urlopen(req, timeout=600) as response:
         return response.status, json.loads(response.read() or b"null")
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def bench_verify(args):

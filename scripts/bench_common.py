@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts (bench_audio.py, bench_speed.py, bench_compliance.py)."""
+"""Helpers shared by the benchmark scripts (bench_audio.py, bench_speed.py, bench_compliance.py, bench_load.py, bench-api.py)."""
 
 import json
 import os
@@ -28,3 +28,26 @@ def duration_secs(path):
 def run(command):
     """Runs a command, failing loudly; its output is captured, not printed."""
     subprocess.run(command, check=True, capture_output=True)
+
+
+def multipart(fields):
+    """A multipart/form-data body of {name: (filename or None, bytes, content type)}, and its
+    Content-Type header."""
+    import uuid
+    boundary = uuid.uuid4().hex
+    body = b""
+    for name, (filename, content, content_type) in fields.items():
+        body += f"--{boundary}\r\n".encode()
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"Content-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n".encode()
+        body += content + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def percentile(values, p):
+    """The p-th percentile (nearest rank) of values; None for no values."""
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]

@@ -27,19 +27,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 
-
-def multipart(fields):
-    boundary = uuid.uuid4().hex
-    body = b""
-    for name, (filename, content, content_type) in fields.items():
-        body += f"--{boundary}\r\n".encode()
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"Content-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n".encode()
-        body += content + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
+from bench_common import multipart, percentile
 
 
 def send(url, key, method="GET", body=None, content_type=None, timeout=120):
@@ -56,13 +45,6 @@ def send(url, key, method="GET", body=None, content_type=None, timeout=120):
         return error.code, dict(error.headers), error.read(), time.monotonic() - started
     except Exception as error:  # connection refused, reset, timeout: all count as errors
         return 0, {}, str(error).encode(), time.monotonic() - started
-
-
-def percentile(values, p):
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def open_loop(rate, secs, make_request):

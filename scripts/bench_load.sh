@@ -58,8 +58,9 @@ verify)
     # ~30 s of one voice to enrol, a different text of ~10 s as the probe.
     say enrol1 "Thank you for calling card services. I would like to check the balance on my account and ask about a payment I made last week, which has not appeared on my statement yet."
     say enrol2 "My card number ends in four four seven two. I moved house in March and my new address is twelve Station Road. Could you also send me a new card please, the old one is worn out."
-    say probe "Hello, I am calling about my credit card. I think there is a problem with my last payment."
-    sox "$work/probe.wav" "$work/probe10.wav" pad 0 0 trim 0 10
+    # About 12 s of speech, cut to exactly 10 s.
+    say probe "Hello, I am calling about my credit card. I think there is a problem with my last payment, it was taken twice from my current account on Monday, and I would like the second one refunded please."
+    sox "$work/probe.wav" "$work/probe10.wav" trim 0 10
     enrolled=$(curl -sS -H "Authorization: Bearer $admin_key" -F "audio=@$work/enrol1.wav;type=audio/wav" \
         -F "audio=@$work/enrol2.wav;type=audio/wav" "$url/v1/speakers/bench-caller/enroll")
     echo "enrolled: $enrolled" >&2

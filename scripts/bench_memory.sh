@@ -35,7 +35,8 @@ fi
 if [ "$kind" = mp3-44k ]; then
     wav_call="$call"
     call="$work/long-${hours}h-stereo-44k.mp3"
-    [ -s "$call" ] || sox "$wav_call" -r 44100 -C 32 "$call"
+    # 5 s short of the hours: the encoder's padding must not take it past the duration limit.
+    [ -s "$call" ] || sox "$wav_call" -r 44100 -C 32 "$call" trim 0 $((hours * 3600 - 5))
 fi
 echo "input: $call ($(du -m "$call" | cut -f1) MB, $(soxi -d "$call"), $(soxi -b "$call")-bit $(soxi -e "$call" | head -1), $(soxi -c "$call") channels, $(soxi -r "$call") Hz)" >&2
 report="$work/report.json"

@@ -12,7 +12,7 @@ use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::default::formats::{FlacReader, MpaReader, OggReader};
 
 use super::sink::ChannelSink;
-use super::{DecodeLimits, DecodedAudio, check_duration, check_stream_format};
+use super::{DecodeLimits, DecodedAudio, check_stream_format};
 
 /// A run of this many undecodable packets in a row means the stream is corrupt, not that one
 /// frame was damaged in transit.
@@ -252,14 +252,13 @@ fn decode_with_symphonia(
         }
         n_frames += n_packet_frames;
         if n_frames as u64 > max_frames {
-            return Err(check_duration(n_frames as u64, sample_rate_hz, limits)
-                .err()
-                .unwrap_or_else(|| {
-                    format!(
-                        "too long: exceeds the limit of {:.1} s",
-                        limits.max_duration_secs
-                    )
-                }));
+            // Decoding stops at the first packet past the limit, so the length so far is
+            // barely over it: say so with enough digits to show the difference.
+            return Err(format!(
+                "too long: {:.2} s of audio decoded so far exceeds the limit of {:.1} s",
+                position_secs(n_frames),
+                limits.max_duration_secs
+            ));
         }
     }
 
