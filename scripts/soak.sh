@@ -291,6 +291,13 @@ else
 fi
 [ "$kills" -ge "$MIN_KILLS" ] || fail "only $kills worker kills (wanted >= $MIN_KILLS): the calls were done first"
 
+# What the calls left behind, per analysed call (docs/scaling.md, "bytes stored").
+db_bytes=$(sql "SELECT pg_database_size(current_database())")
+reports_bytes=$(sql "SELECT pg_total_relation_size('reports')")
+audio_bytes=$(du -sb "$DATA" | cut -f1)
+transactions=$(sql "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+per_call() { echo $(( $1 / (analysed > 0 ? analysed : 1) )); }
+
 cat <<EOF
 
 === crash soak: $(date -u +%FT%TZ), $(( $(date +%s) - started_at )) s, $(nproc) cores ===
@@ -305,6 +312,8 @@ audit entries about calls        $audit_total (duplicated (call, action) pairs: 
 watchlist hits: flagged / audited $flagged_hits / $screened
 passive enrolments audited       $enrol_audited calls ($enrolled enrolled)
 biometrics in workers            $([ -n "$QDRANT_URL" ] && echo "on (Qdrant $QDRANT_URL)" || echo "SKIPPED (no CALLSIGHT_TEST_QDRANT_URL)")
+stored per analysed call         database $(per_call "$db_bytes") B (reports table $(per_call "$reports_bytes") B), data directory (audio, transcripts) $(per_call "$audio_bytes") B
+transactions committed           $transactions ($(per_call "$transactions") per analysed call, idle polling of $N_WORKERS workers included)
 failures                         $failures
 EOF
 [ "$failures" = 0 ]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use callsight_api::server::auth::Role;
 use callsight_api::server::listener::ConnectionLimits;
 use callsight_api::server::metrics::Metrics;
 use callsight_api::server::{ApiConfig, AppState, WebhookDeliveryConfig, app, run_webhook_deliveries_with};
@@ -22,9 +23,6 @@ use crate::config::Config;
 use crate::engines::{WhisperModel, load_engines, load_speaker_embedder, load_vad, model_store};
 use crate::jobs::AnalysisJobHandler;
 use crate::speakers_cmd::database_url;
-
-/// Roles a key can carry (see the API documentation for what each may do).
-const ROLES: [&str; 5] = ["admin", "qa", "manager", "ivr", "ingest"];
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -302,13 +300,14 @@ pub fn worker(args: WorkerArgs, models: &ModelArgs, config: &Config) -> anyhow::
 
 pub fn keys(command: KeysCommand, config: &Config) -> anyhow::Result<std::process::ExitCode> {
     let KeysCommand::Create { data_dir, tenant, role, label } = command;
-    anyhow::ensure!(ROLES.contains(&role.as_str()), "unknown role {role:?}: expected one of {}", ROLES.join(", "));
+    let known = || Role::ALL.map(Role::as_str).join(", ");
+    let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}: expected one of {}", known()))?.as_str();
     anyhow::ensure!(!tenant.trim().is_empty(), "the tenant must not be empty");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let data_dir = data_dir.unwrap_or_else(|| config.server.data_dir.clone());
         let store = open_store(config, &data_dir).await?;
-        let created = store.create_key(&tenant, &role, &label).await?;
+        let created = store.create_key(&tenant, role, &label).await?;
         eprintln!("created {role} key {} for tenant {tenant}; it is shown only once:", created.info.id);
         println!("{}", created.plaintext);
         store.close().await;

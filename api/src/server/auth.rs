@@ -157,12 +157,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     }
 }
 
-/// Middleware: resolves `Authorization: Bearer KEY` to a [`Caller`] and applies the key's rate
-/// limit. Public paths (health, OpenAPI) pass through untouched.
+/// Middleware: resolves `Authorization: Bearer KEY` (or a web session) to a [`Caller`] and
+/// applies the key's rate limit. It wraps the protected routers only (see [`super::app`]).
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if is_public(request.uri().path(), &state) || crate::web::is_public(request.method(), request.uri().path()) {
-        return next.run(request).await;
-    }
     // Only the header is held across the database await (a request body is not `Sync`).
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
     // Without a key, a browser signed in to the web pages may present its session cookie: the
@@ -182,12 +179,6 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
         Err(response) => response,
     }
-}
-
-/// Routes without an API key. `/metrics` is not a tenant's: its handler checks the operator's
-/// metrics token instead (see `health::metrics`).
-fn is_public(path: &str, _state: &AppState) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/v1/openapi.json" | "/metrics")
 }
 
 async fn resolve_caller(state: &AppState, authorization: Option<header::HeaderValue>) -> Result<Caller, ApiError> {

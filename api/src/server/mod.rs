@@ -187,20 +187,26 @@ pub fn app(state: AppState) -> Router {
         .route("/aggregates/handling", get(aggregates::handling))
         .route("/webhooks", post(webhooks::create_webhook).get(webhooks::list_webhooks))
         .route("/webhooks/{id}", axum::routing::delete(webhooks::delete_webhook))
-        .route("/streams", get(streams::open_stream))
-        .route("/openapi.json", get(openapi::serve_openapi));
-    Router::new()
-        .nest("/v1", v1)
-        // The web pages (sign-in, app shell, assets) behind the same auth layer as the API.
-        .merge(crate::web::router())
+        .route("/streams", get(streams::open_stream));
+    // Every route needs a caller except those merged after the auth layer: health, readiness,
+    // the OpenAPI document, `/metrics` (its handler checks the operator's token) and the web
+    // pages' shell and sign-in. Paths that match no route answer 401 without credentials (the
+    // fallback is behind the auth layer too), so the API's routes are not listed to strangers.
+    let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/v1/openapi.json", get(openapi::serve_openapi))
+        .merge(crate::web::public_router());
+    Router::new()
+        .nest("/v1", v1)
+        .merge(crate::web::protected_router())
         .fallback(util::no_route)
         .method_not_allowed_fallback(util::method_not_allowed)
-        // Layers run bottom-up on the way in: trace → metrics → timeout → auth → body limit.
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .merge(public)
+        // Layers run bottom-up on the way in: trace → metrics → timeout → body limit (→ auth).
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

@@ -14,7 +14,7 @@ pub mod waveform;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -25,8 +25,10 @@ use crate::server::error::{ApiError, ApiResult};
 pub use session::{SessionCredentials, resolve_session};
 use session::{SESSION_COOKIE, SESSION_TTL_SECS, error_response, role_has_pages, session_token};
 
-/// The pages' routes; merged into [`crate::server::app`] inside its auth layer.
-pub fn router() -> Router<AppState> {
+/// The routes anyone may reach: the pages themselves (static, no data; the shell redirects to
+/// sign-in without a session) and the sign-in form's target. Merged into [`crate::server::app`]
+/// outside its auth layer: being public is a property of the router, not of a path list.
+pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/", get(sign_in_page))
         .route("/app", get(app_shell))
@@ -34,19 +36,14 @@ pub fn router() -> Router<AppState> {
         .route("/app/{*rest}", get(app_shell))
         .route("/assets/{file}", get(asset))
         .route("/web/session", post(sign_in))
+}
+
+/// The web routes that need a signed-in caller (the API's auth layer wraps them).
+pub fn protected_router() -> Router<AppState> {
+    Router::new()
         .route("/web/me", get(me))
         .route("/web/sign-out", post(sign_out))
         .route("/web/calls/{id}/waveform", get(waveform::waveform))
-}
-
-/// Routes the auth middleware lets through without credentials: the pages themselves (static,
-/// no data; the shell redirects to sign-in without a session) and the sign-in form's target.
-pub fn is_public(method: &Method, path: &str) -> bool {
-    match *method {
-        Method::GET | Method::HEAD => path == "/" || path == "/app" || path.starts_with("/app/") || path.starts_with("/assets/"),
-        Method::POST => path == "/web/session",
-        _ => false,
-    }
 }
 
 /// Headers every page carries: nothing from elsewhere may load, nothing may frame the page.
@@ -247,18 +244,6 @@ async fn sign_out(State(state): State<AppState>, _caller: Caller, headers: Heade
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_pages_and_the_sign_in_target_are_public() {
-        assert!(is_public(&Method::GET, "/"));
-        assert!(is_public(&Method::GET, "/app/calls/x"));
-        assert!(is_public(&Method::GET, "/assets/app.js"));
-        assert!(is_public(&Method::POST, "/web/session"));
-        assert!(!is_public(&Method::GET, "/web/me"));
-        assert!(!is_public(&Method::POST, "/web/sign-out"));
-        assert!(!is_public(&Method::GET, "/v1/calls"));
-        assert!(!is_public(&Method::POST, "/app/x"));
-    }
 
     #[test]
     fn cross_site_sign_in_is_refused() {

@@ -292,10 +292,23 @@ async fn missing_or_invalid_key_is_401(db: Db) {
     h.store.revoke_key("t1", &created.info.id).await.expect("revoke");
     let (status, _) = h.call("GET", "/v1/calls", Some(&created.plaintext), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // Unknown routes answer JSON too.
+    // Unknown routes answer JSON too; without credentials they say nothing about what exists.
     let (status, body) = h.call("GET", "/v1/nope", Some(h.key("t1", Role::Admin)), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "no_route");
+    let (status, _) = h.call("GET", "/v1/nope", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Public by being on the public router: health, readiness, the OpenAPI document, the pages'
+    // shell and assets. The web routes with data need a caller.
+    for path in ["/healthz", "/readyz", "/v1/openapi.json", "/", "/app", "/app/calls/x", "/assets/core.js"] {
+        let (status, _) = h.call("GET", path, None, None).await;
+        // The app shell redirects to sign-in without a session: public, not refused.
+        assert!(status == StatusCode::OK || status == StatusCode::SEE_OTHER, "{path} is public: {status}");
+    }
+    for (method, path) in [("GET", "/web/me"), ("POST", "/web/sign-out"), ("GET", "/web/calls/x/waveform"), ("GET", "/v1/audit")] {
+        let (status, _) = h.call(method, path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} needs a caller");
+    }
 }
 
 async fn public_endpoints_need_no_key(db: Db) {
