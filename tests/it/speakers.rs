@@ -38,11 +38,14 @@ fn concat(parts: &[PathBuf], out: &Path) {
     sox(&args);
 }
 
+/// Runs `callsight speakers …` on the data directory's embedded index, or on the test Qdrant
+/// server when `CALLSIGHT_TEST_QDRANT_URL` is set (`scripts/test-qdrant.sh`).
 fn speakers(data_dir: &Path, args: &[&str]) -> (bool, Value, String) {
     let output = callsight()
         .args(["speakers", "--format", "json", "--tenant", "bank-a", "--data-dir"])
         .arg(data_dir)
         .args(args)
+        .envs(common::server_voiceprints_env(data_dir))
         .output()
         .expect("run callsight speakers");
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
