@@ -13,7 +13,7 @@
 # is appended to fuzz/runs.log.
 #
 # A crash becomes a regression: fix it, then copy the input to fuzz/regressions/<target>/; the
-# replay tests (pipeline/tests/fuzz_corpus.rs, api/tests/fuzz_corpus.rs) run it with every
+# replay tests (pipeline/tests/it/fuzz_corpus.rs, api/tests/it/fuzz_corpus.rs) run it with every
 # `cargo test`, on any toolchain, without cargo-fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."

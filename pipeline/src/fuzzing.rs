@@ -1,5 +1,5 @@
 //! Entry points for the coverage-guided fuzz targets in `fuzz/` and for the tests that replay
-//! their committed corpora (`pipeline/tests/fuzz_corpus.rs`), so both exercise exactly the code
+//! their committed corpora (`pipeline/tests/it/fuzz_corpus.rs`), so both exercise exactly the code
 //! that sees outside bytes. Not an API: every function takes raw bytes, ignores the ordinary
 //! errors that bad input must produce, and panics only when a parser breaks a promise (a panic
 //! is what the fuzzer reports).

@@ -1,5 +1,5 @@
 //! Entry points for the coverage-guided fuzz targets in `fuzz/` and for the tests that replay
-//! their committed corpora (`api/tests/fuzz_corpus.rs`): the request parsers that need no
+//! their committed corpora (`api/tests/it/fuzz_corpus.rs`): the request parsers that need no
 //! database, called exactly as the handlers call them. Not an API: every function takes raw
 //! bytes and panics only when a parser breaks a promise (a panic is what the fuzzer reports):
 //! bad input must be refused with a 4xx, never a 5xx or a panic.
