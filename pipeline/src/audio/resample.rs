@@ -246,7 +246,7 @@ fn greatest_common_divisor(mut a: usize, mut b: usize) -> usize {
 }
 
 /// round(n_input * output_rate / input_rate), in integers so that long streams stay exact.
-fn expected_output_len(n_input_samples: u64, input_rate_hz: u32, output_rate_hz: u32) -> u64 {
+pub(crate) fn expected_output_len(n_input_samples: u64, input_rate_hz: u32, output_rate_hz: u32) -> u64 {
     let numerator = u128::from(n_input_samples) * u128::from(output_rate_hz);
     let denominator = u128::from(input_rate_hz.max(1));
     ((numerator + denominator / 2) / denominator) as u64

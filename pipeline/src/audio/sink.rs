@@ -2,7 +2,7 @@
 //! is faster than the analysis needs, so a decoded call's memory follows the analysis rate and
 //! the duration limit, not the file's sample rate.
 
-use super::resample::StreamingResampler;
+use super::resample::{StreamingResampler, expected_output_len};
 use super::{DecodedAudio, sample_from_f32, sample_to_f32};
 
 pub(crate) struct ChannelSink {
@@ -25,6 +25,15 @@ impl ChannelSink {
         };
         let output_rate_hz = if resamplers.is_some() { max_rate_hz } else { input_rate_hz };
         Ok(Self { input_rate_hz, output_rate_hz, channels: vec![Vec::new(); n_channels], resamplers, scratch: Vec::new() })
+    }
+
+    /// Reserves room for `n_input_frames` more frames per channel, when the container says how
+    /// many are coming: growing a four-hour channel by doubling would briefly hold it twice.
+    pub(crate) fn reserve_input_frames(&mut self, n_input_frames: usize) {
+        let n_output = expected_output_len(n_input_frames as u64, self.input_rate_hz, self.output_rate_hz);
+        for channel in &mut self.channels {
+            channel.reserve(usize::try_from(n_output).unwrap_or(0));
+        }
     }
 
     pub(crate) fn n_channels(&self) -> usize {
@@ -54,9 +63,7 @@ impl ChannelSink {
             }
         }
         if let Some(n_input_frames) = n_input_frames {
-            let n_output = u128::from(n_input_frames) * u128::from(self.output_rate_hz);
-            let rate = u128::from(self.input_rate_hz.max(1));
-            let n_frames = usize::try_from((n_output + rate / 2) / rate).unwrap_or(usize::MAX);
+            let n_frames = usize::try_from(expected_output_len(n_input_frames, self.input_rate_hz, self.output_rate_hz)).unwrap_or(usize::MAX);
             for channel in &mut self.channels {
                 channel.truncate(n_frames);
             }

@@ -296,6 +296,7 @@ fn decode_samples(
 
     let sample_bytes = format.encoding.container_bytes();
     let mut sink = ChannelSink::new(format.n_channels, format.sample_rate_hz, limits.max_sample_rate_hz)?;
+    sink.reserve_input_frames(n_frames);
     let mut block: Vec<Vec<i16>> = vec![Vec::with_capacity(DECODE_BLOCK_FRAMES); format.n_channels];
     for frames in data.chunks(DECODE_BLOCK_FRAMES * block_align) {
         for frame in frames.chunks_exact(block_align) {
