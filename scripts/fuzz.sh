@@ -18,6 +18,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# Its own target directory: a fuzz run holds cargo's build lock for as long as it runs, which
+# would stall every build and test sharing the main one (and the instrumented builds share no
+# artifacts with it anyway).
+export CARGO_TARGET_DIR="$HOME/.cache/callsight/fuzz-target"
 
 # Fast targets first.
 ALL_TARGETS=(range_header query_string stream_message upload_metadata stream_audio compliance_script audio_file audio_compressed)

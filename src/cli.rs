@@ -8,7 +8,8 @@ use anyhow::Context;
 use callsight_api::render;
 use callsight_api::report::CallReport;
 use callsight_pipeline::analyze::{AnalyzeOptions, ChannelLayout, analyze_call};
-use callsight_pipeline::redaction::{EntityKind, RedactionConfig, redact_analysis, redact_audio};
+use callsight_pipeline::audio::DecodeLimits;
+use callsight_pipeline::redaction::{EntityKind, RedactionConfig, redact_analysis, write_redacted_wav};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -197,22 +198,25 @@ pub fn analyze(
 
     let analyze_one = |path: &Path| -> Result<CallReport, String> {
         let started = Instant::now();
-        let audio = callsight_pipeline::audio::decode_file(path).map_err(|e| e.to_string())?;
+        // A long call is spilled to temporary files while it is analysed, not held in memory.
+        let decoded = callsight_pipeline::audio::decode_file_for_analysis(path, &DecodeLimits::default(), &std::env::temp_dir())
+            .map_err(|e| e.to_string())?;
+        let audio = decoded.as_audio();
         let decode_secs = started.elapsed().as_secs_f64();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("call").to_string();
         let progress = |stage: &str, done: usize, total: usize| {
             batch_bar.set_message(format!("{name}: {stage} {}/{}", done + 1, total.max(1)));
         };
-        let mut analysis = analyze_call(&audio, &options, &engines, &progress).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut analysis = analyze_call(audio, &options, &engines, &progress).map_err(|e| format!("{}: {e}", path.display()))?;
         if redaction.enabled {
             let spans = redact_analysis(&mut analysis, &redaction);
             if let Some(dir) = &args.out {
-                let mut audio = audio;
-                redact_audio(&mut audio, &spans, analysis.channel_layout, &redaction);
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("call");
                 let target = dir.join(format!("{stem}.redacted.wav"));
-                std::fs::write(&target, callsight_pipeline::audio::encode_wav_pcm16(&audio))
-                    .map_err(|e| format!("writing {}: {e}", target.display()))?;
+                let writing_error = |e: &dyn std::fmt::Display| format!("writing {}: {e}", target.display());
+                let mut file = std::io::BufWriter::new(std::fs::File::create(&target).map_err(|e| writing_error(&e))?);
+                write_redacted_wav(audio, &spans, analysis.channel_layout, &redaction, &mut file).map_err(|e| writing_error(&e))?;
+                file.flush().map_err(|e| writing_error(&e))?;
             }
         }
         Ok(CallReport::from_analysis(&path.display().to_string(), &analysis, decode_secs, started.elapsed().as_secs_f64()))

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use callsight_api::server::metrics::Metrics;
 use callsight_api::server::{SpeakerService, SpeakerServiceError, WebhookEvent, emit_event_once};
-use callsight_pipeline::audio::DecodedAudio;
+use callsight_pipeline::audio::{CallAudio, ChannelSignal, DecodeLimits, decode_file_for_analysis};
 use callsight_pipeline::biometrics::{OwnedSpeechClip, call_speech_clips};
 use callsight_pipeline::types::Speaker;
 use callsight_workers::store::{AuditFilter, NewAuditEntry, Page, Store};
@@ -19,7 +19,7 @@ use callsight_pipeline::analyze::{
     analyze_with_transcript, rescore,
 };
 use callsight_pipeline::compliance::{Script, parse_script};
-use callsight_pipeline::redaction::{RedactionConfig, redact_analysis, redact_audio, redact_segments};
+use callsight_pipeline::redaction::{RedactionConfig, redact_analysis, redact_segments, write_redacted_wav};
 use callsight_workers::queue::JobKind;
 use callsight_workers::runner::{ClaimedJob, JobError, JobHandler, JobOutcome};
 use callsight_workers::store::{AnalysisRecord, CallSummary, RuleOutcome};
@@ -81,8 +81,14 @@ impl AnalysisJobHandler {
         if let Some(biometrics) = &self.biometrics {
             biometrics.check_ready().map_err(outage_or_transient)?;
         }
-        // The API checked the upload decodes; a failure now is a damaged store: retrying won't help.
-        let audio = callsight_pipeline::audio::decode_file(audio_path).map_err(|e| JobError::permanent(e.to_string()))?;
+        // The API checked the upload decodes; a failure now is a damaged store: retrying won't help,
+        // unless it was the temporary files a long call spills to, next to the recording.
+        let spill_dir = audio_path.parent().unwrap_or(Path::new("."));
+        let decoded = decode_file_for_analysis(audio_path, &DecodeLimits::default(), spill_dir).map_err(|error| match error {
+            callsight_pipeline::PipelineError::Storage(_) => JobError::transient(error.to_string()),
+            other => JobError::permanent(other.to_string()),
+        })?;
+        let audio = decoded.as_audio();
         let decode_secs = started.elapsed().as_secs_f64();
         let channel_layout = call.channel_layout.as_deref().map(stored_channel_layout).transpose()?;
         let agent_voiceprint = match (&self.biometrics, &call.agent_id) {
@@ -101,12 +107,12 @@ impl AnalysisJobHandler {
         }
         // A live stream left its transcript next to the audio: analyse from it, never transcribe twice.
         let mut analysis = match read_stream_transcript(audio_path)? {
-            Some(transcript) => analyze_with_transcript(&audio, transcript, &options, &self.engines, &|_, _, _| {}),
-            None => analyze_call(&audio, &options, &self.engines, &|_, _, _| {}),
+            Some(transcript) => analyze_with_transcript(audio, transcript, &options, &self.engines, &|_, _, _| {}),
+            None => analyze_call(audio, &options, &self.engines, &|_, _, _| {}),
         }
         .map_err(|e| JobError::transient(e.to_string()))?;
-        self.screen_watchlist(job, &audio, &mut analysis)?;
-        self.passive_enrolment(job, &audio, &analysis)?;
+        self.screen_watchlist(job, audio, &mut analysis)?;
+        self.passive_enrolment(job, audio, &analysis)?;
         // Analysis ran on the original words; from here on only redacted words are kept.
         if self.redaction.enabled {
             redact_stored_call(audio_path, audio, &mut analysis, &self.redaction)?;
@@ -119,7 +125,7 @@ impl AnalysisJobHandler {
     /// becomes a high-severity flag (and so a `call.flagged` event) plus a `watchlist.hit` event.
     /// An unreachable voiceprint index is an outage (`Err`: the job is put back); any other
     /// screening failure is logged and the call keeps its analysis.
-    fn screen_watchlist(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &mut CallAnalysis) -> Result<(), JobError> {
+    fn screen_watchlist(&self, job: &ClaimedJob, audio: &dyn CallAudio, analysis: &mut CallAnalysis) -> Result<(), JobError> {
         let Some(biometrics) = &self.biometrics else { return Ok(()) };
         let call = &job.call;
         let customer = analysis
@@ -128,11 +134,11 @@ impl AnalysisJobHandler {
             .find(|p| p.speaker == Speaker::Customer)
             .or_else(|| analysis.speech.iter().find(|p| p.speaker == Speaker::Unknown));
         let Some(customer) = customer else { return Ok(()) };
-        let channel: std::borrow::Cow<'_, [i16]> = match customer_channel(analysis, audio) {
-            Some(idx) => std::borrow::Cow::Borrowed(&audio.channels[idx]),
-            None => std::borrow::Cow::Owned(audio.mixed_to_mono()),
+        let channel = match customer_channel(analysis, audio) {
+            Some(idx) => ChannelSignal::channel(audio, idx),
+            None => ChannelSignal::mixed(audio),
         };
-        let hits = match call_speech_clips(&channel, audio.sample_rate_hz, &customer.segments, MAX_BIOMETRIC_SPEECH_SECS) {
+        let hits = match call_speech_clips(&channel, audio.sample_rate_hz(), &customer.segments, MAX_BIOMETRIC_SPEECH_SECS) {
             Ok(clips) => biometrics.screen_speech(&call.tenant, &clips.iter().map(OwnedSpeechClip::as_clip).collect::<Vec<_>>()),
             Err(error) => Err(SpeakerServiceError::from(error)),
         };
@@ -181,7 +187,7 @@ impl AnalysisJobHandler {
     /// Once per call: a job retried after a crash (or a re-analysis) finds the call's audit entry
     /// and stops; if it crashed between the voiceprint write and the audit entry, the voiceprint
     /// itself names the call (`source_call_ids`) and the speech is not added again.
-    fn passive_enrolment(&self, job: &ClaimedJob, audio: &DecodedAudio, analysis: &CallAnalysis) -> Result<(), JobError> {
+    fn passive_enrolment(&self, job: &ClaimedJob, audio: &dyn CallAudio, analysis: &CallAnalysis) -> Result<(), JobError> {
         let call = &job.call;
         let (Some(biometrics), Some(customer_id)) = (&self.biometrics, &call.customer_id) else { return Ok(()) };
         if call.metadata.get("enroll_customer_voice").and_then(serde_json::Value::as_bool) != Some(true) {
@@ -225,7 +231,7 @@ impl AnalysisJobHandler {
             return Ok(());
         };
         let Some(speech) = analysis.speech.iter().find(|p| p.speaker == Speaker::Customer) else { return Ok(()) };
-        let outcome = match call_speech_clips(&audio.channels[channel], audio.sample_rate_hz, &speech.segments, MAX_BIOMETRIC_SPEECH_SECS) {
+        let outcome = match call_speech_clips(&ChannelSignal::channel(audio, channel), audio.sample_rate_hz(), &speech.segments, MAX_BIOMETRIC_SPEECH_SECS) {
             Ok(clips) => biometrics.enrol_passively(&call.tenant, customer_id, &call.id, &clips.iter().map(OwnedSpeechClip::as_clip).collect::<Vec<_>>()),
             Err(error) => Err(SpeakerServiceError::from(error)),
         };
@@ -355,8 +361,8 @@ fn stored_channel_layout(text: &str) -> Result<ChannelLayout, JobError> {
 }
 
 /// The customer's own channel of a two-party recording; `None` for mono (mixed) calls.
-fn customer_channel(analysis: &CallAnalysis, audio: &DecodedAudio) -> Option<usize> {
-    match (analysis.channel_layout, audio.channels.len()) {
+fn customer_channel(analysis: &CallAnalysis, audio: &dyn CallAudio) -> Option<usize> {
+    match (analysis.channel_layout, audio.n_channels()) {
         (ChannelLayout::AgentCustomer, n) if n >= 2 => Some(1),
         (ChannelLayout::CustomerAgent, n) if n >= 2 => Some(0),
         _ => None,
@@ -385,7 +391,7 @@ fn read_stream_transcript(audio_path: &Path) -> Result<Option<KnownTranscript>, 
 /// redacted audio. Files are written to a temporary name and renamed.
 fn redact_stored_call(
     audio_path: &Path,
-    mut audio: DecodedAudio,
+    audio: &dyn CallAudio,
     analysis: &mut CallAnalysis,
     config: &RedactionConfig,
 ) -> Result<(), JobError> {
@@ -399,19 +405,34 @@ fn redact_stored_call(
     if spans.is_empty() {
         return Ok(());
     }
-    redact_audio(&mut audio, &spans, analysis.channel_layout, config);
-    write_atomically(audio_path, &callsight_pipeline::audio::encode_wav_pcm16(&audio))?;
+    // Streamed from the decoded call into the temporary file: a long call is never held whole.
+    write_atomically_with(audio_path, |file| {
+        write_redacted_wav(audio, &spans, analysis.channel_layout, config, file).map_err(|e| std::io::Error::other(e.to_string()))
+    })?;
     drop_waveform_cache(audio_path);
     Ok(())
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
+    write_atomically_with(path, |file| std::io::Write::write_all(file, bytes))
+}
+
+/// Writes `path` through `write` into a temporary name, syncs it and renames it into place, so
+/// a crash leaves either the old file or the new one, never half of one.
+fn write_atomically_with(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), JobError> {
+    // Not `.partial`: `<call>.wav.partial` is a live stream's recording, which crash recovery
+    // turns into a call.
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
+    name.push(".writing");
     let temporary = path.with_file_name(name);
-    std::fs::write(&temporary, bytes)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|e| JobError::transient(format!("writing {}: {e}", path.display())))
+    let written = (|| {
+        let file = std::fs::File::create(&temporary)?;
+        let mut writer = std::io::BufWriter::new(file);
+        write(&mut writer)?;
+        writer.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    written.map_err(|e| JobError::transient(format!("writing {}: {e}", path.display())))
 }
 
 /// Removes `<audio>.waveform-*.json`, drawn from the recording before it was redacted.
@@ -428,14 +449,10 @@ fn drop_waveform_cache(audio_path: &Path) {
     }
 }
 
-/// Written to a temporary name and renamed, so a crash never leaves half a file.
+/// Written to a temporary name, synced and renamed, so a crash never leaves half a file.
 fn write_analysis(audio_path: &Path, analysis: &CallAnalysis) -> Result<(), JobError> {
-    let path = analysis_path(audio_path);
-    let temporary = path.with_extension("json.partial");
     let json = serde_json::to_vec(analysis).map_err(|e| JobError::transient(e.to_string()))?;
-    std::fs::write(&temporary, json)
-        .and_then(|()| std::fs::rename(&temporary, &path))
-        .map_err(|e| JobError::transient(format!("writing {}: {e}", path.display())))
+    write_atomically(&analysis_path(audio_path), &json)
 }
 
 fn analysis_record(analysis: &CallAnalysis, report: serde_json::Value) -> AnalysisRecord {

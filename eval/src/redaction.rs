@@ -105,7 +105,7 @@ fn pair_words(pair: &str, russian: bool) -> String {
     match value {
         0..=9 => format!("{} {}", if russian { "ноль" } else { "oh" }, digits[value]),
         10..=19 => teens[value - 10].to_string(),
-        _ if value % 10 == 0 => tens[value / 10].to_string(),
+        _ if value.is_multiple_of(10) => tens[value / 10].to_string(),
         _ => format!("{} {}", tens[value / 10], digits[value % 10]),
     }
 }
@@ -311,7 +311,7 @@ fn spoken_english_number(value: usize) -> String {
     match value {
         0..=9 => EN_DIGITS[value].to_string(),
         10..=19 => EN_TEENS[value - 10].to_string(),
-        20..=99 if value % 10 == 0 => EN_TENS[value / 10].to_string(),
+        20..=99 if value.is_multiple_of(10) => EN_TENS[value / 10].to_string(),
         20..=99 => format!("{} {}", EN_TENS[value / 10], EN_DIGITS[value % 10]),
         _ => {
             let rest = value % 100;

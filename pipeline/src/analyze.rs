@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audio::{BlockResampler, DecodedAudio, ResampledRanges};
+use crate::audio::{BlockResampler, CallAudio, ChannelSignal, ResampledRanges};
 use crate::biometrics::{DiarizeConfig, diarize_ranges};
 use crate::speaker::SpeakerEmbedder;
 use crate::chunking::plan_speech_chunks;
@@ -16,7 +16,7 @@ use crate::compliance::{ComplianceResult, MatchConfig, Script, evaluate_script};
 use crate::engines::{SentimentScorer, TextEmbedder, TranscribeOptions, Transcriber, VoiceActivityDetector};
 use crate::error::{PipelineError, Result};
 use crate::hallucination::{HallucinationConfig, screen_segment};
-use crate::metrics::{MetricsConfig, PartyActivity, compute_metrics};
+use crate::metrics::{MetricsConfig, PartyActivity, compute_metrics, measure_levels};
 use crate::sentiment::{CallSentiment, call_sentiment};
 use crate::types::{CallMetrics, PIPELINE_SAMPLE_RATE_HZ, Speaker, TimeSpan, TranscriptSegment, Turn, Word};
 use crate::vad::{VadConfig, pad_segments, speech_segments};
@@ -145,22 +145,21 @@ pub type ProgressFn<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
 
 struct Party<'a> {
     speaker: Speaker,
-    samples: std::borrow::Cow<'a, [i16]>,
+    signal: ChannelSignal<'a>,
 }
 
-fn split_parties(audio: &DecodedAudio, layout: ChannelLayout) -> Vec<Party<'_>> {
-    let borrowed = |idx: usize| std::borrow::Cow::Borrowed(audio.channels[idx].as_slice());
-    match (audio.channels.len(), layout) {
+fn split_parties(audio: &dyn CallAudio, layout: ChannelLayout) -> Vec<Party<'_>> {
+    let channel = |idx: usize| ChannelSignal::channel(audio, idx);
+    match (audio.n_channels(), layout) {
         (n, ChannelLayout::AgentCustomer) if n >= 2 => vec![
-            Party { speaker: Speaker::Agent, samples: borrowed(0) },
-            Party { speaker: Speaker::Customer, samples: borrowed(1) },
+            Party { speaker: Speaker::Agent, signal: channel(0) },
+            Party { speaker: Speaker::Customer, signal: channel(1) },
         ],
         (n, ChannelLayout::CustomerAgent) if n >= 2 => vec![
-            Party { speaker: Speaker::Agent, samples: borrowed(1) },
-            Party { speaker: Speaker::Customer, samples: borrowed(0) },
+            Party { speaker: Speaker::Agent, signal: channel(1) },
+            Party { speaker: Speaker::Customer, signal: channel(0) },
         ],
-        (1, _) => vec![Party { speaker: Speaker::Unknown, samples: borrowed(0) }],
-        _ => vec![Party { speaker: Speaker::Unknown, samples: std::borrow::Cow::Owned(audio.mixed_to_mono()) }],
+        _ => vec![Party { speaker: Speaker::Unknown, signal: ChannelSignal::mixed(audio) }],
     }
 }
 
@@ -168,13 +167,13 @@ fn split_parties(audio: &DecodedAudio, layout: ChannelLayout) -> Vec<Party<'_>> 
 const RESAMPLE_BLOCK_FRAMES: usize = 240_000;
 
 pub fn analyze_call(
-    audio: &DecodedAudio,
+    audio: &dyn CallAudio,
     options: &AnalyzeOptions,
     engines: &AnalysisEngines,
     progress: ProgressFn<'_>,
 ) -> Result<CallAnalysis> {
     let duration_secs = audio.duration_secs();
-    let layout = options.channel_layout.unwrap_or(if audio.channels.len() >= 2 {
+    let layout = options.channel_layout.unwrap_or(if audio.n_channels() >= 2 {
         ChannelLayout::AgentCustomer
     } else {
         ChannelLayout::Mixed
@@ -191,14 +190,14 @@ pub fn analyze_call(
         // The party's 16 kHz signal is made block by block, once per pass that reads it (voice
         // activity, diarization of a mono call, the speech chunks), so no full-length 16 kHz
         // copy of a long call is ever held: memory follows the block and the chunk, not the call.
-        let resampled = || ResampledRanges::new(&party.samples, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, RESAMPLE_BLOCK_FRAMES);
+        let resampled = || ResampledRanges::new(&party.signal, audio.sample_rate_hz(), PIPELINE_SAMPLE_RATE_HZ, RESAMPLE_BLOCK_FRAMES);
         let started = Instant::now();
         let mut resample_secs = 0.0;
-        let mut blocks = BlockResampler::new(&party.samples, audio.sample_rate_hz, PIPELINE_SAMPLE_RATE_HZ, RESAMPLE_BLOCK_FRAMES)?;
+        let mut blocks = BlockResampler::new(&party.signal, audio.sample_rate_hz(), PIPELINE_SAMPLE_RATE_HZ, RESAMPLE_BLOCK_FRAMES)?;
         let mut n_samples_16k = 0;
         let probabilities = engines.vad.speech_probabilities_of_blocks(&mut || {
             let started = Instant::now();
-            let block = blocks.next_block();
+            let block = blocks.next_block()?;
             resample_secs += started.elapsed().as_secs_f64();
             n_samples_16k += block.as_ref().map_or(0, Vec::len);
             Ok(block)
@@ -238,10 +237,7 @@ pub fn analyze_call(
         for (chunk_idx, plan) in plans.iter().enumerate() {
             progress(&format!("transcribing {}", party.speaker.as_str()), chunk_idx, plans.len());
             // One chunk of audio at a time: filled now, dropped after it is transcribed.
-            let chunk = plan.fill(|start_idx, end_idx, out| {
-                signal_16k.copy_range(start_idx, end_idx, out);
-                Ok::<(), PipelineError>(())
-            })?;
+            let chunk = plan.fill(|start_idx, end_idx, out| signal_16k.copy_range(start_idx, end_idx, out))?;
             let transcribe_options = TranscribeOptions {
                 language: options.language.clone(),
                 allowed_languages: options.allowed_languages.clone(),
@@ -329,13 +325,13 @@ pub struct KnownTranscript {
 /// metrics, compliance and flags as [`analyze_call`], without voice activity detection or
 /// transcription.
 pub fn analyze_with_transcript(
-    audio: &DecodedAudio,
+    audio: &dyn CallAudio,
     transcript: KnownTranscript,
     options: &AnalyzeOptions,
     engines: &AnalysisEngines,
     progress: ProgressFn<'_>,
 ) -> Result<CallAnalysis> {
-    let layout = options.channel_layout.unwrap_or(if audio.channels.len() >= 2 {
+    let layout = options.channel_layout.unwrap_or(if audio.n_channels() >= 2 {
         ChannelLayout::AgentCustomer
     } else {
         ChannelLayout::Mixed
@@ -366,7 +362,7 @@ struct Transcribed<'a> {
 }
 
 fn complete_analysis(
-    audio: &DecodedAudio,
+    audio: &dyn CallAudio,
     transcribed: Transcribed<'_>,
     options: &AnalyzeOptions,
     engines: &AnalysisEngines,
@@ -405,23 +401,22 @@ fn complete_analysis(
             .collect();
         debug_assert_eq!(mono.speaker, Speaker::Unknown);
     }
-    let samples_of = |speaker: Speaker| -> &[i16] {
-        match parties.iter().find(|p| p.speaker == speaker) {
-            Some(party) => &party.samples,
-            // Diarized mono call: both parties share the one channel.
-            None => parties.first().map_or(&[][..], |p| &p.samples),
-        }
+    let signal_of = |speaker: Speaker| match parties.iter().find(|p| p.speaker == speaker) {
+        Some(party) => party.signal,
+        // Diarized mono call: both parties share the one channel.
+        None => parties.first().map_or_else(|| ChannelSignal::mixed(audio), |p| p.signal),
     };
-    let activities: Vec<PartyActivity<'_>> = speech_per_party
+    let activities = speech_per_party
         .iter()
-        .map(|speech| PartyActivity {
-            speaker: speech.speaker,
-            speech: &speech.segments,
-            n_words: turns.iter().filter(|t| t.speaker == speech.speaker).map(|t| t.words.len()).sum(),
-            samples: samples_of(speech.speaker),
-            sample_rate_hz: audio.sample_rate_hz,
+        .map(|speech| {
+            Ok(PartyActivity {
+                speaker: speech.speaker,
+                speech: &speech.segments,
+                n_words: turns.iter().filter(|t| t.speaker == speech.speaker).map(|t| t.words.len()).sum(),
+                levels: measure_levels(&signal_of(speech.speaker), audio.sample_rate_hz(), &speech.segments, options.metrics.clipping_level)?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<PartyActivity<'_>>>>()?;
     let metrics = compute_metrics(duration_secs, &activities, &options.metrics);
     timings.metrics_secs = started.elapsed().as_secs_f64();
 
@@ -445,8 +440,8 @@ fn complete_analysis(
     let flags = flags_for(compliance.as_ref(), &metrics, &sentiment);
     Ok(CallAnalysis {
         duration_secs,
-        sample_rate_hz: audio.sample_rate_hz,
-        n_channels: audio.channels.len(),
+        sample_rate_hz: audio.sample_rate_hz(),
+        n_channels: audio.n_channels(),
         channel_layout: layout,
         language,
         transcriber_model,

@@ -20,6 +20,10 @@ pub enum PipelineError {
     /// out, not a failed operation.
     #[error("voiceprint index ({backend}) is unreachable: {reason}")]
     IndexUnavailable { backend: &'static str, reason: String },
+    /// A local file the pipeline writes for itself (a long call spilled to disk, a redacted
+    /// copy) could not be written or read back: the input may be fine, so trying again may work.
+    #[error("local storage: {0}")]
+    Storage(String),
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

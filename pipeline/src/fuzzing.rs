@@ -37,7 +37,12 @@ fn check_decoded_promises(decoded: &DecodedAudio, limits: &DecodeLimits) {
 /// G.711, or a compressed container), decoded with the duration limit.
 pub fn decode_audio_file(bytes: &[u8]) {
     let limits = fuzz_limits();
-    if let Ok(decoded) = audio::decode_bytes_with_limits(bytes, "fuzz input", &limits) {
+    let decoded = audio::decode_bytes_with_limits(bytes, "fuzz input", &limits);
+    // Uploads are checked by a decode that keeps no samples: it must accept exactly what the
+    // full decode accepts, with the same shape.
+    let probed = audio::probe_bytes_with_limits(bytes, "fuzz input", &limits);
+    assert_eq!(probed.as_ref().ok().copied(), decoded.as_ref().map(shape_of).ok(), "probing and decoding disagree");
+    if let Ok(decoded) = decoded {
         check_decoded_promises(&decoded, &limits);
     }
 }
@@ -53,11 +58,20 @@ pub fn decode_compressed_audio(bytes: &[u8]) {
         _ => audio::compressed::CompressedFormat::Mpeg,
     };
     let limits = fuzz_limits();
-    if let Ok(decoded) = audio::compressed::decode_compressed(stream, format, &limits)
-        && audio::check_decoded(&decoded, &limits).is_ok()
+    let decode = |keep| audio::compressed::decode_compressed(stream, format, &limits, keep);
+    let decoded = decode(audio::sink::Keep::Memory);
+    // The count-only decode that checks uploads must agree with the full decode.
+    let counted = decode(audio::sink::Keep::CountOnly);
+    assert_eq!(counted.as_ref().map(|c| c.shape()).ok(), decoded.as_ref().map(|d| d.shape()).ok(), "counting and decoding disagree");
+    if let Ok(audio::sink::SinkOutput::Audio(decoded)) = decoded
+        && audio::check_decoded(&shape_of(&decoded), &limits).is_ok()
     {
         check_decoded_promises(&decoded, &limits);
     }
+}
+
+fn shape_of(decoded: &DecodedAudio) -> audio::AudioShape {
+    audio::AudioShape { sample_rate_hz: decoded.sample_rate_hz, n_channels: decoded.n_channels(), n_frames: decoded.n_frames() }
 }
 
 /// A compliance script (JSON or YAML), parsed and validated. An accepted script is stored as

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audio::SampleSource;
 use crate::types::{CallMetrics, PartyMetrics, Speaker, TimeSpan};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,9 +28,56 @@ pub struct PartyActivity<'a> {
     /// Unpadded speech spans, sorted.
     pub speech: &'a [TimeSpan],
     pub n_words: usize,
-    /// The party's samples at their original rate, for loudness and clipping.
-    pub samples: &'a [i16],
-    pub sample_rate_hz: u32,
+    /// Loudness and clipping of the party's signal.
+    pub levels: SignalLevels,
+}
+
+/// What loudness and clipping need from a party's signal, gathered in one pass over it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SignalLevels {
+    /// Sum of squared samples (floats in -1..1) inside the speech spans.
+    pub speech_sum_squares: f64,
+    pub n_speech_samples: usize,
+    pub n_clipped: usize,
+    pub n_samples: usize,
+}
+
+/// Frames read at once by [`measure_levels`].
+const LEVELS_BLOCK_FRAMES: usize = 1 << 20;
+
+/// Measures a party's signal (at `sample_rate_hz`, its original rate) block by block: the
+/// energy of its speech (`speech`, sorted) and its clipped samples (at or above `clipping_level`).
+pub fn measure_levels(
+    signal: &(impl SampleSource + ?Sized),
+    sample_rate_hz: u32,
+    speech: &[TimeSpan],
+    clipping_level: f32,
+) -> crate::error::Result<SignalLevels> {
+    let rate = f64::from(sample_rate_hz);
+    let n_samples = signal.n_samples();
+    let sample_spans: Vec<(usize, usize)> = speech
+        .iter()
+        .map(|span| {
+            let start = ((span.start_secs * rate) as usize).min(n_samples);
+            (start, ((span.end_secs * rate) as usize).clamp(start, n_samples))
+        })
+        .collect();
+    let mut levels = SignalLevels { n_samples, ..SignalLevels::default() };
+    let mut block = Vec::with_capacity(LEVELS_BLOCK_FRAMES.min(n_samples));
+    for block_start in (0..n_samples).step_by(LEVELS_BLOCK_FRAMES) {
+        let block_end = (block_start + LEVELS_BLOCK_FRAMES).min(n_samples);
+        block.clear();
+        signal.append_f32(block_start, block_end, &mut block)?;
+        levels.n_clipped += block.iter().filter(|sample| sample.abs() >= clipping_level).count();
+        for &(start, end) in &sample_spans {
+            let (start, end) = (start.max(block_start), end.min(block_end));
+            if start < end {
+                levels.speech_sum_squares += block[start - block_start..end - block_start].iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+                levels.n_speech_samples += end - start;
+            }
+        }
+    }
+    Ok(levels)
 }
 
 pub fn compute_metrics(duration_secs: f64, parties: &[PartyActivity<'_>], config: &MetricsConfig) -> CallMetrics {
@@ -87,27 +135,18 @@ fn party_metrics(party: &PartyActivity<'_>, all: &[PartyActivity<'_>], config: &
             }
         }
     }
-    let rate = party.sample_rate_hz as f64;
-    let mut sum_squares = 0.0_f64;
-    let mut n_speech_samples = 0_usize;
-    for span in party.speech {
-        let start = ((span.start_secs * rate) as usize).min(party.samples.len());
-        let end = ((span.end_secs * rate) as usize).clamp(start, party.samples.len());
-        sum_squares += party.samples[start..end].iter().map(|&s| f64::from(crate::audio::sample_to_f32(s)).powi(2)).sum::<f64>();
-        n_speech_samples += end - start;
-    }
-    let loudness_dbfs = if n_speech_samples > 0 && sum_squares > 0.0 {
-        10.0 * (sum_squares / n_speech_samples as f64).log10()
+    let levels = &party.levels;
+    let loudness_dbfs = if levels.n_speech_samples > 0 && levels.speech_sum_squares > 0.0 {
+        10.0 * (levels.speech_sum_squares / levels.n_speech_samples as f64).log10()
     } else {
         f64::NEG_INFINITY.max(-120.0)
     };
-    let n_clipped = party.samples.iter().filter(|&&s| crate::audio::sample_to_f32(s).abs() >= config.clipping_level).count();
     PartyMetrics {
         talk_secs,
         words_per_minute,
         interruptions,
         loudness_dbfs,
-        clipping_ratio: if party.samples.is_empty() { 0.0 } else { n_clipped as f64 / party.samples.len() as f64 },
+        clipping_ratio: if levels.n_samples == 0 { 0.0 } else { levels.n_clipped as f64 / levels.n_samples as f64 },
     }
 }
 
@@ -137,9 +176,10 @@ mod tests {
         let agent_speech = [span(0.0, 5.0), span(30.0, 40.0)];
         let customer_speech = [span(6.0, 10.0), span(38.0, 45.0)];
         let samples = vec![crate::audio::sample_from_f32(0.1); 8_000 * 50];
+        let levels = |speech: &[TimeSpan]| measure_levels(samples.as_slice(), 8_000, speech, 0.99).expect("measures");
         let parties = [
-            PartyActivity { speaker: Speaker::Agent, speech: &agent_speech, n_words: 30, samples: &samples, sample_rate_hz: 8_000 },
-            PartyActivity { speaker: Speaker::Customer, speech: &customer_speech, n_words: 22, samples: &samples, sample_rate_hz: 8_000 },
+            PartyActivity { speaker: Speaker::Agent, speech: &agent_speech, n_words: 30, levels: levels(&agent_speech) },
+            PartyActivity { speaker: Speaker::Customer, speech: &customer_speech, n_words: 22, levels: levels(&customer_speech) },
         ];
         let m = compute_metrics(50.0, &parties, &MetricsConfig::default());
         assert_eq!(m.agent.talk_secs, 15.0);
@@ -153,5 +193,24 @@ mod tests {
         assert!((m.agent.words_per_minute - 120.0).abs() < 1e-9);
         assert!((m.agent.loudness_dbfs - -20.0).abs() < 0.01);
         assert!((m.non_talk_secs - (50.0 - 24.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn levels_measured_in_blocks_match_the_whole_signal() {
+        // Longer than one block, with speech spans across block edges and clipped samples.
+        let samples: Vec<i16> = (0..LEVELS_BLOCK_FRAMES * 2 + 1_000).map(|idx| if idx % 1_000 == 0 { i16::MAX } else { (idx % 200) as i16 * 50 }).collect();
+        let rate = 16_000;
+        let speech = [span(10.0, 70.0), span(100.0, 200.0)];
+        let levels = measure_levels(samples.as_slice(), rate, &speech, 0.99).expect("measures");
+        let mut expected = SignalLevels { n_samples: samples.len(), ..SignalLevels::default() };
+        expected.n_clipped = samples.iter().filter(|&&s| crate::audio::sample_to_f32(s).abs() >= 0.99).count();
+        for span in speech {
+            let start = (span.start_secs * f64::from(rate)) as usize;
+            let end = ((span.end_secs * f64::from(rate)) as usize).min(samples.len());
+            expected.speech_sum_squares += samples[start..end].iter().map(|&s| f64::from(crate::audio::sample_to_f32(s)).powi(2)).sum::<f64>();
+            expected.n_speech_samples += end - start;
+        }
+        assert_eq!((levels.n_samples, levels.n_clipped, levels.n_speech_samples), (expected.n_samples, expected.n_clipped, expected.n_speech_samples));
+        assert!((levels.speech_sum_squares - expected.speech_sum_squares).abs() < 1e-6 * expected.speech_sum_squares);
     }
 }

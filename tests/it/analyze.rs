@@ -433,3 +433,86 @@ fn mono_call_is_diarized_into_agent_and_customer_turns() {
     assert!(report["metrics"]["agent"]["talk_secs"].as_f64().unwrap_or(0.0) > 3.0);
     assert!(report["metrics"]["customer"]["talk_secs"].as_f64().unwrap_or(0.0) > 1.0);
 }
+
+/// 16-bit PCM WAV as written by Callsight: the 44-byte header, then interleaved samples.
+fn read_pcm16_wav(path: &std::path::Path) -> (u16, Vec<i16>) {
+    let bytes = std::fs::read(path).expect("read wav");
+    let n_channels = u16::from_le_bytes([bytes[22], bytes[23]]);
+    let samples = bytes[44..].chunks_exact(2).map(|pair| i16::from_le_bytes([pair[0], pair[1]])).collect();
+    (n_channels, samples)
+}
+
+#[test]
+fn a_call_longer_than_ten_minutes_is_analysed_from_temporary_files_with_nothing_lost() {
+    // Past `audio::SPILL_AFTER_SECS` the decoded call lives in temporary files and every pass
+    // reads it back in blocks. The same short call twice, 11 minutes apart: both copies must be
+    // transcribed at their own times, and the redacted copy (written block by block from the
+    // files) must hold both copies sample for sample, with silence between.
+    let dir = work_dir().join("spilled");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let call = synthesize(&dir, "short", "en", &[agent(0.3, GREETING), customer(4.0, "Hi, I need help with my card.")], 0.5);
+    const GAP_SECS: f64 = 660.0;
+    let padded = dir.join("padded.wav");
+    let long = dir.join("long.wav");
+    common::sox(&[call.stereo_path.to_str().unwrap_or_default(), padded.to_str().unwrap_or_default(), "pad", "0", &GAP_SECS.to_string()]);
+    common::sox(&[padded.to_str().unwrap_or_default(), call.stereo_path.to_str().unwrap_or_default(), long.to_str().unwrap_or_default()]);
+    let out_dir = dir.join("out");
+    let spill_dir = dir.join("tmp");
+    std::fs::create_dir_all(&spill_dir).expect("mkdir");
+    let output = callsight()
+        .args(["analyze", "--model", "tiny.en", "--redact", "--format", "json", "--out"])
+        .arg(&out_dir)
+        .arg(&long)
+        .env("TMPDIR", &spill_dir)
+        .output()
+        .expect("run callsight");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("long.json")).expect("report")).expect("JSON");
+    let copy_secs = call.duration_secs + GAP_SECS;
+    assert!((report["duration_secs"].as_f64().unwrap_or(0.0) - (copy_secs + call.duration_secs)).abs() < 0.05, "{}", report["duration_secs"]);
+    let turns = report["turns"].as_array().expect("turns");
+    for (speaker, word) in [("agent", "calling"), ("customer", "card")] {
+        let starts: Vec<f64> = turns
+            .iter()
+            .filter(|t| t["speaker"] == speaker && t["text"].as_str().unwrap_or_default().to_lowercase().contains(word))
+            .filter_map(|t| t["start_secs"].as_f64())
+            .collect();
+        assert!(starts.iter().any(|&s| s < call.duration_secs), "{speaker} in the first copy: {starts:?}\n{}", transcript(&report));
+        assert!(
+            starts.iter().any(|&s| s > copy_secs - 0.5 && s < copy_secs + call.duration_secs),
+            "{speaker} in the second copy, {copy_secs:.1} s on: {starts:?}\n{}",
+            transcript(&report)
+        );
+    }
+    for party in ["agent", "customer"] {
+        let loudness = report["metrics"][party]["loudness_dbfs"].as_f64().unwrap_or(f64::NAN);
+        assert!((-60.0..0.0).contains(&loudness), "{party} loudness {loudness} dBFS");
+    }
+    let left: Vec<String> = std::fs::read_dir(&spill_dir)
+        .expect("spill dir")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "the temporary files leave no names behind: {left:?}");
+
+    let (n_channels, samples) = read_pcm16_wav(&out_dir.join("long.redacted.wav"));
+    assert_eq!(n_channels, 2);
+    let rate = 8_000.0;
+    let copy_frames = (copy_secs * rate).round() as usize;
+    let call_frames = (call.duration_secs * rate).round() as usize;
+    assert_eq!(samples.len() / 2, copy_frames + call_frames, "every frame of the call is in the redacted copy");
+    let redacted: Vec<(usize, usize)> = report["redactions"]
+        .as_array()
+        .map(|spans| {
+            spans
+                .iter()
+                .map(|s| (((s["start_secs"].as_f64().unwrap_or(0.0) - 1.0) * rate) as usize, ((s["end_secs"].as_f64().unwrap_or(0.0) + 1.0) * rate) as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    let masked = |frame: usize| redacted.iter().any(|&(a, b)| (a..b).contains(&frame) || (a..b).contains(&(frame + copy_frames)));
+    let n_differing = (0..call_frames).filter(|&frame| !masked(frame) && samples[2 * frame..2 * frame + 2] != samples[2 * (frame + copy_frames)..2 * (frame + copy_frames) + 2]).count();
+    assert_eq!(n_differing, 0, "the second copy, read back from the temporary files, equals the first");
+    assert!(samples[2 * call_frames..2 * (call_frames + (GAP_SECS * rate) as usize)].iter().all(|&s| s == 0), "the gap is silent");
+    assert!(samples[..2 * call_frames].iter().any(|&s| s != 0), "the call is not silent");
+}

@@ -150,18 +150,14 @@ fn check_audio(original: &Path, redacted: &Path, report: &Value) {
         // What the redactor may change: the default 0.3 s margin either side, plus a frame.
         let changeable_first = (((start - 0.3).max(0.0) * rate) as usize).saturating_sub(1);
         let margin_last = ((((end + 0.3) * rate) as usize) + 1).min(original.n_frames());
-        for frame in changeable_first.min(margin_first)..margin_last {
-            masked[channel][frame] = true;
-        }
+        masked[channel][changeable_first.min(margin_first)..margin_last].fill(true);
     }
     // Everything not masked is the original audio (µ-law decoded, re-encoded as 16-bit PCM).
-    for channel in 0..2 {
+    for (channel, masked) in masked.iter().enumerate() {
         let mut n_kept = 0;
-        for frame in 0..original.n_frames() {
-            if masked[channel][frame] {
-                continue;
-            }
-            let difference = (i32::from(original.channels[channel][frame]) - i32::from(redacted.channels[channel][frame])).abs();
+        let samples = original.channels[channel].iter().zip(&redacted.channels[channel]);
+        for (frame, (&before, &after)) in samples.enumerate().filter(|(frame, _)| !masked[*frame]) {
+            let difference = (i32::from(before) - i32::from(after)).abs();
             assert!(difference < 2, "channel {channel} frame {frame} changed outside the spans");
             n_kept += 1;
         }

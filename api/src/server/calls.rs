@@ -11,7 +11,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use callsight_pipeline::audio::{DecodeLimits, decode_bytes_with_limits};
+use callsight_pipeline::audio::{DecodeLimits, probe_bytes_with_limits};
 use callsight_workers::JobKind;
 use callsight_workers::store::{CallFilter, CallSort, CallStatus, NewCall, Page};
 use sha2::{Digest, Sha256};
@@ -122,8 +122,9 @@ pub(crate) async fn upload_call(
         }
     }
 
-    // Decode the whole file once (blocking pool): truncated or corrupt audio is refused now,
-    // not discovered by a worker later.
+    // Decode the whole file once (blocking pool), keeping no samples: truncated or corrupt audio
+    // is refused now, not discovered by a worker later, and the check costs the file's bytes,
+    // not the decoded call's.
     let limits = DecodeLimits::with_max_duration_secs(state.config.max_audio_duration_secs);
     let permit = state
         .upload_checks
@@ -131,8 +132,7 @@ pub(crate) async fn upload_call(
         .await
         .map_err(|_| ApiError::Internal("upload check semaphore closed".into()))?;
     let (audio_bytes, probe) = blocking(move || {
-        let probe = decode_bytes_with_limits(&audio_bytes, "audio", &limits)
-            .map(|decoded| (decoded.n_channels(), decoded.duration_secs()));
+        let probe = probe_bytes_with_limits(&audio_bytes, "audio", &limits).map(|shape| (shape.n_channels, shape.duration_secs()));
         (audio_bytes, probe)
     })
     .await?;

@@ -805,7 +805,7 @@ fn server_collection_dropped_under_a_running_process_is_recreated_on_write() {
     assert!(running.list(&filter("t1", "v1")).expect("list of a dropped collection").is_empty());
     assert_eq!(running.delete_speaker("t1", "alice").expect("delete from a dropped collection"), 0);
     let second = print(2, "t1", "bob", VoiceprintKind::Customer, "v1", basis(1));
-    running.upsert(&[second.clone()]).expect("upsert recreates the collection");
+    running.upsert(std::slice::from_ref(&second)).expect("upsert recreates the collection");
     assert_eq!(ids_of_hits(&running, &basis(1), &filter("t1", "v1"), 5), [second.id]);
     running.delete_all_collections().expect("drop test collections");
 }
@@ -824,7 +824,7 @@ fn server_restart_under_a_running_process_loses_nothing() {
     };
     let running = ServerVoiceprintIndex::connect(&url, api_key, &prefix).expect("connect");
     let first = print(1, "t1", "alice", VoiceprintKind::Customer, "v1", basis(0));
-    running.upsert(&[first.clone()]).expect("upsert");
+    running.upsert(std::slice::from_ref(&first)).expect("upsert");
     let status = std::process::Command::new("sh").args(["-c", &restart]).status().expect("run the restart command");
     assert!(status.success(), "{restart:?} failed: {status}");
     assert_eq!(

@@ -11,8 +11,8 @@ use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::default::formats::{FlacReader, MpaReader, OggReader};
 
-use super::sink::ChannelSink;
-use super::{DecodeLimits, DecodedAudio, check_stream_format};
+use super::sink::{ChannelSink, Keep, SinkOutput};
+use super::{DecodeError, DecodeLimits, check_stream_format};
 
 /// A run of this many undecodable packets in a row means the stream is corrupt, not that one
 /// frame was damaged in transit.
@@ -47,15 +47,16 @@ pub(crate) fn decode_compressed(
     bytes: &[u8],
     format: CompressedFormat,
     limits: &DecodeLimits,
-) -> Result<DecodedAudio, String> {
+    keep: Keep,
+) -> Result<SinkOutput, DecodeError> {
     match catch_unwind(AssertUnwindSafe(|| {
-        decode_with_symphonia(bytes, format, limits)
+        decode_with_symphonia(bytes, format, limits, keep)
     })) {
         Ok(result) => result,
-        Err(_) => Err(format!(
+        Err(_) => Err(DecodeError::Input(format!(
             "corrupt {} stream: the decoder rejected malformed data",
             format.label()
-        )),
+        ))),
     }
 }
 
@@ -105,7 +106,8 @@ fn decode_with_symphonia(
     bytes: &[u8],
     format: CompressedFormat,
     limits: &DecodeLimits,
-) -> Result<DecodedAudio, String> {
+    keep: Keep,
+) -> Result<SinkOutput, DecodeError> {
     let label = format.label();
     let mut reader = open_reader(bytes, format).map_err(|error| match error {
         SymphoniaError::IoError(io_error)
@@ -160,11 +162,11 @@ fn decode_with_symphonia(
                 break;
             }
             Err(error) => {
-                return Err(format!(
+                return Err(DecodeError::Input(format!(
                     "corrupt {label} stream at {:.2} s: {}",
                     position_secs(n_frames),
                     describe_error(&error)
-                ));
+                )));
             }
         };
         if packet.track_id() != track_id {
@@ -175,10 +177,10 @@ fn decode_with_symphonia(
             Err(SymphoniaError::DecodeError(message)) => {
                 n_consecutive_bad_packets += 1;
                 if n_consecutive_bad_packets >= MAX_CONSECUTIVE_BAD_PACKETS || sink.is_none() {
-                    return Err(format!(
+                    return Err(DecodeError::Input(format!(
                         "corrupt {label} frame at {:.2} s: {message}",
                         position_secs(n_frames)
-                    ));
+                    )));
                 }
                 // Keep the timeline: later words must keep their times, so the lost frame
                 // becomes silence of the packet's duration (time base is 1/sample rate for
@@ -194,18 +196,18 @@ fn decode_with_symphonia(
                 if let Some(sink) = &mut sink {
                     let silence = vec![0_i16; concealed_frames];
                     for channel_idx in 0..sink.n_channels() {
-                        sink.push(channel_idx, &silence);
+                        sink.push(channel_idx, &silence)?;
                     }
                 }
                 n_frames += concealed_frames;
                 continue;
             }
             Err(error) => {
-                return Err(format!(
+                return Err(DecodeError::Input(format!(
                     "corrupt {label} frame at {:.2} s: {}",
                     position_secs(n_frames),
                     describe_error(&error)
-                ));
+                )));
             }
         };
         n_consecutive_bad_packets = 0;
@@ -216,23 +218,23 @@ fn decode_with_symphonia(
         let sink = match &mut sink {
             Some(sink) if n_packet_channels == sink.n_channels() && spec.rate == sample_rate_hz => sink,
             Some(sink) => {
-                return Err(format!(
+                return Err(DecodeError::Input(format!(
                     "unsupported: the {label} stream changes from {} channels at {sample_rate_hz} Hz to {n_packet_channels} \
                      channels at {} Hz at {:.2} s",
                     sink.n_channels(),
                     spec.rate,
                     position_secs(n_frames)
-                ));
+                )));
             }
             slot => {
                 check_stream_format(n_packet_channels, spec.rate)?;
             if spec.rate != sample_rate_hz {
-                return Err(format!(
+                return Err(DecodeError::Input(format!(
                     "corrupt {label} stream: header says {sample_rate_hz} Hz but the audio is {} Hz",
                     spec.rate
-                ));
+                )));
             }
-                slot.insert(ChannelSink::new(n_packet_channels, sample_rate_hz, limits.max_sample_rate_hz)?)
+                slot.insert(ChannelSink::new(n_packet_channels, sample_rate_hz, limits.max_sample_rate_hz, keep.clone())?)
             }
         };
         if n_packet_frames == 0 {
@@ -248,25 +250,25 @@ fn decode_with_symphonia(
         };
         buffer.copy_planar_ref(decoded);
         for (channel_idx, planar) in buffer.samples().chunks_exact(n_packet_frames).enumerate() {
-            sink.push(channel_idx, planar);
+            sink.push(channel_idx, planar)?;
         }
         n_frames += n_packet_frames;
         if n_frames as u64 > max_frames {
             // Decoding stops at the first packet past the limit, so the length so far is
             // barely over it: say so with enough digits to show the difference.
-            return Err(format!(
+            return Err(DecodeError::Input(format!(
                 "too long: {:.2} s of audio decoded so far exceeds the limit of {:.1} s",
                 position_secs(n_frames),
                 limits.max_duration_secs
-            ));
+            )));
         }
     }
 
     let Some(sink) = sink.filter(|_| n_frames > 0) else {
-        return Err("empty: no audio samples".to_string());
+        return Err(DecodeError::Input("empty: no audio samples".to_string()));
     };
     check_not_truncated(format, &codec_params, n_frames, sample_rate_hz)?;
-    Ok(sink.finish(ogg_declared_frames(format, codec_params.n_frames)))
+    sink.finish(ogg_declared_frames(format, codec_params.n_frames))
 }
 
 /// FLAC's STREAMINFO states the exact number of frames, so fewer decoded frames means the

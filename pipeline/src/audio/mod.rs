@@ -8,7 +8,8 @@
 pub(crate) mod compressed;
 pub mod g711;
 pub mod resample;
-mod sink;
+pub(crate) mod sink;
+pub mod source;
 mod wav;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{PipelineError, Result};
 
 pub use resample::{AudioSample, BlockResampler, ResampledRanges, StreamingResampler, resample};
-pub use wav::encode_wav_pcm16;
+pub use source::{CallAudio, ChannelSignal, DecodedCall, SampleSource, SpilledAudio};
+pub use wav::{encode_wav_pcm16, max_wav_pcm16_frames, wav_pcm16_header};
+
+use sink::{Keep, SinkOutput};
 
 /// Lowest sample rate accepted from a file (telephony audio is 8 kHz; below 4 kHz is not speech).
 pub const MIN_SAMPLE_RATE_HZ: u32 = 4_000;
@@ -136,13 +140,37 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio> {
     decode_file_with_limits(path, &DecodeLimits::default())
 }
 
-/// Decodes an audio file; the whole file is read into memory first.
-pub fn decode_file_with_limits(path: &Path, limits: &DecodeLimits) -> Result<DecodedAudio> {
-    let bytes = std::fs::read(path).map_err(|io_error| PipelineError::Audio {
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|io_error| PipelineError::Audio {
         path: path.to_path_buf(),
         reason: format!("cannot read file: {io_error}"),
-    })?;
+    })
+}
+
+/// Decodes an audio file; the whole file is read into memory first.
+pub fn decode_file_with_limits(path: &Path, limits: &DecodeLimits) -> Result<DecodedAudio> {
+    let bytes = read_file(path)?;
     decode_bytes_with_limits(&bytes, &path.display().to_string(), limits)
+}
+
+/// Decoded audio longer than this is kept in temporary files by [`decode_file_for_analysis`]:
+/// ten minutes of 16 kHz stereo is 38 MB, four hours would be 922 MB.
+pub const SPILL_AFTER_SECS: f64 = 600.0;
+
+/// Decodes a call to analyse: in memory up to [`SPILL_AFTER_SECS`], in unnamed temporary files in
+/// `spill_dir` beyond, so that memory does not grow with the call's length. The files vanish when
+/// the result is dropped (or the process dies).
+pub fn decode_file_for_analysis(path: &Path, limits: &DecodeLimits, spill_dir: &Path) -> Result<DecodedCall> {
+    let bytes = read_file(path)?;
+    let keep = Keep::SpillAfter { after_secs: SPILL_AFTER_SECS, dir: spill_dir.to_path_buf() };
+    Ok(match decode_into(&bytes, &path.display().to_string(), limits, keep)? {
+        SinkOutput::Audio(audio) => DecodedCall::InMemory(audio),
+        SinkOutput::Spilled(audio) => {
+            tracing::info!(path = %path.display(), duration_secs = audio.duration_secs(), "a long call: analysed from temporary files");
+            DecodedCall::Spilled(audio)
+        }
+        SinkOutput::Counted(_) => return Err(audio_error(&path.display().to_string(), "decoder kept no samples".into())),
+    })
 }
 
 /// Decodes audio held in memory with the default [`DecodeLimits`]; `name_for_errors` is the file
@@ -158,23 +186,63 @@ pub fn decode_bytes_with_limits(
     name_for_errors: &str,
     limits: &DecodeLimits,
 ) -> Result<DecodedAudio> {
-    let fail = |reason: String| audio_error(name_for_errors, reason);
-    let decoded = match sniff_container(bytes).map_err(fail)? {
-        Container::Wav => wav::decode_wav(bytes, limits),
-        Container::Flac => {
-            compressed::decode_compressed(bytes, compressed::CompressedFormat::Flac, limits)
-        }
-        Container::Ogg => {
-            compressed::decode_compressed(bytes, compressed::CompressedFormat::Ogg, limits)
-        }
-        Container::Mpeg { audio_offset } => compressed::decode_compressed(
-            &bytes[audio_offset..],
-            compressed::CompressedFormat::Mpeg,
-            limits,
-        ),
+    match decode_into(bytes, name_for_errors, limits, Keep::Memory)? {
+        SinkOutput::Audio(audio) => Ok(audio),
+        SinkOutput::Spilled(_) | SinkOutput::Counted(_) => Err(audio_error(name_for_errors, "decoder did not keep the samples in memory".into())),
     }
-    .map_err(fail)?;
-    check_decoded(&decoded, limits).map_err(fail)?;
+}
+
+/// The shape of a decoded recording, without its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioShape {
+    /// The rate analysis will see (after the decode-time cap of [`DecodeLimits::max_sample_rate_hz`]).
+    pub sample_rate_hz: u32,
+    pub n_channels: usize,
+    pub n_frames: usize,
+}
+
+impl AudioShape {
+    pub fn duration_secs(&self) -> f64 {
+        self.n_frames as f64 / f64::from(self.sample_rate_hz.max(1))
+    }
+}
+
+/// Decodes the whole recording, as [`decode_bytes_with_limits`] would, and keeps none of it:
+/// checking an upload costs the file, not the decoded call.
+pub fn probe_bytes_with_limits(bytes: &[u8], name_for_errors: &str, limits: &DecodeLimits) -> Result<AudioShape> {
+    Ok(decode_into(bytes, name_for_errors, limits, Keep::CountOnly)?.shape())
+}
+
+/// Why a decoder stopped: the input is unusable, or the temporary files a long call is spilled
+/// to could not be written (a full disk: the recording itself may be fine).
+#[derive(Debug)]
+pub(crate) enum DecodeError {
+    Input(String),
+    Storage(String),
+}
+
+impl From<String> for DecodeError {
+    fn from(reason: String) -> Self {
+        Self::Input(reason)
+    }
+}
+
+fn decode_into(bytes: &[u8], name_for_errors: &str, limits: &DecodeLimits, keep: Keep) -> Result<SinkOutput> {
+    let fail = |reason: String| audio_error(name_for_errors, reason);
+    let container = sniff_container(bytes).map_err(fail)?;
+    let decoded = match container {
+        Container::Wav => wav::decode_wav(bytes, limits, keep),
+        Container::Flac => compressed::decode_compressed(bytes, compressed::CompressedFormat::Flac, limits, keep),
+        Container::Ogg => compressed::decode_compressed(bytes, compressed::CompressedFormat::Ogg, limits, keep),
+        Container::Mpeg { audio_offset } => {
+            compressed::decode_compressed(&bytes[audio_offset..], compressed::CompressedFormat::Mpeg, limits, keep)
+        }
+    }
+    .map_err(|error| match error {
+        DecodeError::Input(reason) => fail(reason),
+        DecodeError::Storage(reason) => PipelineError::Storage(reason),
+    })?;
+    check_decoded(&decoded.shape(), limits).map_err(fail)?;
     Ok(decoded)
 }
 
@@ -288,12 +356,12 @@ fn skip_id3v2_tags(bytes: &[u8]) -> std::result::Result<usize, String> {
 }
 
 /// Checks that hold for every decoded container, whatever its header claimed.
-pub(crate) fn check_decoded(decoded: &DecodedAudio, limits: &DecodeLimits) -> std::result::Result<(), String> {
-    check_stream_format(decoded.n_channels(), decoded.sample_rate_hz)?;
-    if decoded.n_frames() == 0 {
+pub(crate) fn check_decoded(decoded: &AudioShape, limits: &DecodeLimits) -> std::result::Result<(), String> {
+    check_stream_format(decoded.n_channels, decoded.sample_rate_hz)?;
+    if decoded.n_frames == 0 {
         return Err("empty: no audio samples".to_string());
     }
-    check_duration(decoded.n_frames() as u64, decoded.sample_rate_hz, limits)
+    check_duration(decoded.n_frames as u64, decoded.sample_rate_hz, limits)
 }
 
 /// Rejects channel counts and sample rates the pipeline cannot use.

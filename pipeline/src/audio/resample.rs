@@ -13,6 +13,7 @@ use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler, ResamplerConstructionError, WindowFunction};
 
 use crate::error::{PipelineError, Result};
+use super::source::SampleSource;
 
 /// Input frames per rubato call. Larger chunks are cheaper per sample; smaller ones return
 /// output sooner to live streams. 1024 frames is 64 ms at 16 kHz and 21 ms at 48 kHz.
@@ -276,7 +277,7 @@ const CONVERT_BLOCK_FRAMES: usize = 65_536;
 pub fn resample<S: AudioSample>(samples: &[S], input_rate_hz: u32, output_rate_hz: u32) -> Result<Vec<f32>> {
     let mut blocks = BlockResampler::new(samples, input_rate_hz, output_rate_hz, CONVERT_BLOCK_FRAMES)?;
     let mut output = Vec::with_capacity(expected_output_len(samples.len() as u64, input_rate_hz, output_rate_hz) as usize);
-    while let Some(block) = blocks.next_block() {
+    while let Some(block) = blocks.next_block()? {
         output.extend_from_slice(&block);
     }
     Ok(output)
@@ -286,8 +287,8 @@ pub fn resample<S: AudioSample>(samples: &[S], input_rate_hz: u32, output_rate_h
 /// samples, so a long call is never held whole at the output rate. The blocks concatenated are
 /// exactly [`resample`]'s output (the streaming resampler's output does not depend on how its
 /// input is cut).
-pub struct BlockResampler<'a, S: AudioSample = f32> {
-    source: &'a [S],
+pub struct BlockResampler<'a, Src: SampleSource + ?Sized> {
+    source: &'a Src,
     position: usize,
     block_input_frames: usize,
     resampler: StreamingResampler,
@@ -296,8 +297,8 @@ pub struct BlockResampler<'a, S: AudioSample = f32> {
     finished: bool,
 }
 
-impl<'a, S: AudioSample> BlockResampler<'a, S> {
-    pub fn new(source: &'a [S], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
+impl<'a, Src: SampleSource + ?Sized> BlockResampler<'a, Src> {
+    pub fn new(source: &'a Src, input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
         Ok(Self {
             source,
             position: 0,
@@ -309,35 +310,36 @@ impl<'a, S: AudioSample> BlockResampler<'a, S> {
     }
 
     /// The next block of output; `None` once the whole source has been delivered.
-    pub fn next_block(&mut self) -> Option<Vec<f32>> {
+    pub fn next_block(&mut self) -> Result<Option<Vec<f32>>> {
         if self.finished {
-            return None;
+            return Ok(None);
         }
-        if self.position < self.source.len() {
-            let end = (self.position + self.block_input_frames).min(self.source.len());
+        let n_samples = self.source.n_samples();
+        if self.position < n_samples {
+            let end = (self.position + self.block_input_frames).min(n_samples);
             self.scratch.clear();
-            self.scratch.extend(self.source[self.position..end].iter().map(|sample| sample.to_f32()));
+            self.source.append_f32(self.position, end, &mut self.scratch)?;
             let block = self.resampler.process(&self.scratch);
             self.position = end;
-            return Some(block);
+            return Ok(Some(block));
         }
         self.finished = true;
-        Some(self.resampler.finish())
+        Ok(Some(self.resampler.finish()))
     }
 }
 
 /// Reads ranges `[start, end)` of a channel's resampled signal in increasing order, resampling
 /// forward block by block and forgetting everything before the range last read: memory is one
 /// block plus one range, whatever the channel's length.
-pub struct ResampledRanges<'a, S: AudioSample = f32> {
-    blocks: BlockResampler<'a, S>,
+pub struct ResampledRanges<'a, Src: SampleSource + ?Sized> {
+    blocks: BlockResampler<'a, Src>,
     /// Output samples from index `buffer_start` on.
     buffer: Vec<f32>,
     buffer_start: usize,
 }
 
-impl<'a, S: AudioSample> ResampledRanges<'a, S> {
-    pub fn new(source: &'a [S], input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
+impl<'a, Src: SampleSource + ?Sized> ResampledRanges<'a, Src> {
+    pub fn new(source: &'a Src, input_rate_hz: u32, output_rate_hz: u32, block_input_frames: usize) -> Result<Self> {
         Ok(Self {
             blocks: BlockResampler::new(source, input_rate_hz, output_rate_hz, block_input_frames)?,
             buffer: Vec::new(),
@@ -347,9 +349,9 @@ impl<'a, S: AudioSample> ResampledRanges<'a, S> {
 
     /// Appends output samples `start..end` to `out` (fewer if the signal ends before `end`, or
     /// if `start` lies before a range already read: ranges must come in increasing order).
-    pub fn copy_range(&mut self, start: usize, end: usize, out: &mut Vec<f32>) {
+    pub fn copy_range(&mut self, start: usize, end: usize, out: &mut Vec<f32>) -> Result<()> {
         while self.buffer_start + self.buffer.len() < end {
-            let Some(block) = self.blocks.next_block() else { break };
+            let Some(block) = self.blocks.next_block()? else { break };
             if self.buffer_start + self.buffer.len() <= start {
                 // Nothing buffered is wanted any more.
                 self.buffer_start += self.buffer.len();
@@ -362,6 +364,7 @@ impl<'a, S: AudioSample> ResampledRanges<'a, S> {
         out.extend_from_slice(&self.buffer[lo..hi]);
         self.buffer.drain(..lo);
         self.buffer_start += lo;
+        Ok(())
     }
 }
 
@@ -378,9 +381,9 @@ mod block_tests {
         let source = signal(8_000 * 3 + 17);
         let whole = resample(&source, 8_000, 16_000).expect("resamples");
         for block_input_frames in [1_000, 7_919, 100_000] {
-            let mut blocks = BlockResampler::new(&source, 8_000, 16_000, block_input_frames).expect("resampler");
+            let mut blocks = BlockResampler::new(source.as_slice(), 8_000, 16_000, block_input_frames).expect("resampler");
             let mut joined = Vec::new();
-            while let Some(block) = blocks.next_block() {
+            while let Some(block) = blocks.next_block().expect("reads") {
                 joined.extend(block);
             }
             assert_eq!(joined, whole, "blocks of {block_input_frames} input frames");
@@ -391,10 +394,10 @@ mod block_tests {
     fn ranges_in_increasing_order_are_slices_of_the_whole_signal() {
         let source = signal(44_100 * 2 + 5);
         let whole = resample(&source, 44_100, 16_000).expect("resamples");
-        let mut ranges = ResampledRanges::new(&source, 44_100, 16_000, 3_000).expect("resampler");
+        let mut ranges = ResampledRanges::new(source.as_slice(), 44_100, 16_000, 3_000).expect("resampler");
         for (start, end) in [(0, 10), (10, 10), (500, 9_000), (9_000, 9_001), (20_000, 31_000), (31_500, whole.len() + 50)] {
             let mut out = Vec::new();
-            ranges.copy_range(start, end, &mut out);
+            ranges.copy_range(start, end, &mut out).expect("reads");
             assert_eq!(out, whole[start.min(whole.len())..end.min(whole.len())], "range {start}..{end}");
         }
     }

@@ -4,8 +4,8 @@
 //! `hound` rejects: G.711 µ-law/A-law, extensible headers with G.711 subformats, 64-bit float,
 //! missing pad bytes after odd-sized chunks.
 
-use super::sink::ChannelSink;
-use super::{DecodeLimits, DecodedAudio, check_duration, check_stream_format, g711};
+use super::sink::{ChannelSink, Keep, SinkOutput};
+use super::{DecodeError, DecodeLimits, DecodedAudio, check_duration, check_stream_format, g711};
 
 /// Frames decoded into a block before they go to the sink (and its resampler).
 const DECODE_BLOCK_FRAMES: usize = 65_536;
@@ -207,12 +207,12 @@ fn parse_fmt_chunk(body: &[u8]) -> Result<WavFormat, String> {
 ///
 /// A data chunk that declares more bytes than the file holds is an error, not a silently
 /// shortened recording: a truncated upload should be re-sent, not analysed in part.
-pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedAudio, String> {
+pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits, keep: Keep) -> Result<SinkOutput, DecodeError> {
     if bytes.len() < RIFF_HEADER_LEN {
-        return Err(format!(
+        return Err(DecodeError::Input(format!(
             "truncated: file is {} bytes, too short for a RIFF/WAVE header",
             bytes.len()
-        ));
+        )));
     }
     let mut format: Option<WavFormat> = None;
     let mut data: Option<&[u8]> = None;
@@ -232,9 +232,9 @@ pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedA
                 body_len
             };
             if body_len > present {
-                return Err(format!(
+                return Err(DecodeError::Input(format!(
                     "truncated: data chunk declares {body_len} bytes but only {present} are present"
-                ));
+                )));
             }
             data = Some(&bytes[body_start..body_start + body_len]);
         } else if body_len > present {
@@ -242,13 +242,13 @@ pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedA
                 // A cut-off chunk after the samples (a LIST tag, say) loses nothing we need.
                 break;
             }
-            return Err(format!(
+            return Err(DecodeError::Input(format!(
                 "truncated: '{}' chunk declares {body_len} bytes but only {present} are present",
                 chunk_name(chunk_id)
-            ));
+            )));
         } else if chunk_id == b"fmt " {
             if format.is_some() {
-                return Err("corrupt: more than one fmt chunk".to_string());
+                return Err(DecodeError::Input("corrupt: more than one fmt chunk".to_string()));
             }
             format = Some(parse_fmt_chunk(&bytes[body_start..body_start + body_len])?);
         }
@@ -265,24 +265,25 @@ pub(super) fn decode_wav(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedA
         && offset < bytes.len()
         && offset + CHUNK_HEADER_LEN > bytes.len()
     {
-        return Err(format!(
+        return Err(DecodeError::Input(format!(
             "truncated: the file ends inside a chunk header at byte {offset}"
-        ));
+        )));
     }
     let format = format.ok_or_else(|| "corrupt: no fmt chunk".to_string())?;
     let data = data.ok_or_else(|| "corrupt: no data chunk".to_string())?;
-    decode_samples(data, &format, limits)
+    decode_samples(data, &format, limits, keep)
 }
 
 fn decode_samples(
     data: &[u8],
     format: &WavFormat,
     limits: &DecodeLimits,
-) -> Result<DecodedAudio, String> {
+    keep: Keep,
+) -> Result<SinkOutput, DecodeError> {
     let block_align = format.block_align();
     let n_frames = data.len() / block_align;
     if n_frames == 0 {
-        return Err("empty: no audio samples".to_string());
+        return Err(DecodeError::Input("empty: no audio samples".to_string()));
     }
     let n_trailing_bytes = data.len() % block_align;
     if n_trailing_bytes != 0 {
@@ -295,7 +296,7 @@ fn decode_samples(
     check_duration(n_frames as u64, format.sample_rate_hz, limits)?;
 
     let sample_bytes = format.encoding.container_bytes();
-    let mut sink = ChannelSink::new(format.n_channels, format.sample_rate_hz, limits.max_sample_rate_hz)?;
+    let mut sink = ChannelSink::new(format.n_channels, format.sample_rate_hz, limits.max_sample_rate_hz, keep)?;
     sink.reserve_input_frames(n_frames);
     let mut block: Vec<Vec<i16>> = vec![Vec::with_capacity(DECODE_BLOCK_FRAMES); format.n_channels];
     for frames in data.chunks(DECODE_BLOCK_FRAMES * block_align) {
@@ -305,11 +306,38 @@ fn decode_samples(
             }
         }
         for (channel_idx, samples) in block.iter_mut().enumerate() {
-            sink.push(channel_idx, samples);
+            sink.push(channel_idx, samples)?;
             samples.clear();
         }
     }
-    Ok(sink.finish(None))
+    sink.finish(None)
+}
+
+/// Most frames of `n_channels` 16-bit channels a WAV file can hold (its sizes are 32-bit).
+pub fn max_wav_pcm16_frames(n_channels: usize) -> usize {
+    (u32::MAX as usize - 36) / (n_channels.max(1) * 2)
+}
+
+/// The 44-byte header of a 16-bit PCM WAV file of `n_frames` frames (at most
+/// [`max_wav_pcm16_frames`]); the interleaved little-endian samples follow it.
+pub fn wav_pcm16_header(n_channels: usize, sample_rate_hz: u32, n_frames: usize) -> Vec<u8> {
+    let block_align = n_channels * 2;
+    let data_len = n_frames.min(max_wav_pcm16_frames(n_channels)) * block_align;
+    let byte_rate = sample_rate_hz as usize * block_align;
+    let mut bytes = Vec::with_capacity(44);
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&((36 + data_len) as u32).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16_u32.to_le_bytes());
+    bytes.extend_from_slice(&WAVE_FORMAT_PCM.to_le_bytes());
+    bytes.extend_from_slice(&(n_channels as u16).to_le_bytes());
+    bytes.extend_from_slice(&sample_rate_hz.to_le_bytes());
+    bytes.extend_from_slice(&(byte_rate as u32).to_le_bytes());
+    bytes.extend_from_slice(&(block_align as u16).to_le_bytes());
+    bytes.extend_from_slice(&16_u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(data_len as u32).to_le_bytes());
+    bytes
 }
 
 /// Encodes audio as a 16-bit PCM WAV file (for evidence clips and tests).
@@ -317,10 +345,8 @@ fn decode_samples(
 /// Shorter channels are padded with silence. A WAV file cannot
 /// hold more than 4 GiB of samples, so longer audio is cut at that size (with a warning).
 pub fn encode_wav_pcm16(audio: &DecodedAudio) -> Vec<u8> {
-    const BYTES_PER_SAMPLE: usize = 2;
     let n_channels = audio.n_channels();
-    let block_align = n_channels * BYTES_PER_SAMPLE;
-    let max_frames = (u32::MAX as usize - 36) / block_align.max(1);
+    let max_frames = max_wav_pcm16_frames(n_channels);
     let mut n_frames = audio.n_frames();
     if n_frames > max_frames {
         tracing::warn!(
@@ -330,22 +356,8 @@ pub fn encode_wav_pcm16(audio: &DecodedAudio) -> Vec<u8> {
         );
         n_frames = max_frames;
     }
-    let data_len = n_frames * block_align;
-    let byte_rate = audio.sample_rate_hz as usize * block_align;
-
-    let mut bytes = Vec::with_capacity(44 + data_len);
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&((36 + data_len) as u32).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16_u32.to_le_bytes());
-    bytes.extend_from_slice(&WAVE_FORMAT_PCM.to_le_bytes());
-    bytes.extend_from_slice(&(n_channels as u16).to_le_bytes());
-    bytes.extend_from_slice(&audio.sample_rate_hz.to_le_bytes());
-    bytes.extend_from_slice(&(byte_rate as u32).to_le_bytes());
-    bytes.extend_from_slice(&(block_align as u16).to_le_bytes());
-    bytes.extend_from_slice(&16_u16.to_le_bytes());
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&(data_len as u32).to_le_bytes());
+    let mut bytes = wav_pcm16_header(n_channels, audio.sample_rate_hz, n_frames);
+    bytes.reserve(n_frames * n_channels * 2);
     for frame_idx in 0..n_frames {
         for channel in &audio.channels {
             let sample = channel.get(frame_idx).copied().unwrap_or(0);

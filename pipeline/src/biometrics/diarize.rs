@@ -197,19 +197,25 @@ pub fn diarize_clusters(
 ) -> Result<Diarization> {
     diarize_clusters_of_ranges(
         samples_16k.len(),
-        &mut |start, end, out| out.extend_from_slice(&samples_16k[start..end]),
+        &mut |start, end, out| {
+            out.extend_from_slice(&samples_16k[start..end]);
+            Ok(())
+        },
         speech_segments,
         embedder,
         config,
     )
 }
 
+/// `copy_samples(start, end, out)`: appends samples `start..end` of a 16 kHz signal to `out`.
+pub type CopySamples<'a> = dyn FnMut(usize, usize, &mut Vec<f32>) -> Result<()> + 'a;
+
 /// [`diarize_clusters`] over a signal of `n_samples_16k` samples that is read segment by segment:
 /// `copy_samples(start, end, out)` appends samples `start..end` to `out`, asked in increasing
 /// order, so a long call need not be held whole at 16 kHz.
 pub fn diarize_clusters_of_ranges(
     n_samples_16k: usize,
-    copy_samples: &mut dyn FnMut(usize, usize, &mut Vec<f32>),
+    copy_samples: &mut CopySamples<'_>,
     speech_segments: &[TimeSpan],
     embedder: &dyn SpeakerEmbedder,
     config: &DiarizeConfig,
@@ -227,7 +233,7 @@ pub fn diarize_clusters_of_ranges(
             continue;
         }
         let mut segment_samples = Vec::with_capacity(end - start);
-        copy_samples(start, end, &mut segment_samples);
+        copy_samples(start, end, &mut segment_samples)?;
         segment_samples.resize(end - start, 0.0);
         for range in ranges {
             let embedding = checked_embedding(embedder, embedder.embed(&segment_samples[range.start..range.end])?)?;
@@ -358,7 +364,7 @@ pub fn diarize(
 /// [`diarize`] over a signal read segment by segment (see [`diarize_clusters_of_ranges`]).
 pub fn diarize_ranges(
     n_samples_16k: usize,
-    copy_samples: &mut dyn FnMut(usize, usize, &mut Vec<f32>),
+    copy_samples: &mut CopySamples<'_>,
     speech_segments: &[TimeSpan],
     embedder: &dyn SpeakerEmbedder,
     agent_voiceprint: Option<&[f32]>,

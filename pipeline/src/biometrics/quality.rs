@@ -102,7 +102,7 @@ pub const CALL_CLIP_CONTEXT_SECS: f64 = 1.0;
 /// voiceprint that stops improving after a minute or two of speech. Memory follows the speech
 /// used, not the call.
 pub fn call_speech_clips(
-    samples: &[i16],
+    samples: &(impl crate::audio::SampleSource + ?Sized),
     sample_rate_hz: u32,
     speech: &[TimeSpan],
     max_speech_secs: f64,
@@ -125,18 +125,18 @@ pub fn call_speech_clips(
         }
     }
     let mut ranges = crate::audio::ResampledRanges::new(samples, sample_rate_hz, RATE_HZ as u32, 240_000)?;
-    Ok(windows
+    windows
         .into_iter()
         .map(|(window, spans)| {
             let mut samples_16k = Vec::new();
-            ranges.copy_range((window.start_secs * RATE_HZ) as usize, (window.end_secs * RATE_HZ).ceil() as usize, &mut samples_16k);
+            ranges.copy_range((window.start_secs * RATE_HZ) as usize, (window.end_secs * RATE_HZ).ceil() as usize, &mut samples_16k)?;
             let speech = spans
                 .iter()
                 .map(|span| TimeSpan { start_secs: span.start_secs - window.start_secs, end_secs: span.end_secs - window.start_secs })
                 .collect();
-            OwnedSpeechClip { samples_16k, speech }
+            Ok(OwnedSpeechClip { samples_16k, speech })
         })
-        .collect())
+        .collect()
 }
 
 fn sample_range(span: &TimeSpan, n_samples: usize) -> std::ops::Range<usize> {
@@ -324,7 +324,7 @@ mod tests {
         let whole = crate::audio::resample(&samples, 8_000, 16_000).expect("resamples");
         // Two stretches 1.5 s apart merge (their 1 s of context overlaps); the third stands alone.
         let speech = [span(5.0, 8.0), span(9.5, 10.0), span(30.0, 34.0)];
-        let clips = call_speech_clips(&samples, 8_000, &speech, 600.0).expect("clips");
+        let clips = call_speech_clips(samples.as_slice(), 8_000, &speech, 600.0).expect("clips");
         assert_eq!(clips.len(), 2);
         assert_eq!(clips[0].speech, vec![span(1.0, 4.0), span(5.5, 6.0)]);
         assert_eq!(clips[0].samples_16k, whole[4 * 16_000..11 * 16_000]);
@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(clips[1].samples_16k, whole[29 * 16_000..35 * 16_000]);
 
         // At most `max_speech_secs` of speech: the third stretch is cut after 1.5 s.
-        let capped = call_speech_clips(&samples, 8_000, &speech, 5.0).expect("clips");
+        let capped = call_speech_clips(samples.as_slice(), 8_000, &speech, 5.0).expect("clips");
         let net: f64 = capped.iter().map(|clip| clip.as_clip().net_speech_secs()).sum();
         assert!((net - 5.0).abs() < 1e-3, "net speech {net}");
         assert_eq!(capped[1].speech, vec![span(1.0, 2.5)]);

@@ -575,15 +575,14 @@ fn emails(tokens: &[Token], found: &mut Vec<Detection>) {
                 end = Some(cursor);
                 break;
             }
-            if matches!(text, "dot" | "точка") {
-                if let Some(next) = tokens.get(cursor + 1)
+            if matches!(text, "dot" | "точка")
+                && let Some(next) = tokens.get(cursor + 1)
                     && next.turn_index == turn
                     && is_top_level_domain(&next.text)
                 {
                     end = Some(cursor + 1);
                     break;
                 }
-            }
             cursor += 1;
         }
         let Some(end) = end else {

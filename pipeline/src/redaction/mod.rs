@@ -381,6 +381,44 @@ pub const MASK_TONE_HZ: f64 = 1_000.0;
 /// Amplitude of the masking tone: -12 dBFS.
 pub const MASK_TONE_AMPLITUDE: f32 = 0.25;
 
+/// The samples to mask: `(channel, first, last)` for each span plus the margin on each side, on
+/// the channel of the party who said it; on a mono or mixed call on every channel.
+fn masked_ranges(
+    spans: &[RedactionSpan],
+    layout: crate::analyze::ChannelLayout,
+    n_channels: usize,
+    sample_rate_hz: u32,
+    n_frames: usize,
+    margin_secs: f64,
+) -> Vec<(usize, usize, usize)> {
+    let rate = f64::from(sample_rate_hz);
+    let mut ranges = Vec::new();
+    for span in spans {
+        let first = (((span.start_secs - margin_secs).max(0.0) * rate).floor() as usize).min(n_frames);
+        let last = (((span.end_secs + margin_secs) * rate).ceil() as usize).min(n_frames);
+        match channel_of(span.speaker, layout, n_channels) {
+            Some(channel) => ranges.push((channel, first, last)),
+            None => ranges.extend((0..n_channels).map(|channel| (channel, first, last))),
+        }
+    }
+    ranges
+}
+
+/// Masks `samples`, whose first sample is sample `first_idx` of its channel (the tone's phase
+/// follows the channel's clock, so a masked stretch cut across blocks is one continuous tone).
+fn mask_samples(samples: &mut [i16], first_idx: usize, sample_rate_hz: u32, mask: AudioMask) {
+    let rate = f64::from(sample_rate_hz);
+    for (idx, sample) in samples.iter_mut().enumerate() {
+        *sample = match mask {
+            AudioMask::Silence => 0,
+            AudioMask::Tone => {
+                let t = (first_idx + idx) as f64 / rate;
+                crate::audio::sample_from_f32(MASK_TONE_AMPLITUDE * (2.0 * std::f64::consts::PI * MASK_TONE_HZ * t).sin() as f32)
+            }
+        };
+    }
+}
+
 /// Masks each span (plus the margin on each side) on the channel of the party who said it; on a
 /// mono or mixed call on every channel. Returns the number of samples changed.
 pub fn redact_audio(
@@ -389,33 +427,59 @@ pub fn redact_audio(
     layout: crate::analyze::ChannelLayout,
     config: &RedactionConfig,
 ) -> usize {
-    let rate = f64::from(audio.sample_rate_hz);
-    let n_channels = audio.channels.len();
+    let ranges = masked_ranges(spans, layout, audio.channels.len(), audio.sample_rate_hz, audio.n_frames(), config.margin_secs);
     let mut n_changed = 0;
-    for span in spans {
-        let start_secs = (span.start_secs - config.margin_secs).max(0.0);
-        let end_secs = span.end_secs + config.margin_secs;
-        let channels: Vec<usize> = match channel_of(span.speaker, layout, n_channels) {
-            Some(channel) => vec![channel],
-            None => (0..n_channels).collect(),
-        };
-        for channel in channels {
-            let samples = &mut audio.channels[channel];
-            let first = ((start_secs * rate).floor() as usize).min(samples.len());
-            let last = ((end_secs * rate).ceil() as usize).min(samples.len());
-            for (idx, sample) in samples[first..last].iter_mut().enumerate() {
-                *sample = match config.audio {
-                    AudioMask::Silence => 0,
-                    AudioMask::Tone => {
-                        let t = (first + idx) as f64 / rate;
-                        crate::audio::sample_from_f32(MASK_TONE_AMPLITUDE * (2.0 * std::f64::consts::PI * MASK_TONE_HZ * t).sin() as f32)
-                    }
-                };
-            }
-            n_changed += last - first;
-        }
+    for (channel, first, last) in ranges {
+        let samples = &mut audio.channels[channel];
+        let last = last.min(samples.len());
+        let first = first.min(last);
+        mask_samples(&mut samples[first..last], first, audio.sample_rate_hz, config.audio);
+        n_changed += last - first;
     }
     n_changed
+}
+
+/// Frames of a redacted copy written at once by [`write_redacted_wav`].
+const REDACT_BLOCK_FRAMES: usize = 1 << 18;
+
+/// Writes `audio` as a 16-bit PCM WAV file with the spans masked as [`redact_audio`] masks them,
+/// block by block: a four-hour call is copied without being held.
+pub fn write_redacted_wav(
+    audio: &dyn crate::audio::CallAudio,
+    spans: &[RedactionSpan],
+    layout: crate::analyze::ChannelLayout,
+    config: &RedactionConfig,
+    out: &mut dyn std::io::Write,
+) -> crate::error::Result<()> {
+    let n_channels = audio.n_channels();
+    let rate = audio.sample_rate_hz();
+    let n_frames = audio.n_frames().min(crate::audio::max_wav_pcm16_frames(n_channels));
+    let ranges = masked_ranges(spans, layout, n_channels, rate, n_frames, config.margin_secs);
+    let write_error = |error: std::io::Error| crate::error::PipelineError::Storage(format!("cannot write the redacted recording: {error}"));
+    out.write_all(&crate::audio::wav_pcm16_header(n_channels, rate, n_frames)).map_err(write_error)?;
+    let mut channels = vec![Vec::new(); n_channels];
+    let mut bytes = Vec::new();
+    for block_start in (0..n_frames).step_by(REDACT_BLOCK_FRAMES) {
+        let block_end = (block_start + REDACT_BLOCK_FRAMES).min(n_frames);
+        for (channel_idx, samples) in channels.iter_mut().enumerate() {
+            samples.resize(block_end - block_start, 0);
+            audio.read_frames(channel_idx, block_start, samples)?;
+        }
+        for &(channel, first, last) in &ranges {
+            let (first, last) = (first.max(block_start), last.min(block_end));
+            if first < last {
+                mask_samples(&mut channels[channel][first - block_start..last - block_start], first, rate, config.audio);
+            }
+        }
+        bytes.clear();
+        for frame_idx in 0..block_end - block_start {
+            for samples in &channels {
+                bytes.extend_from_slice(&samples[frame_idx].to_le_bytes());
+            }
+        }
+        out.write_all(&bytes).map_err(write_error)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -356,6 +356,28 @@ fn audio_is_masked_on_the_speakers_channel_only() {
 }
 
 #[test]
+fn the_streamed_redacted_copy_equals_masking_in_memory() {
+    use crate::analyze::ChannelLayout;
+    let rate = 8_000;
+    let n_frames = 300_000 * 2 + 123; // more than two write blocks
+    let channel = |scale: i32| (0..n_frames).map(|idx| ((idx % 2_000) * scale) as i16).collect::<Vec<i16>>();
+    let audio = DecodedAudio { sample_rate_hz: rate, channels: vec![channel(3), channel(-5)] };
+    let spans = [
+        // Across the first block edge (262,144 frames = 32.8 s at 8 kHz), and near the end.
+        RedactionSpan { kind: CardNumber, speaker: Speaker::Customer, start_secs: 32.0, end_secs: 34.0, turn_index: 0, word_index: 0 },
+        RedactionSpan { kind: CardNumber, speaker: Speaker::Agent, start_secs: 74.0, end_secs: 90.0, turn_index: 1, word_index: 0 },
+    ];
+    for mask in [AudioMask::Silence, AudioMask::Tone] {
+        let config = RedactionConfig { audio: mask, margin_secs: 0.3, ..RedactionConfig::all() };
+        let mut masked = audio.clone();
+        redact_audio(&mut masked, &spans, ChannelLayout::AgentCustomer, &config);
+        let mut streamed = Vec::new();
+        write_redacted_wav(&audio, &spans, ChannelLayout::AgentCustomer, &config, &mut streamed).expect("writes");
+        assert!(streamed == crate::audio::encode_wav_pcm16(&masked), "{mask:?}: the streamed copy differs");
+    }
+}
+
+#[test]
 fn analysis_evidence_and_reasons_are_redacted() {
     use crate::analyze::{CallAnalysis, ChannelLayout, Flag, FlagSeverity, StageTimings};
     use crate::compliance::{ComplianceResult, Evidence, RuleKind, RuleOutcome, Severity};

@@ -83,12 +83,12 @@ fn places(value: u64) -> (u32, u32) {
     match value {
         0..=9 => (0, 0),
         10..=19 => (1, 0),
-        20..=99 => (1, if value % 10 == 0 { 1 } else { 0 }),
+        20..=99 => (1, if value.is_multiple_of(10) { 1 } else { 0 }),
         _ => {
             let highest = value.ilog10();
             let mut lowest = 0;
             let mut rest = value;
-            while rest % 10 == 0 && rest > 0 {
+            while rest.is_multiple_of(10) && rest > 0 {
                 rest /= 10;
                 lowest += 1;
             }
