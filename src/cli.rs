@@ -54,13 +54,13 @@ pub enum Command {
         command: crate::models_cmd::ModelsCommand,
     },
     /// Run the HTTP API (and, by default, a worker pool) on the data directory.
-    Serve(crate::service::ServeArgs),
+    Serve(crate::serve_cmd::ServeArgs),
     /// Run standalone workers against the server's database (scale-out).
-    Worker(crate::service::WorkerArgs),
+    Worker(crate::serve_cmd::WorkerArgs),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
-        command: crate::service::KeysCommand,
+        command: crate::serve_cmd::KeysCommand,
     },
     /// Copy a data directory's embedded stores (SQLite, voiceprints) into PostgreSQL and a Qdrant
     /// server; verified and resumable, the data directory is only read.

@@ -576,10 +576,10 @@ fn verify_latency(
     let read = |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
     let scratch = ScratchDir::new(work_dir, "callsight-verify-bench")?;
     let threads = args.threads.unwrap_or_else(default_threads);
-    let index = crate::biometrics::open_voiceprint_index(&crate::config::VoiceprintsConfig::default(), &scratch.0)?;
+    let index = callsight_service::biometrics::open_voiceprint_index(&crate::config::VoiceprintsConfig::default(), &scratch.0)?;
     let vad = crate::engines::load_vad(args, 1)?;
     let embedder = crate::engines::load_speaker_embedder(&crate::engines::model_store(args), &config.biometrics.model, 1, threads)?;
-    let engine = crate::biometrics::BiometricsEngine::new(embedder, vad, index, &config.biometrics)?;
+    let engine = callsight_service::biometrics::BiometricsEngine::new(embedder, vad, index, &config.biometrics)?;
     let clips = enrol_files.iter().map(read).collect::<anyhow::Result<Vec<_>>>()?;
     let enrolment = engine
         .enrol(EnrolInput {

@@ -1,16 +1,14 @@
 //! The `callsight` binary: command-line definition and glue. It parses configuration, sets up
 //! tracing, loads models once and hands them to the library crates.
 
-mod biometrics;
 mod cli;
 mod config;
 mod engines;
-mod jobs;
 mod eval_cmd;
 mod migrate_cmd;
 mod models_cmd;
 mod redaction_eval;
-mod service;
+mod serve_cmd;
 mod speakers_cmd;
 mod stream_cmd;
 mod streams;
@@ -45,10 +43,10 @@ fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         cli::Command::Analyze(args) => cli::analyze(args, &cli.models, &config),
-        cli::Command::Serve(args) => service::serve(args, &cli.models, &config),
+        cli::Command::Serve(args) => serve_cmd::serve(args, &cli.models, &config),
         cli::Command::Stream(args) => stream_cmd::run(args),
-        cli::Command::Worker(args) => service::worker(args, &cli.models, &config),
-        cli::Command::Keys { command } => service::keys(command, &config),
+        cli::Command::Worker(args) => serve_cmd::worker(args, &cli.models, &config),
+        cli::Command::Keys { command } => serve_cmd::keys(command, &config),
         cli::Command::Migrate(args) => migrate_cmd::migrate(args, &config),
         cli::Command::Backup(args) => migrate_cmd::backup(args, &config),
         cli::Command::Restore(args) => migrate_cmd::restore(args, &config),

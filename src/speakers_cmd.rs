@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::biometrics::{BiometricsEngine, open_voiceprint_index};
+use callsight_service::biometrics::{BiometricsEngine, open_voiceprint_index};
 use crate::cli::ModelArgs;
 use crate::config::Config;
 use crate::engines::{load_speaker_embedder, load_vad, model_store};

@@ -29,7 +29,7 @@ use callsight_pipeline::redaction::live::LiveRedactor;
 use callsight_pipeline::types::{PIPELINE_SAMPLE_RATE_HZ, Speaker};
 use serde::{Deserialize, Serialize};
 
-use crate::biometrics::BiometricsEngine;
+use callsight_service::biometrics::BiometricsEngine;
 use crate::cli::ModelArgs;
 use crate::config::Config;
 use crate::engines::{WhisperModel, load_vad, model_store};
@@ -230,7 +230,7 @@ impl StreamService for StreamEngine {
             return Err(StreamServiceError::BadRequest("two channels must be \"agent\" and \"customer\"".into()));
         }
         let script = match &request.script {
-            Some((script_id, version, body)) => Some(crate::jobs::script_from_body(body, script_id, *version).map_err(|e| {
+            Some((script_id, version, body)) => Some(callsight_service::jobs::script_from_body(body, script_id, *version).map_err(|e| {
                 StreamServiceError::Internal(format!("stored script {script_id} v{version} is unreadable: {e:?}"))
             })?),
             None => None,

@@ -134,7 +134,7 @@ impl AnalysisJobHandler {
             .find(|p| p.speaker == Speaker::Customer)
             .or_else(|| analysis.speech.iter().find(|p| p.speaker == Speaker::Unknown));
         let Some(customer) = customer else { return Ok(()) };
-        let channel = match customer_channel(analysis, audio) {
+        let channel = match customer_channel(analysis.channel_layout, audio.n_channels()) {
             Some(idx) => ChannelSignal::channel(audio, idx),
             None => ChannelSignal::mixed(audio),
         };
@@ -226,7 +226,7 @@ impl AnalysisJobHandler {
             }
             return Ok(());
         }
-        let Some(channel) = customer_channel(analysis, audio) else {
+        let Some(channel) = customer_channel(analysis.channel_layout, audio.n_channels()) else {
             tracing::info!(call_id = %call.id, "passive enrolment needs the customer on their own channel; skipped");
             return Ok(());
         };
@@ -361,15 +361,15 @@ fn stored_channel_layout(text: &str) -> Result<ChannelLayout, JobError> {
 }
 
 /// The customer's own channel of a two-party recording; `None` for mono (mixed) calls.
-fn customer_channel(analysis: &CallAnalysis, audio: &dyn CallAudio) -> Option<usize> {
-    match (analysis.channel_layout, audio.n_channels()) {
+fn customer_channel(layout: ChannelLayout, n_channels: usize) -> Option<usize> {
+    match (layout, n_channels) {
         (ChannelLayout::AgentCustomer, n) if n >= 2 => Some(1),
         (ChannelLayout::CustomerAgent, n) if n >= 2 => Some(0),
         _ => None,
     }
 }
 
-pub(crate) fn script_from_body(body: &serde_json::Value, script_id: &str, version: i64) -> Result<Script, JobError> {
+pub fn script_from_body(body: &serde_json::Value, script_id: &str, version: i64) -> Result<Script, JobError> {
     let text = serde_json::to_string(body).map_err(|e| JobError::permanent(e.to_string()))?;
     parse_script(&text, &format!("{script_id} v{version}")).map_err(|e| JobError::permanent(e.to_string()))
 }
@@ -432,7 +432,11 @@ fn write_atomically_with(path: &Path, write: impl FnOnce(&mut dyn std::io::Write
         writer.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
         std::fs::rename(&temporary, path)
     })();
-    written.map_err(|e| JobError::transient(format!("writing {}: {e}", path.display())))
+    written.map_err(|e| {
+        // Best effort: a leftover would only be overwritten by the next attempt.
+        let _ = std::fs::remove_file(&temporary);
+        JobError::transient(format!("writing {}: {e}", path.display()))
+    })
 }
 
 /// Removes `<audio>.waveform-*.json`, drawn from the recording before it was redacted.
@@ -483,5 +487,47 @@ fn analysis_record(analysis: &CallAnalysis, report: serde_json::Value) -> Analys
                 .and_then(|v| v.as_str().map(str::to_string)),
             customer_sentiment_score: customer.map(|s| f64::from(s.score)),
         },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_whole_and_no_temporary_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("call.wav");
+        std::fs::write(&path, b"original").unwrap();
+        let failed = write_atomically_with(&path, |out| {
+            out.write_all(b"half of a new")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"original");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the original is left");
+        write_atomically(&path, b"redacted").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"redacted");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_customer_has_their_own_channel_only_on_two_party_recordings() {
+        assert_eq!(customer_channel(ChannelLayout::AgentCustomer, 2), Some(1));
+        assert_eq!(customer_channel(ChannelLayout::CustomerAgent, 2), Some(0));
+        assert_eq!(customer_channel(ChannelLayout::Mixed, 2), None);
+        assert_eq!(customer_channel(ChannelLayout::AgentCustomer, 1), None);
+        assert!(stored_channel_layout("agent_customer").is_ok());
+        assert!(stored_channel_layout("sideways").is_err(), "a layout the API never stores is a damaged job");
+    }
+
+    #[test]
+    fn stream_pauses_are_read_from_the_metadata_and_malformed_entries_skipped() {
+        let metadata = serde_json::json!({"pauses": [{"start_secs": 1.5, "end_secs": 4.0}, {"start_secs": "x"}, 7]});
+        let pauses = stream_pauses(&metadata);
+        assert_eq!(pauses.len(), 1);
+        assert_eq!((pauses[0].start_secs, pauses[0].end_secs), (1.5, 4.0));
+        assert!(stream_pauses(&serde_json::json!({})).is_empty());
     }
 }

@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
 use callsight_api::server::speaker_service::{
     BiometricReason, EnrolInput, EnrolResponse, EnrolStatus, IdentifyCandidate, IdentifyResponse, SpeakerKind,
     SpeakerService, SpeakerServiceError, VerifyDecision, VerifyResponse, WatchlistHit,
@@ -19,6 +18,7 @@ use callsight_pipeline::engines::VoiceActivityDetector;
 use callsight_pipeline::speaker::{SpeakerEmbedder, VoiceprintIndex, VoiceprintKind};
 use callsight_pipeline::types::PIPELINE_SAMPLE_RATE_HZ;
 
+use crate::ServiceError;
 use crate::config::{BiometricsConfig, VoiceprintsConfig};
 
 /// How many identification candidates an answer lists at most.
@@ -54,7 +54,7 @@ pub enum ServerReachability {
 
 /// Opens the configured voiceprint index: Qdrant in-process under `data_dir/voiceprints`, or a
 /// Qdrant server. Never blocks on a runtime, so it may be called from inside one.
-pub fn open_voiceprint_index(config: &VoiceprintsConfig, data_dir: &Path) -> anyhow::Result<Arc<dyn VoiceprintIndex>> {
+pub fn open_voiceprint_index(config: &VoiceprintsConfig, data_dir: &Path) -> Result<Arc<dyn VoiceprintIndex>, ServiceError> {
     open_voiceprint_index_with(config, data_dir, ServerReachability::Required)
 }
 
@@ -62,21 +62,25 @@ pub fn open_voiceprint_index_with(
     config: &VoiceprintsConfig,
     data_dir: &Path,
     reachability: ServerReachability,
-) -> anyhow::Result<Arc<dyn VoiceprintIndex>> {
+) -> Result<Arc<dyn VoiceprintIndex>, ServiceError> {
     match (config.backend.as_str(), &config.url) {
         ("server", Some(url)) => {
             let api_key = match &config.api_key_env {
-                Some(name) => Some(std::env::var(name).with_context(|| format!("environment variable {name} (voiceprints.api_key_env) is not set"))?),
+                Some(name) => Some(
+                    std::env::var(name)
+                        .map_err(|_| ServiceError::Config(format!("environment variable {name} (voiceprints.api_key_env) is not set")))?,
+                ),
                 None => None,
             };
             let index = ServerVoiceprintIndex::connect_lazily(url, api_key, &config.collection_prefix)
-                .with_context(|| format!("voiceprints.url {url}"))?;
+                .map_err(|source| ServiceError::Pipeline { context: format!("voiceprints.url {url}"), source })?;
             if let Err(error) = index.check_reachable() {
                 match reachability {
                     ServerReachability::Required => {
-                        return Err(anyhow::Error::new(error).context(format!(
-                            "the Qdrant server at {url} (voiceprints.url) does not answer"
-                        )));
+                        return Err(ServiceError::Pipeline {
+                            context: format!("the Qdrant server at {url} (voiceprints.url) does not answer"),
+                            source: error,
+                        });
                     }
                     ServerReachability::AwaitedLater => {
                         tracing::error!(%url, %error, "the Qdrant server (voiceprints.url) does not answer; /readyz answers 503 and jobs wait until it does");
@@ -88,15 +92,16 @@ pub fn open_voiceprint_index_with(
         }
         _ => {
             let dir = data_dir.join("voiceprints");
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let index = EdgeVoiceprintIndex::open(&dir).with_context(|| {
-                format!(
+            std::fs::create_dir_all(&dir).map_err(|source| ServiceError::Io { context: format!("creating {}", dir.display()), source })?;
+            let index = EdgeVoiceprintIndex::open(&dir).map_err(|source| ServiceError::Pipeline {
+                context: format!(
                     "opening the voiceprint index in {}. Processes that share a data directory need a shared \
                      index: set voiceprints.backend = \"server\" (Qdrant), run the workers inside `callsight serve \
                      --workers N`, use the HTTP API instead of the CLI while the server runs, or start a standalone \
                      worker with --without-biometrics",
                     dir.display()
-                )
+                ),
+                source,
             })?;
             Ok(Arc::new(index))
         }
@@ -109,11 +114,11 @@ impl BiometricsEngine {
         vad: Arc<dyn VoiceActivityDetector>,
         index: Arc<dyn VoiceprintIndex>,
         config: &BiometricsConfig,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, ServiceError> {
         let model = ModelId::of(embedder.as_ref());
         let calibration = CalibrationSet::builtin()
             .require(&model)
-            .with_context(|| format!("no score calibration for speaker model {model}"))?
+            .map_err(|source| ServiceError::Pipeline { context: "speaker verification".into(), source })?
             .clone();
         let enrol = EnrolConfig { min_net_speech_secs: config.min_enrol_net_speech_secs, ..EnrolConfig::default() };
         let verify = VerifyConfig {

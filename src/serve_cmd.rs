@@ -17,11 +17,11 @@ use callsight_workers::store::{QueueConfig, Store};
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::biometrics::{BiometricsEngine, ServerReachability, open_voiceprint_index_with};
+use callsight_service::biometrics::{BiometricsEngine, ServerReachability, open_voiceprint_index_with};
 use crate::cli::ModelArgs;
 use crate::config::Config;
 use crate::engines::{WhisperModel, load_engines, load_speaker_embedder, load_vad, model_store};
-use crate::jobs::AnalysisJobHandler;
+use callsight_service::jobs::AnalysisJobHandler;
 use crate::speakers_cmd::database_url;
 
 #[derive(Debug, Args)]
