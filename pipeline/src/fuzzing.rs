@@ -41,7 +41,7 @@ pub fn decode_audio_file(bytes: &[u8]) {
     // Uploads are checked by a decode that keeps no samples: it must accept exactly what the
     // full decode accepts, with the same shape.
     let probed = audio::probe_bytes_with_limits(bytes, "fuzz input", &limits);
-    assert_eq!(probed.as_ref().ok().copied(), decoded.as_ref().map(shape_of).ok(), "probing and decoding disagree");
+    assert_eq!(probed.as_ref().ok().copied(), decoded.as_ref().map(DecodedAudio::shape).ok(), "probing and decoding disagree");
     if let Ok(decoded) = decoded {
         check_decoded_promises(&decoded, &limits);
     }
@@ -64,14 +64,10 @@ pub fn decode_compressed_audio(bytes: &[u8]) {
     let counted = decode(audio::sink::Keep::CountOnly);
     assert_eq!(counted.as_ref().map(|c| c.shape()).ok(), decoded.as_ref().map(|d| d.shape()).ok(), "counting and decoding disagree");
     if let Ok(audio::sink::SinkOutput::Audio(decoded)) = decoded
-        && audio::check_decoded(&shape_of(&decoded), &limits).is_ok()
+        && audio::check_decoded(&decoded.shape(), &limits).is_ok()
     {
         check_decoded_promises(&decoded, &limits);
     }
-}
-
-fn shape_of(decoded: &DecodedAudio) -> audio::AudioShape {
-    audio::AudioShape { sample_rate_hz: decoded.sample_rate_hz, n_channels: decoded.n_channels(), n_frames: decoded.n_frames() }
 }
 
 /// A compliance script (JSON or YAML), parsed and validated. An accepted script is stored as

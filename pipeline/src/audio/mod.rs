@@ -76,6 +76,10 @@ impl DecodedAudio {
         self.channels.len()
     }
 
+    pub fn shape(&self) -> AudioShape {
+        AudioShape { sample_rate_hz: self.sample_rate_hz, n_channels: self.n_channels(), n_frames: self.n_frames() }
+    }
+
     pub fn duration_secs(&self) -> f64 {
         if self.sample_rate_hz == 0 {
             return 0.0;

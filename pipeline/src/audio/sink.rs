@@ -36,7 +36,7 @@ pub(crate) enum SinkOutput {
 impl SinkOutput {
     pub(crate) fn shape(&self) -> AudioShape {
         match self {
-            Self::Audio(audio) => AudioShape { sample_rate_hz: audio.sample_rate_hz, n_channels: audio.n_channels(), n_frames: audio.n_frames() },
+            Self::Audio(audio) => audio.shape(),
             Self::Spilled(audio) => AudioShape { sample_rate_hz: audio.sample_rate_hz(), n_channels: audio.n_channels(), n_frames: audio.n_frames() },
             Self::Counted(shape) => *shape,
         }

@@ -125,9 +125,6 @@ impl DecodedCall {
         }
     }
 
-    pub fn is_spilled(&self) -> bool {
-        matches!(self, Self::Spilled(_))
-    }
 }
 
 /// One party's signal: a channel of the call, or all channels mixed (the mean of each frame).
